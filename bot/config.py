@@ -1,0 +1,171 @@
+"""Settings from the environment and ``.env``. The only module that reads the environment.
+
+A missing or invalid setting stops start-up with one line that names it (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.domain.errors import DomainError
+from bot.domain.money import Percent, check_currency
+from bot.domain.phone import normalise_phone
+from bot.domain.schedule import QuietHours, parse_offsets, parse_quiet_hours
+from bot.domain.vendor import ProviderName, check_locale, check_timezone
+
+DEFAULT_DATABASE_URL = "sqlite:///./bot.db"
+
+
+class ConfigError(Exception):
+    """One line naming the setting that stops the bot from starting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True)
+
+    database_url: str = DEFAULT_DATABASE_URL
+    public_base_url: str | None = None
+    secret_key: SecretStr | None = None
+    log_level: str = "INFO"
+
+    whatsapp_phone_id: str | None = None
+    whatsapp_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_graph_url: str = "https://graph.facebook.com"
+
+    payment_provider: ProviderName | None = None
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    icount_api_token: SecretStr | None = None
+    icount_paypage_id: str | None = None
+    icount_api_base: str = "https://api.icount.co.il/api/v3.php"
+
+    deposit_default_percent: Decimal = Field(default=Decimal(30))
+    reminder_schedule: str = "1d,3d,7d"
+    reminder_quiet_hours: str = "21-9"
+
+    vendor_name: str = "Demo vendor"
+    vendor_admin_phones: str = ""
+    vendor_currency: str = "EUR"
+    vendor_locale: str = "fr"
+    vendor_timezone: str = "Europe/Paris"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("deposit_default_percent")
+    @classmethod
+    def _percent(cls, value: Decimal) -> Decimal:
+        _domain_check(lambda: Percent(value), f"{value} is not a percentage between 0 and 100")
+        return value
+
+    @field_validator("reminder_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        _domain_check(lambda: parse_offsets(value), f"{value!r} is not a list of offsets such as 1d,3d,7d")
+        return value
+
+    @field_validator("reminder_quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        _domain_check(lambda: parse_quiet_hours(value), f"{value!r} is not an hour range such as 21-9")
+        return value
+
+    @field_validator("vendor_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        return str(_domain_check(lambda: check_currency(value), f"{value!r} is not a supported currency"))
+
+    @field_validator("vendor_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return str(_domain_check(lambda: check_locale(value), f"{value!r} is not one of fr, en"))
+
+    @field_validator("vendor_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return str(_domain_check(lambda: check_timezone(value), f"{value!r} is not a known time zone"))
+
+    @field_validator("vendor_admin_phones")
+    @classmethod
+    def _phones(cls, value: str) -> str:
+        normalised = []
+        for phone in (part.strip() for part in value.split(",")):
+            if phone:
+                problem = f"{phone!r} is not an international number such as +33612345678"
+                normalised.append(str(_domain_check(lambda p=phone: normalise_phone(p), problem)))
+        return ",".join(normalised)
+
+    @model_validator(mode="after")
+    def _provider_credentials(self) -> Settings:
+        needed: dict[ProviderName, tuple[str, ...]] = {
+            ProviderName.STRIPE: ("stripe_api_key", "stripe_webhook_secret"),
+            ProviderName.ICOUNT: ("icount_api_token", "icount_paypage_id"),
+        }
+        for name in needed.get(self.effective_provider, ()):
+            if getattr(self, name) is None:
+                raise ValueError(
+                    f"missing setting {name.upper()} (needed with PAYMENT_PROVIDER={self.effective_provider})"
+                )
+        if self.whatsapp_token is not None:
+            for name in ("whatsapp_phone_id", "whatsapp_app_secret", "whatsapp_verify_token"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"missing setting {name.upper()} (needed with WHATSAPP_TOKEN)")
+        return self
+
+    @property
+    def effective_provider(self) -> ProviderName:
+        return self.payment_provider or ProviderName.SANDBOX
+
+    @property
+    def sandbox_whatsapp(self) -> bool:
+        """No WhatsApp credentials: the bot talks to its built-in fake WhatsApp."""
+        return self.whatsapp_token is None
+
+    @property
+    def admin_phones(self) -> list[str]:
+        return [p for p in self.vendor_admin_phones.split(",") if p]
+
+    @property
+    def default_deposit_percent(self) -> Percent:
+        return Percent(self.deposit_default_percent)
+
+    @property
+    def reminder_offsets(self) -> tuple[timedelta, ...]:
+        return parse_offsets(self.reminder_schedule)
+
+    @property
+    def quiet_hours(self) -> QuietHours | None:
+        return parse_quiet_hours(self.reminder_quiet_hours)
+
+
+def _domain_check(check: Any, problem: str) -> Any:
+    """Runs a domain validation and turns its error into the ValueError pydantic reports."""
+    try:
+        return check()
+    except DomainError as error:
+        raise ValueError(problem) from error
+
+
+def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
+    """Settings from the environment (and ``env_file``), or ConfigError naming the bad setting."""
+    try:
+        return Settings(_env_file=env_file, **overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not where:
+            raise ConfigError(message) from None
+        raise ConfigError(f"invalid setting {where}: {message}") from None

@@ -1,0 +1,1 @@
+"""Pure business rules: money, orders, payment transactions, deposits. No I/O here."""

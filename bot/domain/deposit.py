@@ -1,0 +1,126 @@
+"""Deposit ("acompte") and balance ("solde") arithmetic.
+
+``balance`` is the price minus what is paid. ``requestable`` also subtracts the requests still open, so
+that a customer who pays every link sent never pays more than the price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from bot.domain.errors import (
+    AmountExceedsBalance,
+    AmountNotPositive,
+    DepositsDisabled,
+    NothingToRequest,
+)
+from bot.domain.money import Money, Percent, money_sum
+from bot.domain.order import PaymentType
+from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
+
+DEFAULT_DEPOSIT_PERCENT = Percent(Decimal(30))
+QUICK_PICKS: tuple[Percent, ...] = (
+    Percent(Decimal(30)),
+    Percent(Decimal(50)),
+    Percent(Decimal(100)),
+)
+
+
+class DepositMode(StrEnum):
+    """What a vendor asks up front: nothing, the full price, a fixed amount, or a percentage."""
+
+    NONE = "none"
+    FULL = "full"
+    FIXED = "fixed"
+    PERCENT = "percent"
+
+
+@dataclass(frozen=True, slots=True)
+class DepositPolicy:
+    mode: DepositMode = DepositMode.PERCENT
+    percent: Percent = DEFAULT_DEPOSIT_PERCENT
+    fixed: Decimal | None = None
+
+    def suggested_deposit(self, ledger: Ledger) -> Money:
+        """The amount pre-filled when the vendor chooses "Acompte"."""
+        if self.mode is DepositMode.NONE:
+            raise DepositsDisabled()
+        if self.mode is DepositMode.FULL:
+            return ledger.requestable
+        if self.mode is DepositMode.FIXED and self.fixed is not None:
+            wanted = Money(self.fixed, ledger.price.currency)
+        else:
+            wanted = ledger.price.percent(self.percent)
+        return min(wanted, ledger.requestable)
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """Where an order stands: its price, what is paid, and what is requested but not yet paid."""
+
+    price: Money
+    paid: Money
+    pending: Money
+
+    @classmethod
+    def of(cls, price: Money, transactions: Iterable[PaymentTransaction]) -> Ledger:
+        items = list(transactions)
+        paid = money_sum([t.amount for t in items if t.status is TransactionStatus.PAID], price.currency)
+        pending = money_sum([t.amount for t in items if t.is_open], price.currency)
+        return cls(price=price, paid=paid, pending=pending)
+
+    @property
+    def balance(self) -> Money:
+        """What the customer still owes (never negative)."""
+        return max(self.price - self.paid, Money.zero(self.price.currency))
+
+    @property
+    def requestable(self) -> Money:
+        """What may still be requested without risking an overpayment."""
+        return max(self.balance - self.pending, Money.zero(self.price.currency))
+
+    @property
+    def is_covered(self) -> bool:
+        return self.paid >= self.price
+
+    def check_request(self, amount: Money) -> Money:
+        """``amount`` if it is positive and at most what may still be requested."""
+        if not amount.is_positive():
+            raise AmountNotPositive(amount=str(amount))
+        if self.requestable.is_zero():
+            raise NothingToRequest(price=str(self.price), paid=str(self.paid), pending=str(self.pending))
+        if amount > self.requestable:
+            raise AmountExceedsBalance(
+                amount=str(amount),
+                available=str(self.requestable),
+                pending=str(self.pending),
+                has_pending=self.pending.is_positive(),
+            )
+        return amount
+
+    def quick_picks(self) -> list[tuple[Percent, Money]]:
+        """The 30% / 50% / 100% suggestions of the price, each capped at what may be requested."""
+        picks: list[tuple[Percent, Money]] = []
+        for percent in QUICK_PICKS:
+            amount = min(self.price.percent(percent), self.requestable)
+            if amount.is_positive() and all(amount != seen for _, seen in picks):
+                picks.append((percent, amount))
+        return picks
+
+    def request_type(self, amount: Money) -> TransactionType:
+        """``total`` for the whole price at once, ``solde`` for the rest after a deposit, else
+        ``acompte``."""
+        if amount == self.price:
+            return TransactionType.TOTAL
+        if amount == self.balance and self.paid.is_positive():
+            return TransactionType.SOLDE
+        return TransactionType.ACOMPTE
+
+
+def settlement_type(paid: Iterable[PaymentTransaction]) -> PaymentType:
+    """How a covered order was paid, for ``commandes.payment_type``."""
+    count = sum(1 for t in paid if t.status is TransactionStatus.PAID)
+    return PaymentType.TOTAL if count <= 1 else PaymentType.ACOMPTE_SOLDE

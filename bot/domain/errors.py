@@ -1,0 +1,147 @@
+"""Domain errors.
+
+Every error carries a stable ``code`` and the parameters needed to explain it. The words shown to a
+vendor or an operator live in ``bot/templates/<locale>/errors/<code>.j2``, so the domain stays free of
+user-facing text and each locale can say it its own way.
+
+    DomainError
+    ├── MoneyError: UnsupportedCurrency, InvalidAmount, TooManyDecimals, CurrencyMismatch, InvalidPercent
+    ├── OrderError: IllegalTransition, OrderHasNoPrice, OrderNotPayable
+    ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled
+    ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
+    │               SecretKeyRequired
+    └── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str] = "domain_error"
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+        details = ", ".join(f"{key}={value}" for key, value in params.items())
+        super().__init__(f"{self.code}({details})")
+
+
+class MoneyError(DomainError):
+    code = "money_error"
+
+
+class UnsupportedCurrency(MoneyError):
+    code = "unsupported_currency"
+
+
+class InvalidAmount(MoneyError):
+    code = "invalid_amount"
+
+
+class TooManyDecimals(MoneyError):
+    code = "too_many_decimals"
+
+
+class CurrencyMismatch(MoneyError):
+    code = "currency_mismatch"
+
+
+class InvalidPercent(MoneyError):
+    code = "invalid_percent"
+
+
+class OrderError(DomainError):
+    code = "order_error"
+
+
+class IllegalTransition(OrderError):
+    code = "illegal_transition"
+
+
+class OrderHasNoPrice(OrderError):
+    code = "order_has_no_price"
+
+
+class OrderNotPayable(OrderError):
+    code = "order_not_payable"
+
+
+class RequestError(DomainError):
+    code = "request_error"
+
+
+class AmountNotPositive(RequestError):
+    code = "amount_not_positive"
+
+
+class AmountExceedsBalance(RequestError):
+    code = "amount_exceeds_balance"
+
+
+class NothingToRequest(RequestError):
+    code = "nothing_to_request"
+
+
+class DepositsDisabled(RequestError):
+    code = "deposits_disabled"
+
+
+class InputError(DomainError):
+    code = "input_error"
+
+
+class InvalidPhone(InputError):
+    code = "invalid_phone"
+
+
+class UnknownSetting(InputError):
+    code = "unknown_setting"
+
+
+class InvalidSetting(InputError):
+    code = "invalid_setting"
+
+
+class UnsupportedLocale(InputError):
+    code = "unsupported_locale"
+
+
+class UnknownTimezone(InputError):
+    code = "unknown_timezone"
+
+
+class SecretKeyRequired(InputError):
+    code = "secret_key_required"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class NoVendor(NotFound):
+    code = "no_vendor"
+
+
+class VendorNotFound(NotFound):
+    code = "vendor_not_found"
+
+
+class VendorRequired(NotFound):
+    code = "vendor_required"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+def all_error_codes() -> set[str]:
+    """Codes of every concrete error, so tests can check each has a template per locale."""
+    found: set[str] = set()
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if not cls.__subclasses__():
+            found.add(cls.code)
+    return found

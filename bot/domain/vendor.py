@@ -1,0 +1,263 @@
+"""A vendor, its payment settings and reminder policy, and the ``KEY=VALUE`` settings vendors change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.domain.deposit import DEFAULT_DEPOSIT_PERCENT, DepositMode, DepositPolicy
+from bot.domain.errors import (
+    DomainError,
+    InvalidSetting,
+    UnknownSetting,
+    UnknownTimezone,
+    UnsupportedLocale,
+)
+from bot.domain.money import Money, Percent, check_currency
+from bot.domain.order import ConfirmationRule
+from bot.domain.schedule import QuietHours, format_offsets, parse_offsets, parse_quiet_hours
+
+VENDOR_LOCALES = ("fr", "en")
+CUSTOMER_LOCALES = ("fr", "en", "he")
+DEFAULT_REMINDER_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+
+
+class ProviderName(StrEnum):
+    STRIPE = "stripe"
+    ICOUNT = "icount"
+    SANDBOX = "sandbox"
+
+
+# Credentials a vendor may store; they are kept encrypted, never shown back.
+SECRET_SETTINGS = frozenset(
+    {
+        "stripe_api_key",
+        "stripe_webhook_secret",
+        "icount_api_token",
+        "icount_paypage_id",
+        "icount_cid",
+        "icount_user",
+        "icount_pass",
+    }
+)
+
+
+def check_locale(locale: str, allowed: tuple[str, ...] = VENDOR_LOCALES) -> str:
+    normalised = locale.strip().lower()
+    if normalised not in allowed:
+        raise UnsupportedLocale(locale=locale, allowed=", ".join(allowed))
+    return normalised
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise UnknownTimezone(timezone=name) from error
+    return name.strip()
+
+
+@dataclass(slots=True)
+class PaymentSettings:
+    provider: ProviderName = ProviderName.SANDBOX
+    deposit_mode: DepositMode = DepositMode.PERCENT
+    deposit_percent: Percent = DEFAULT_DEPOSIT_PERCENT
+    deposit_fixed: Decimal | None = None
+    confirmation_rule: ConfirmationRule = ConfirmationRule.IMMEDIATE
+    hold_minutes: int = 30
+
+    @property
+    def deposit_policy(self) -> DepositPolicy:
+        return DepositPolicy(self.deposit_mode, self.deposit_percent, self.deposit_fixed)
+
+
+@dataclass(slots=True)
+class ReminderPolicy:
+    schedule: tuple[timedelta, ...] = DEFAULT_REMINDER_SCHEDULE
+    quiet_hours: QuietHours | None = None
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class Vendor:
+    id: uuid.UUID
+    name: str
+    currency: str
+    locale: str
+    timezone: str
+    created_at: datetime
+    updated_at: datetime
+    phone_number_id: str | None = None
+    payment: PaymentSettings = field(default_factory=PaymentSettings)
+    reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
+    whatsapp_templates: dict[str, str] = field(default_factory=dict)
+
+    def money(self, amount: Decimal) -> Money:
+        return Money(amount, self.currency)
+
+
+def _non_empty(key: str, value: str) -> str:
+    if not value.strip():
+        raise InvalidSetting(key=key, value=value)
+    return value.strip()
+
+
+def _decimal(key: str, value: str) -> Decimal:
+    try:
+        number = Decimal(value.strip().replace(",", "."))
+    except InvalidOperation as error:
+        raise InvalidSetting(key=key, value=value) from error
+    if not number.is_finite() or number <= 0:
+        raise InvalidSetting(key=key, value=value)
+    return number
+
+
+def _enum(key: str, value: str, kind: type[StrEnum]) -> str:
+    cleaned = value.strip().lower()
+    if cleaned not in {member.value for member in kind}:
+        raise InvalidSetting(key=key, value=value)
+    return cleaned
+
+
+def _on_off(key: str, value: str) -> bool:
+    cleaned = value.strip().lower()
+    if cleaned in {"on", "true", "yes", "1", "oui"}:
+        return True
+    if cleaned in {"off", "false", "no", "0", "non"}:
+        return False
+    raise InvalidSetting(key=key, value=value)
+
+
+def _set_name(v: Vendor, value: str) -> None:
+    v.name = _non_empty("name", value)
+
+
+def _set_currency(v: Vendor, value: str) -> None:
+    v.currency = check_currency(value)
+
+
+def _set_locale(v: Vendor, value: str) -> None:
+    v.locale = check_locale(value)
+
+
+def _set_timezone(v: Vendor, value: str) -> None:
+    v.timezone = check_timezone(value)
+
+
+def _set_phone_id(v: Vendor, value: str) -> None:
+    v.phone_number_id = value.strip() or None
+
+
+def _set_provider(v: Vendor, value: str) -> None:
+    v.payment.provider = ProviderName(_enum("provider", value, ProviderName))
+
+
+def _set_deposit_mode(v: Vendor, value: str) -> None:
+    v.payment.deposit_mode = DepositMode(_enum("deposit_mode", value, DepositMode))
+
+
+def _set_deposit_percent(v: Vendor, value: str) -> None:
+    try:
+        v.payment.deposit_percent = Percent(_decimal("deposit_percent", value.rstrip("% ")))
+    except DomainError as error:
+        raise InvalidSetting(key="deposit_percent", value=value) from error
+
+
+def _set_deposit_fixed(v: Vendor, value: str) -> None:
+    amount = _decimal("deposit_fixed", value)
+    try:
+        Money(amount, v.currency)
+    except DomainError as error:
+        raise InvalidSetting(key="deposit_fixed", value=value) from error
+    v.payment.deposit_fixed = amount
+
+
+def _set_confirmation_rule(v: Vendor, value: str) -> None:
+    rule = _enum("confirmation_rule", value, ConfirmationRule)
+    v.payment.confirmation_rule = ConfirmationRule(rule)
+
+
+def _set_hold_minutes(v: Vendor, value: str) -> None:
+    if not value.strip().isdigit() or not 1 <= int(value) <= 10080:
+        raise InvalidSetting(key="hold_minutes", value=value)
+    v.payment.hold_minutes = int(value)
+
+
+def _set_reminder_schedule(v: Vendor, value: str) -> None:
+    v.reminders.schedule = parse_offsets(value)
+
+
+def _set_quiet_hours(v: Vendor, value: str) -> None:
+    v.reminders.quiet_hours = parse_quiet_hours(value)
+
+
+def _set_reminders(v: Vendor, value: str) -> None:
+    v.reminders.enabled = _on_off("reminders", value)
+
+
+_SETTERS: dict[str, Callable[[Vendor, str], None]] = {
+    "name": _set_name,
+    "currency": _set_currency,
+    "locale": _set_locale,
+    "timezone": _set_timezone,
+    "phone_id": _set_phone_id,
+    "provider": _set_provider,
+    "deposit_mode": _set_deposit_mode,
+    "deposit_percent": _set_deposit_percent,
+    "deposit_fixed": _set_deposit_fixed,
+    "confirmation_rule": _set_confirmation_rule,
+    "hold_minutes": _set_hold_minutes,
+    "reminder_schedule": _set_reminder_schedule,
+    "reminder_quiet_hours": _set_quiet_hours,
+    "reminders": _set_reminders,
+}
+TEMPLATE_PREFIX = "template."
+
+
+def setting_keys() -> list[str]:
+    return [*_SETTERS, f"{TEMPLATE_PREFIX}<kind>", *sorted(SECRET_SETTINGS)]
+
+
+def apply_setting(vendor: Vendor, key: str, value: str) -> None:
+    """Changes one plain setting; credentials (SECRET_SETTINGS) are stored by the caller, encrypted."""
+    normalised = key.strip().lower()
+    if normalised.startswith(TEMPLATE_PREFIX) and len(normalised) > len(TEMPLATE_PREFIX):
+        kind = normalised[len(TEMPLATE_PREFIX) :]
+        if value.strip():
+            vendor.whatsapp_templates[kind] = value.strip()
+        else:
+            vendor.whatsapp_templates.pop(kind, None)
+        return
+    setter = _SETTERS.get(normalised)
+    if setter is None:
+        raise UnknownSetting(key=key, known=", ".join(setting_keys()))
+    setter(vendor, value)
+
+
+def describe_settings(vendor: Vendor) -> dict[str, str | bool | dict[str, str] | None]:
+    """The vendor's settings under the names ``vendor set`` takes (credentials left out)."""
+    payment = vendor.payment
+    return {
+        "name": vendor.name,
+        "currency": vendor.currency,
+        "locale": vendor.locale,
+        "timezone": vendor.timezone,
+        "phone_id": vendor.phone_number_id,
+        "provider": payment.provider.value,
+        "deposit_mode": payment.deposit_mode.value,
+        "deposit_percent": str(payment.deposit_percent),
+        "deposit_fixed": None if payment.deposit_fixed is None else f"{payment.deposit_fixed:f}",
+        "confirmation_rule": payment.confirmation_rule.value,
+        "hold_minutes": str(payment.hold_minutes),
+        "reminder_schedule": format_offsets(vendor.reminders.schedule),
+        "reminder_quiet_hours": (
+            None if vendor.reminders.quiet_hours is None else str(vendor.reminders.quiet_hours)
+        ),
+        "reminders": vendor.reminders.enabled,
+        "templates": dict(vendor.whatsapp_templates),
+    }

@@ -1,0 +1,39 @@
+"""Renders user-facing text from ``bot/templates/<locale>/<name>.j2`` (Jinja2, StrictUndefined)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+
+from bot.domain.errors import DomainError
+
+FALLBACK_LOCALE = "en"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("bot", "templates"),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render(name: str, locale: str, **context: Any) -> str:
+    """The text of message ``name`` in ``locale``, falling back to English when not translated."""
+    env = environment()
+    try:
+        template = env.get_template(f"{locale}/{name}.j2")
+    except TemplateNotFound:
+        template = env.get_template(f"{FALLBACK_LOCALE}/{name}.j2")
+    return template.render(**context).strip()
+
+
+def explain(error: DomainError, locale: str) -> str:
+    """What went wrong, in the reader's language."""
+    return render(f"errors/{error.code}", locale, **error.params)

@@ -1,0 +1,109 @@
+"""Order use cases: create, accept, list and show, with what is paid and what remains."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.domain.customer import Customer
+from bot.domain.deposit import Ledger
+from bot.domain.errors import OrderNotFound
+from bot.domain.money import parse_amount
+from bot.domain.order import Order, OrderStatus
+from bot.domain.phone import normalise_phone
+from bot.domain.transaction import PaymentTransaction
+from bot.services.vendors import find_vendor
+from bot.store.repositories.transactions import PaymentLinkRecord
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    order: Order
+    customer: Customer
+    transactions: list[PaymentTransaction]
+    links: dict[uuid.UUID, PaymentLinkRecord]
+
+    @property
+    def ledger(self) -> Ledger | None:
+        if self.order.price is None:
+            return None
+        return Ledger.of(self.order.price, self.transactions)
+
+
+async def create_order(
+    uow_factory: UnitOfWorkFactory,
+    vendor_reference: str | None,
+    customer_phone: str,
+    price_text: str | None,
+    label: str,
+    accept: bool,
+    now: datetime,
+) -> Order:
+    phone = normalise_phone(customer_phone)
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        price = None if price_text is None else parse_amount(price_text, vendor.currency)
+        customer = await uow.customers.get_or_create(vendor.id, phone, now)
+        order = Order(
+            id=uuid.uuid4(),
+            vendor_id=vendor.id,
+            number=await uow.vendors.take_order_number(vendor.id),
+            customer_id=customer.id,
+            label=label.strip(),
+            price=price,
+            currency=vendor.currency,
+            status=OrderStatus.PENDING,
+            payment_type=None,
+            created_at=now,
+            updated_at=now,
+        )
+        if accept:
+            order.accept(now)
+        await uow.orders.add(order)
+        await uow.commit()
+        return order
+
+
+async def _get_order(uow: UnitOfWork, vendor_id: uuid.UUID, number: int, *, lock: bool = False) -> Order:
+    order = await uow.orders.by_number(vendor_id, number, for_update=lock)
+    if order is None:
+        raise OrderNotFound(order=f"#{number}")
+    return order
+
+
+async def accept_order(
+    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, now: datetime
+) -> Order:
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _get_order(uow, vendor.id, number, lock=True)
+        order.accept(now)
+        await uow.orders.update(order)
+        await uow.commit()
+        return order
+
+
+async def list_orders(
+    uow_factory: UnitOfWorkFactory,
+    vendor_reference: str | None,
+    statuses: set[OrderStatus] | None = None,
+    limit: int = 50,
+) -> list[Order]:
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        return await uow.orders.list(vendor.id, statuses, limit)
+
+
+async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int) -> OrderView:
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _get_order(uow, vendor.id, number)
+        customer = await uow.customers.get(order.customer_id)
+        if customer is None:  # pragma: no cover - a foreign key guarantees it
+            raise OrderNotFound(order=order.reference)
+        transactions = await uow.transactions.for_order(order.id)
+        link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
+        links = await uow.transactions.links(link_ids)
+        return OrderView(order, customer, transactions, links)

@@ -1,0 +1,146 @@
+"""Vendor use cases: add, find, list, change settings, and the vendor ``bot serve`` makes from the
+environment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.domain.errors import NoVendor, SecretKeyRequired, VendorNotFound, VendorRequired
+from bot.domain.money import Percent, check_currency
+from bot.domain.phone import normalise_phone
+from bot.domain.schedule import QuietHours
+from bot.domain.vendor import (
+    DEFAULT_REMINDER_SCHEDULE,
+    SECRET_SETTINGS,
+    PaymentSettings,
+    ProviderName,
+    ReminderPolicy,
+    Vendor,
+    apply_setting,
+    check_locale,
+    check_timezone,
+)
+from bot.services.secrets import CredentialCipher
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class NewVendor:
+    name: str
+    admin_phones: Sequence[str]
+    currency: str = "EUR"
+    locale: str = "fr"
+    timezone: str = "Europe/Paris"
+    provider: ProviderName = ProviderName.SANDBOX
+    phone_number_id: str | None = None
+    deposit_percent: Percent | None = None
+    reminder_schedule: tuple[timedelta, ...] = DEFAULT_REMINDER_SCHEDULE
+    quiet_hours: QuietHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VendorSummary:
+    vendor: Vendor
+    admin_phones: list[str] = field(default_factory=list)
+
+
+async def add_vendor(uow_factory: UnitOfWorkFactory, new: NewVendor, now: datetime) -> VendorSummary:
+    phones = list(dict.fromkeys(normalise_phone(p) for p in new.admin_phones))
+    payment = PaymentSettings(provider=new.provider)
+    if new.deposit_percent is not None:
+        payment.deposit_percent = new.deposit_percent
+    vendor = Vendor(
+        id=uuid.uuid4(),
+        name=new.name.strip(),
+        currency=check_currency(new.currency),
+        locale=check_locale(new.locale),
+        timezone=check_timezone(new.timezone),
+        created_at=now,
+        updated_at=now,
+        phone_number_id=new.phone_number_id,
+        payment=payment,
+        reminders=ReminderPolicy(schedule=new.reminder_schedule, quiet_hours=new.quiet_hours),
+    )
+    async with uow_factory() as uow:
+        await uow.vendors.add(vendor, phones)
+        await uow.commit()
+    return VendorSummary(vendor, phones)
+
+
+async def find_vendor(uow: UnitOfWork, reference: str | None) -> Vendor:
+    """The vendor named (or with the id) ``reference``; without one, the only vendor there is."""
+    if reference is None:
+        everyone = await uow.vendors.all()
+        if not everyone:
+            raise NoVendor()
+        if len(everyone) > 1:
+            raise VendorRequired(known=", ".join(v.name for v in everyone))
+        return everyone[0]
+    try:
+        by_id = await uow.vendors.get(uuid.UUID(reference))
+    except ValueError:
+        by_id = None
+    if by_id is not None:
+        return by_id
+    named = await uow.vendors.by_name(reference)
+    if len(named) != 1:
+        if named:
+            raise VendorRequired(known=", ".join(str(v.id) for v in named))
+        raise VendorNotFound(vendor=reference)
+    return named[0]
+
+
+async def list_vendors(uow_factory: UnitOfWorkFactory) -> list[VendorSummary]:
+    async with uow_factory() as uow:
+        return [VendorSummary(v, await uow.vendors.admin_phones(v.id)) for v in await uow.vendors.all()]
+
+
+async def show_vendor(uow_factory: UnitOfWorkFactory, reference: str | None) -> VendorSummary:
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, reference)
+        return VendorSummary(vendor, await uow.vendors.admin_phones(vendor.id))
+
+
+async def change_settings(
+    uow_factory: UnitOfWorkFactory,
+    reference: str | None,
+    pairs: Sequence[tuple[str, str]],
+    cipher: CredentialCipher | None,
+    now: datetime,
+) -> VendorSummary:
+    """Applies every ``KEY=VALUE`` or none: one bad pair leaves the vendor unchanged."""
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, reference)
+        secrets: dict[str, str] = {}
+        for key, value in pairs:
+            normalised = key.strip().lower()
+            if normalised in SECRET_SETTINGS:
+                if cipher is None:
+                    raise SecretKeyRequired(key=normalised)
+                secrets[normalised] = value.strip()
+            else:
+                apply_setting(vendor, key, value)
+        vendor.updated_at = now
+        await uow.vendors.update(vendor)
+        if secrets and cipher is not None:
+            stored = cipher.open(await uow.vendors.credentials(vendor.id))
+            stored.update(secrets)
+            await uow.vendors.set_credentials(vendor.id, cipher.seal({k: v for k, v in stored.items() if v}))
+        await uow.commit()
+        return VendorSummary(vendor, await _admins(uow, vendor.id))
+
+
+async def _admins(uow: UnitOfWork, vendor_id: uuid.UUID) -> list[str]:
+    return await uow.vendors.admin_phones(vendor_id)
+
+
+async def ensure_vendor(uow_factory: UnitOfWorkFactory, new: NewVendor, now: datetime) -> bool:
+    """Creates ``new`` when the database has no vendor at all; True when it did."""
+    async with uow_factory() as uow:
+        if await uow.vendors.count() > 0:
+            return False
+    await add_vendor(uow_factory, new, now)
+    return True

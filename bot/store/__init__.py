@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy Core tables, a unit of work, and migrations, for SQLite and Postgres."""

@@ -1,0 +1,1 @@
+"""Row <-> domain object mapping, one repository per aggregate. Each works inside a unit of work."""

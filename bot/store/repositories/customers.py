@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.customer import Customer
+from bot.store.tables import customers
+
+
+def _to_customer(row: Row[Any]) -> Customer:
+    m = row._mapping
+    return Customer(
+        id=m["id"],
+        vendor_id=m["vendor_id"],
+        phone=m["phone"],
+        created_at=m["created_at"],
+        name=m["name"],
+        locale=m["locale"],
+        provider_client_id=m["provider_client_id"],
+        opted_out=m["opted_out"],
+        last_inbound_at=m["last_inbound_at"],
+    )
+
+
+class CustomerRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def get(self, customer_id: uuid.UUID) -> Customer | None:
+        row = (await self._conn.execute(select(customers).where(customers.c.id == customer_id))).first()
+        return None if row is None else _to_customer(row)
+
+    async def by_phone(self, vendor_id: uuid.UUID, phone: str) -> Customer | None:
+        query = select(customers).where(customers.c.vendor_id == vendor_id, customers.c.phone == phone)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_customer(row)
+
+    async def get_or_create(
+        self, vendor_id: uuid.UUID, phone: str, now: datetime, name: str | None = None
+    ) -> Customer:
+        """The vendor's customer with this number, created if new; safe when two requests race."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(customers)
+            .values(
+                id=uuid.uuid4(),
+                vendor_id=vendor_id,
+                phone=phone,
+                name=name,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["vendor_id", "phone"])
+        )
+        await self._conn.execute(statement)
+        customer = await self.by_phone(vendor_id, phone)
+        if customer is None:  # pragma: no cover - the insert above guarantees a row
+            raise LookupError(phone)
+        return customer

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.money import Money
+from bot.domain.order import Order, OrderStatus, PaymentType
+from bot.store.tables import commandes
+
+
+def _to_order(row: Row[Any]) -> Order:
+    m = row._mapping
+    price = m["price"]
+    return Order(
+        id=m["id"],
+        vendor_id=m["vendor_id"],
+        number=m["number"],
+        customer_id=m["customer_id"],
+        label=m["label"],
+        price=None if price is None else Money(price, m["currency"]),
+        currency=m["currency"],
+        status=OrderStatus(m["status"]),
+        payment_type=None if m["payment_type"] is None else PaymentType(m["payment_type"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def _values(order: Order) -> dict[str, Any]:
+    return {
+        "label": order.label,
+        "price": None if order.price is None else order.price.amount,
+        "currency": order.currency,
+        "status": order.status.value,
+        "payment_type": None if order.payment_type is None else order.payment_type.value,
+        "updated_at": order.updated_at,
+    }
+
+
+class OrderRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, order: Order) -> None:
+        await self._conn.execute(
+            insert(commandes).values(
+                id=order.id,
+                vendor_id=order.vendor_id,
+                number=order.number,
+                customer_id=order.customer_id,
+                created_at=order.created_at,
+                **_values(order),
+            )
+        )
+
+    async def update(self, order: Order) -> None:
+        await self._conn.execute(update(commandes).where(commandes.c.id == order.id).values(**_values(order)))
+
+    async def by_number(self, vendor_id: uuid.UUID, number: int, *, for_update: bool = False) -> Order | None:
+        """The vendor's order ``#number``; ``for_update`` locks it until the unit of work ends."""
+        query = select(commandes).where(commandes.c.vendor_id == vendor_id, commandes.c.number == number)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_order(row)
+
+    async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
+        query = select(commandes).where(commandes.c.id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_order(row)
+
+    async def list(
+        self, vendor_id: uuid.UUID, statuses: set[OrderStatus] | None = None, limit: int = 50
+    ) -> list[Order]:
+        query = select(commandes).where(commandes.c.vendor_id == vendor_id)
+        if statuses:
+            query = query.where(commandes.c.status.in_([s.value for s in statuses]))
+        query = query.order_by(commandes.c.number.desc()).limit(limit)
+        return [_to_order(row) for row in await self._conn.execute(query)]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.money import Money
+from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
+from bot.store.tables import payment_links, payment_transactions
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentLinkRecord:
+    id: uuid.UUID
+    provider: str
+    provider_link_id: str
+    url: str
+    amount: Decimal
+    currency: str
+    active: bool
+    created_at: datetime
+
+
+def _to_transaction(row: Row[Any]) -> PaymentTransaction:
+    m = row._mapping
+    return PaymentTransaction(
+        id=m["id"],
+        commande_id=m["commande_id"],
+        vendor_id=m["vendor_id"],
+        amount=Money(m["montant"], m["devise"]),
+        type=TransactionType(m["type"]),
+        label=m["label"],
+        status=TransactionStatus(m["status"]),
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        payment_method=m["payment_method"],
+        payment_link_id=m["payment_link_id"],
+        provider=m["provider"],
+        provider_reference=m["provider_reference"],
+        is_guarantee=m["is_guarantee"],
+        paid_at=m["paid_at"],
+        user_id=m["user_id"],
+    )
+
+
+def _values(t: PaymentTransaction) -> dict[str, Any]:
+    return {
+        "montant": t.amount.amount,
+        "devise": t.amount.currency,
+        "type": t.type.value,
+        "label": t.label,
+        "payment_method": t.payment_method,
+        "payment_link_id": t.payment_link_id,
+        "status": t.status.value,
+        "paid_at": t.paid_at,
+        "updated_at": t.updated_at,
+        "provider": t.provider,
+        "provider_reference": t.provider_reference,
+        "is_guarantee": t.is_guarantee,
+        "user_id": t.user_id,
+    }
+
+
+class TransactionRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, transaction: PaymentTransaction) -> None:
+        await self._conn.execute(
+            insert(payment_transactions).values(
+                id=transaction.id,
+                commande_id=transaction.commande_id,
+                vendor_id=transaction.vendor_id,
+                created_at=transaction.created_at,
+                **_values(transaction),
+            )
+        )
+
+    async def update(self, transaction: PaymentTransaction) -> None:
+        await self._conn.execute(
+            update(payment_transactions)
+            .where(payment_transactions.c.id == transaction.id)
+            .values(**_values(transaction))
+        )
+
+    async def get(self, transaction_id: uuid.UUID) -> PaymentTransaction | None:
+        query = select(payment_transactions).where(payment_transactions.c.id == transaction_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_transaction(row)
+
+    async def for_order(self, order_id: uuid.UUID) -> list[PaymentTransaction]:
+        query = (
+            select(payment_transactions)
+            .where(payment_transactions.c.commande_id == order_id)
+            .order_by(payment_transactions.c.created_at, payment_transactions.c.id)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def links(self, link_ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentLinkRecord]:
+        if not link_ids:
+            return {}
+        query = select(payment_links).where(payment_links.c.id.in_(link_ids))
+        return {
+            row.id: PaymentLinkRecord(
+                id=row.id,
+                provider=row.provider,
+                provider_link_id=row.provider_link_id,
+                url=row.url,
+                amount=row.amount,
+                currency=row.currency,
+                active=row.active,
+                created_at=row.created_at,
+            )
+            for row in await self._conn.execute(query)
+        }

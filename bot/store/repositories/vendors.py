@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.deposit import DepositMode
+from bot.domain.money import Percent
+from bot.domain.order import ConfirmationRule
+from bot.domain.schedule import format_offsets, parse_offsets, parse_quiet_hours
+from bot.domain.vendor import PaymentSettings, ProviderName, ReminderPolicy, Vendor
+from bot.store.tables import payment_settings, vendor_admins, vendors
+
+
+def _vendor_values(vendor: Vendor) -> dict[str, Any]:
+    policy = vendor.reminders
+    return {
+        "name": vendor.name,
+        "currency": vendor.currency,
+        "locale": vendor.locale,
+        "timezone": vendor.timezone,
+        "phone_number_id": vendor.phone_number_id,
+        "reminder_schedule": format_offsets(policy.schedule),
+        "reminder_quiet_hours": None if policy.quiet_hours is None else str(policy.quiet_hours),
+        "reminders_enabled": policy.enabled,
+        "whatsapp_templates": dict(vendor.whatsapp_templates),
+        "updated_at": vendor.updated_at,
+    }
+
+
+def _settings_values(vendor: Vendor) -> dict[str, Any]:
+    payment = vendor.payment
+    return {
+        "provider": payment.provider.value,
+        "deposit_mode": payment.deposit_mode.value,
+        "deposit_percent": payment.deposit_percent.value,
+        "deposit_fixed": payment.deposit_fixed,
+        "confirmation_rule": payment.confirmation_rule.value,
+        "hold_minutes": payment.hold_minutes,
+        "updated_at": vendor.updated_at,
+    }
+
+
+def _to_vendor(row: Row[Any]) -> Vendor:
+    m = row._mapping
+    return Vendor(
+        id=m["id"],
+        name=m["name"],
+        currency=m["currency"],
+        locale=m["locale"],
+        timezone=m["timezone"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        phone_number_id=m["phone_number_id"],
+        payment=PaymentSettings(
+            provider=ProviderName(m["provider"]),
+            deposit_mode=DepositMode(m["deposit_mode"]),
+            deposit_percent=Percent(m["deposit_percent"]),
+            deposit_fixed=m["deposit_fixed"],
+            confirmation_rule=ConfirmationRule(m["confirmation_rule"]),
+            hold_minutes=m["hold_minutes"],
+        ),
+        reminders=ReminderPolicy(
+            schedule=parse_offsets(m["reminder_schedule"]),
+            quiet_hours=parse_quiet_hours(m["reminder_quiet_hours"] or ""),
+            enabled=m["reminders_enabled"],
+        ),
+        whatsapp_templates=dict(m["whatsapp_templates"] or {}),
+    )
+
+
+_SELECT = select(
+    vendors,
+    payment_settings.c.provider,
+    payment_settings.c.deposit_mode,
+    payment_settings.c.deposit_percent,
+    payment_settings.c.deposit_fixed,
+    payment_settings.c.confirmation_rule,
+    payment_settings.c.hold_minutes,
+).join(payment_settings, payment_settings.c.vendor_id == vendors.c.id)
+
+
+class VendorRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, vendor: Vendor, admin_phones: Sequence[str]) -> None:
+        await self._conn.execute(
+            insert(vendors).values(id=vendor.id, created_at=vendor.created_at, **_vendor_values(vendor))
+        )
+        await self._conn.execute(
+            insert(payment_settings).values(vendor_id=vendor.id, **_settings_values(vendor))
+        )
+        for phone in admin_phones:
+            await self.add_admin(vendor.id, phone, vendor.created_at)
+
+    async def add_admin(self, vendor_id: uuid.UUID, phone: str, now: datetime) -> None:
+        await self._conn.execute(
+            insert(vendor_admins).values(id=uuid.uuid4(), vendor_id=vendor_id, phone=phone, created_at=now)
+        )
+
+    async def update(self, vendor: Vendor) -> None:
+        await self._conn.execute(
+            update(vendors).where(vendors.c.id == vendor.id).values(**_vendor_values(vendor))
+        )
+        await self._conn.execute(
+            update(payment_settings)
+            .where(payment_settings.c.vendor_id == vendor.id)
+            .values(**_settings_values(vendor))
+        )
+
+    async def get(self, vendor_id: uuid.UUID) -> Vendor | None:
+        row = (await self._conn.execute(_SELECT.where(vendors.c.id == vendor_id))).first()
+        return None if row is None else _to_vendor(row)
+
+    async def by_name(self, name: str) -> list[Vendor]:
+        query = _SELECT.where(func.lower(vendors.c.name) == name.strip().lower())
+        return [_to_vendor(row) for row in await self._conn.execute(query)]
+
+    async def all(self) -> list[Vendor]:
+        rows = await self._conn.execute(_SELECT.order_by(vendors.c.created_at, vendors.c.name))
+        return [_to_vendor(row) for row in rows]
+
+    async def count(self) -> int:
+        return int((await self._conn.execute(select(func.count()).select_from(vendors))).scalar_one())
+
+    async def admin_phones(self, vendor_id: uuid.UUID) -> list[str]:
+        query = (
+            select(vendor_admins.c.phone)
+            .where(vendor_admins.c.vendor_id == vendor_id)
+            .order_by(vendor_admins.c.created_at, vendor_admins.c.phone)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
+    async def take_order_number(self, vendor_id: uuid.UUID) -> int:
+        """The next order number. The UPDATE locks the vendor row until commit, so concurrent
+        creations queue and a rolled-back creation gives its number back: no gaps, no repeats."""
+        result = await self._conn.execute(
+            update(vendors)
+            .where(vendors.c.id == vendor_id)
+            .values(last_order_number=vendors.c.last_order_number + 1)
+            .returning(vendors.c.last_order_number)
+        )
+        return int(result.scalar_one())
+
+    async def credentials(self, vendor_id: uuid.UUID) -> str | None:
+        query = select(payment_settings.c.credentials).where(payment_settings.c.vendor_id == vendor_id)
+        return (await self._conn.execute(query)).scalar_one_or_none()
+
+    async def set_credentials(self, vendor_id: uuid.UUID, sealed: str | None) -> None:
+        await self._conn.execute(
+            update(payment_settings)
+            .where(payment_settings.c.vendor_id == vendor_id)
+            .values(credentials=sealed)
+        )

@@ -1,0 +1,283 @@
+"""The schema, as SQLAlchemy Core tables. Source tables keep the source's French names and columns
+(``commandes``, ``payment_transactions``) so an existing Supabase app can read them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+    text,
+)
+
+from bot.domain.transaction import TransactionStatus, TransactionType
+from bot.store.types import ExactDecimal, JSONDocument, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Integer keys that autoincrement on both databases (SQLite needs INTEGER PRIMARY KEY).
+SerialId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _timestamps() -> list[Column[object]]:
+    return [
+        Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+        Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    ]
+
+
+def _in(column: str, values: list[str]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+ORDER_STATUSES = ["pending", "accepted", "paid", "in_delivery", "completed", "cancelled"]
+PROVIDERS = ["stripe", "icount", "sandbox"]
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("name", Text(), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("locale", String(8), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("phone_number_id", String(64), nullable=True, unique=True),
+    # The last order number given; incremented under the row lock so numbers have no gaps.
+    Column("last_order_number", Integer(), nullable=False, server_default=text("0")),
+    Column("reminder_schedule", Text(), nullable=False),
+    Column("reminder_quiet_hours", Text(), nullable=True),
+    Column("reminders_enabled", Boolean(), nullable=False, server_default=text("true")),
+    Column("whatsapp_templates", JSONDocument, nullable=False),
+    *_timestamps(),
+)
+
+vendor_admins = Table(
+    "vendor_admins",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", String(20), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    UniqueConstraint("vendor_id", "phone"),
+)
+
+payment_settings = Table(
+    "payment_settings",
+    metadata,
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), primary_key=True),
+    Column("provider", String(16), nullable=False),
+    # Provider credentials, encrypted with SECRET_KEY (Fernet); never stored in clear.
+    Column("credentials", Text(), nullable=True),
+    Column("deposit_mode", String(16), nullable=False),
+    Column("deposit_percent", ExactDecimal(5, 2), nullable=False),
+    Column("deposit_fixed", ExactDecimal(10, 2), nullable=True),
+    Column("confirmation_rule", String(16), nullable=False),
+    Column("hold_minutes", Integer(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("provider", PROVIDERS), name="payment_settings_provider"),
+    CheckConstraint(
+        _in("deposit_mode", ["none", "full", "fixed", "percent"]),
+        name="payment_settings_deposit_mode",
+    ),
+    CheckConstraint(
+        _in("confirmation_rule", ["immediate", "paid_only"]),
+        name="payment_settings_confirmation_rule",
+    ),
+    CheckConstraint(
+        "deposit_percent > 0 AND deposit_percent <= 100", name="payment_settings_deposit_percent"
+    ),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("name", Text(), nullable=True),
+    Column("locale", String(8), nullable=True),
+    Column("provider_client_id", String(64), nullable=True),
+    Column("opted_out", Boolean(), nullable=False, server_default=text("false")),
+    # Opens WhatsApp's 24-hour customer service window.
+    Column("last_inbound_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("vendor_id", "phone"),
+)
+
+commandes = Table(
+    "commandes",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer(), nullable=False),
+    Column("customer_id", Uuid(), ForeignKey("customers.id"), nullable=False),
+    Column("user_id", Uuid(), nullable=True),
+    Column("label", Text(), nullable=False, server_default=text("''")),
+    Column("price", ExactDecimal(10, 2), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("payment_type", String(20), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("vendor_id", "number"),
+    CheckConstraint(
+        "(status = 'paid' AND payment_type IS NOT NULL) OR status <> 'paid'",
+        name="check_payment_logic",
+    ),
+    CheckConstraint(_in("status", ORDER_STATUSES), name="commandes_status"),
+    CheckConstraint("price IS NULL OR price >= 0", name="commandes_price"),
+    Index(None, "vendor_id", "status"),
+)
+
+payment_links = Table(
+    "payment_links",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("provider_link_id", String(255), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("amount", ExactDecimal(10, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("active", Boolean(), nullable=False, server_default=text("true")),
+    *_timestamps(),
+    UniqueConstraint("provider", "provider_link_id"),
+)
+
+payment_transactions = Table(
+    "payment_transactions",
+    metadata,
+    # The source's columns, in the source's order.
+    Column("id", Uuid(), primary_key=True),
+    Column("commande_id", Uuid(), ForeignKey("commandes.id"), nullable=False, index=True),
+    Column("user_id", Uuid(), nullable=True),
+    Column("montant", ExactDecimal(10, 2), nullable=False),
+    Column("devise", String(3), nullable=False, server_default=text("'EUR'")),
+    Column(
+        "type",
+        Enum(
+            *[t.value for t in TransactionType],
+            name="payment_transaction_type",
+            create_constraint=True,
+        ),
+        nullable=False,
+    ),
+    Column("label", Text(), nullable=False),
+    Column("payment_method", String(50), nullable=True),
+    Column("payment_link_id", Uuid(), ForeignKey("payment_links.id"), nullable=True),
+    Column(
+        "status",
+        Enum(
+            *[s.value for s in TransactionStatus],
+            name="payment_transaction_status",
+            create_constraint=True,
+        ),
+        nullable=False,
+        server_default=text("'pending'"),
+    ),
+    Column("paid_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    # Ours.
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("provider", String(16), nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    Column("is_guarantee", Boolean(), nullable=False, server_default=text("false")),
+    Column("failure_reason", Text(), nullable=True),
+    CheckConstraint("montant > 0", name="payment_transactions_montant"),
+    Index(None, "vendor_id", "status"),
+)
+
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("source", String(16), nullable=False),
+    # The provider's id for the event (wamid, wamid:status, Stripe event id, ...): redeliveries collide.
+    Column("event_key", String(255), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    Column("processed_at", UTCDateTime(), nullable=True),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("last_error", Text(), nullable=True),
+    UniqueConstraint("source", "event_key"),
+    Index(None, "processed_at"),
+)
+
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", Uuid(), ForeignKey("customers.id"), nullable=True),
+    Column("to_phone", String(20), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("locale", String(8), nullable=False),
+    # What to send: free text or interactive content, and the parameters of the approved template
+    # to fall back on outside the 24-hour window.
+    Column("payload", JSONDocument, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    Column("wamid", String(128), nullable=True, unique=True),
+    Column("last_error", Text(), nullable=True),
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=True),
+    # Makes "queue this message once" safe to repeat (e.g. one receipt per transaction).
+    Column("dedupe_key", String(200), nullable=True, unique=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    CheckConstraint(
+        _in("status", ["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]),
+        name="outbox_messages_status",
+    ),
+    Index(None, "status", "next_attempt_at"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=False),
+    Column("sequence", Integer(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("outbox_message_id", SerialId, ForeignKey("outbox_messages.id"), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("transaction_id", "sequence"),
+    CheckConstraint(_in("status", ["pending", "sent", "cancelled", "skipped"]), name="reminders_status"),
+    Index(None, "status", "due_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    # The admin's phone: one pending chat flow per admin and vendor.
+    Column("phone", String(20), nullable=False),
+    Column("flow", String(40), nullable=False),
+    Column("state", JSONDocument, nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    *_timestamps(),
+    UniqueConstraint("vendor_id", "phone"),
+)

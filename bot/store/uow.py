@@ -1,0 +1,70 @@
+"""The unit of work: one database transaction, rolled back unless ``commit`` is called."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.store.repositories.customers import CustomerRepository
+from bot.store.repositories.orders import OrderRepository
+from bot.store.repositories.transactions import TransactionRepository
+from bot.store.repositories.vendors import VendorRepository
+
+
+class UnitOfWork:
+    vendors: VendorRepository
+    customers: CustomerRepository
+    orders: OrderRepository
+    transactions: TransactionRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> UnitOfWork:
+        connection = await self._engine.connect()
+        await connection.begin()
+        self._connection = connection
+        self.vendors = VendorRepository(connection)
+        self.customers = CustomerRepository(connection)
+        self.orders = OrderRepository(connection)
+        self.transactions = TransactionRepository(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        self._connection = None
+        if connection is None:
+            return
+        try:
+            if connection.in_transaction():
+                await connection.rollback()
+        finally:
+            await connection.close()
+
+    async def commit(self) -> None:
+        if self._connection is None:
+            raise RuntimeError("commit outside of the unit of work")
+        await self._connection.commit()
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._connection
+
+
+class UnitOfWorkFactory:
+    """Makes a fresh unit of work per use case: ``async with uow_factory() as uow``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)

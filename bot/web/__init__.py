@@ -1,0 +1,1 @@
+"""The aiohttp application: webhooks, health, metrics."""

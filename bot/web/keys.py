@@ -1,0 +1,17 @@
+"""Typed keys of the resources the app factory makes and keeps on the application."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from bot.services.clock import Clock
+from bot.store.uow import UnitOfWorkFactory
+from bot.web.metrics import Metrics
+
+settings_key = web.AppKey("settings", Settings)
+clock_key: web.AppKey[Clock] = web.AppKey("clock")
+engine_key = web.AppKey("engine", AsyncEngine)
+uow_key = web.AppKey("uow_factory", UnitOfWorkFactory)
+metrics_key = web.AppKey("metrics", Metrics)
