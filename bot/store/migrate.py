@@ -35,6 +35,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(_upgrade, revision)
 
 
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)
+
+
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -71,3 +82,22 @@ def supabase_migrations() -> list[SupabaseMigration]:
         version = getattr(script.module, "supabase_version", script.revision)
         files.append(SupabaseMigration(f"{version}_{slug}.sql", buffer.getvalue()))
     return files
+
+
+def write_supabase_migrations(folder: Path) -> list[Path]:
+    """Writes ``supabase/migrations/*.sql`` from the Alembic revisions (``python -m bot.store.migrate``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for migration in supabase_migrations():
+        path = folder / migration.filename
+        path.write_text(migration.sql, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("supabase/migrations")
+    for path in write_supabase_migrations(target):
+        sys.stdout.write(f"wrote {path}\n")
