@@ -10,7 +10,6 @@ from bot.store import migrate
 from bot.store.database import create_engine
 from tests.conftest import admin_dsn, create_postgres_database, drop_postgres_database
 
-
 SUPABASE = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 SUPABASE_ONLY = "supabase_only"
 SOURCE_COLUMNS = [

@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.domain.deposit import DepositMode
 from bot.domain.errors import (
     InvalidPhone,
@@ -179,3 +180,24 @@ def test_settings_never_show_secrets_in_their_repr(monkeypatch: pytest.MonkeyPat
     settings = load_settings(env_file=None)
     assert "super-secret-value" not in repr(settings)
     assert "sk_test_hidden" not in repr(settings)
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[2] / ".env.example"
+
+
+def test_env_example_lists_every_setting_and_nothing_else() -> None:
+    listed = {
+        line.split("=", 1)[0]
+        for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    assert listed == {name.upper() for name in Settings.model_fields}
+
+
+def test_env_example_as_it_is_gives_the_sandbox_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    settings = load_settings(env_file=str(ENV_EXAMPLE))
+    assert settings.effective_provider is ProviderName.SANDBOX
+    assert settings.sandbox_whatsapp
+    assert settings.secret_key is None

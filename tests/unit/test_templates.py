@@ -19,6 +19,7 @@ def test_an_error_is_explained_in_the_vendors_language() -> None:
         amount="200.00 EUR", available="105.00 EUR", pending="45.00 EUR", has_pending=True
     )
     assert explain(error, "en") == (
-        "200.00 EUR is more than can still be requested (105.00 EUR; 45.00 EUR is already requested and unpaid)."
+        "200.00 EUR is more than can still be requested "
+        "(105.00 EUR; 45.00 EUR is already requested and unpaid)."
     )
     assert explain(error, "fr").startswith("200.00 EUR dépasse ce qui peut encore être demandé")
