@@ -20,13 +20,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain.deposit import AskKind
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, ProviderName, describe_settings
+from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
 from bot.services import orders as order_service
+from bot.services import payments as payment_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
+from bot.services.context import PaymentDeps
 from bot.services.secrets import CredentialCipher
 from bot.store import migrate
 from bot.store.database import create_engine
@@ -209,6 +213,39 @@ async def cmd_order_show(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_store(settings, work)
 
 
+def _payment_deps(settings: Settings, uow: UnitOfWorkFactory) -> PaymentDeps:
+    secret = settings.secret_key
+    cipher = None if secret is None else CredentialCipher(secret.get_secret_value())
+    return PaymentDeps(uow, ProviderRegistry(settings, cipher), settings.base_url, system_clock)
+
+
+async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        deps = _payment_deps(settings, uow)
+        try:
+            if args.cash is not None:
+                order, transaction, ledger = await payment_service.record_cash_payment(
+                    deps, args.vendor, args.number, args.cash
+                )
+                print(f"cash payment of {transaction.amount} recorded for {order.reference}: "
+                      f"order {order.status}, paid {ledger.paid}, balance {ledger.balance}")  # fmt: skip
+                return 0
+            if args.full:
+                ask, typed = AskKind.FULL, None
+            elif args.balance:
+                ask, typed = AskKind.BALANCE, None
+            else:
+                ask, typed = AskKind.DEPOSIT, args.deposit
+            outcome = await payment_service.request_payment(deps, args.vendor, args.number, ask, typed)
+            print(f"{outcome.transaction.label}: {outcome.transaction.amount} requested, "
+                  f"link {outcome.url}")  # fmt: skip
+            return 0
+        finally:
+            await deps.providers.close()
+
+    return await _with_store(settings, work)
+
+
 def run_server(settings: Settings, host: str, port: int) -> int:
     base = settings.public_base_url or f"http://{host}:{port}"
 
@@ -218,6 +255,8 @@ def run_server(settings: Settings, host: str, port: int) -> int:
             print("sandbox mode: no WhatsApp credentials, messages go to the built-in fake WhatsApp")
         print(f"payment provider: {settings.effective_provider}; health: {base}/healthz", flush=True)
 
+    if settings.public_base_url is None:
+        settings = settings.model_copy(update={"public_base_url": base})
     try:
         web.run_app(create_app(settings), host=host, port=port, print=announce, access_log=None)
     except OSError as error:
@@ -288,6 +327,15 @@ def build_parser() -> OneLineParser:
     detail.add_argument("--vendor")
     detail.add_argument("--json", action="store_true")
     detail.set_defaults(handler=cmd_order_show)
+    pay = commands.add_parser("pay", help="ask the customer to pay, or record a cash payment")
+    pay.add_argument("number", type=_order_number, metavar="N")
+    pay.add_argument("--vendor")
+    how = pay.add_mutually_exclusive_group(required=True)
+    how.add_argument("--deposit", metavar="AMOUNT|PCT%", help="a deposit: an amount or a percentage")
+    how.add_argument("--full", action="store_true", help="the full price")
+    how.add_argument("--balance", action="store_true", help="all that remains to be paid")
+    how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
+    pay.set_defaults(handler=cmd_pay)
     return parser
 
 

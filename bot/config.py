@@ -19,6 +19,7 @@ from bot.domain.schedule import QuietHours, parse_offsets, parse_quiet_hours
 from bot.domain.vendor import ProviderName, check_locale, check_timezone
 
 DEFAULT_DATABASE_URL = "sqlite:///./bot.db"
+DEFAULT_PORT = 8080
 
 
 class ConfigError(Exception):
@@ -125,6 +126,11 @@ class Settings(BaseSettings):
                 if getattr(self, name) is None:
                     raise ValueError(f"missing setting {name.upper()} (needed with WHATSAPP_TOKEN)")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where customers and providers reach this bot (payment pages, redirects, webhooks)."""
+        return (self.public_base_url or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
 
     @property
     def effective_provider(self) -> ProviderName:

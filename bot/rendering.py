@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
 from bot.domain.errors import DomainError
 
@@ -17,10 +17,9 @@ def environment() -> Environment:
     return Environment(
         loader=PackageLoader("bot", "templates"),
         undefined=StrictUndefined,
-        autoescape=False,
+        # Messages are plain text; pages (*.html) are escaped.
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         keep_trailing_newline=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
     )
 
 
@@ -32,6 +31,16 @@ def render(name: str, locale: str, **context: Any) -> str:
     except TemplateNotFound:
         template = env.get_template(f"{FALLBACK_LOCALE}/{name}.j2")
     return template.render(**context).strip()
+
+
+def render_page(name: str, locale: str, **context: Any) -> str:
+    """An HTML page, ``bot/templates/<locale>/pages/<name>.html``, escaped."""
+    env = environment()
+    try:
+        template = env.get_template(f"{locale}/pages/{name}.html")
+    except TemplateNotFound:
+        template = env.get_template(f"{FALLBACK_LOCALE}/pages/{name}.html")
+    return template.render(locale=locale, **context)
 
 
 def explain(error: DomainError, locale: str) -> str:

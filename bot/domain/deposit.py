@@ -14,6 +14,7 @@ from enum import StrEnum
 from bot.domain.errors import (
     AmountExceedsBalance,
     AmountNotPositive,
+    CurrencyMismatch,
     DepositsDisabled,
     NothingToRequest,
 )
@@ -27,6 +28,14 @@ QUICK_PICKS: tuple[Percent, ...] = (
     Percent(Decimal(50)),
     Percent(Decimal(100)),
 )
+
+
+class AskKind(StrEnum):
+    """What a vendor asks the customer to pay: a deposit, the full price, or the balance."""
+
+    DEPOSIT = "deposit"
+    FULL = "full"
+    BALANCE = "balance"
 
 
 class DepositMode(StrEnum):
@@ -111,13 +120,32 @@ class Ledger:
         return picks
 
     def request_type(self, amount: Money) -> TransactionType:
-        """``total`` for the whole price at once, ``solde`` for the rest after a deposit, else
+        """``total`` for the whole price at once, ``solde`` for all that remains after a deposit, else
         ``acompte``."""
         if amount == self.price:
             return TransactionType.TOTAL
-        if amount == self.balance and self.paid.is_positive():
+        if amount == self.requestable and (self.paid.is_positive() or self.pending.is_positive()):
             return TransactionType.SOLDE
         return TransactionType.ACOMPTE
+
+    def amount_for(self, ask: AskKind, typed: Money | Percent | None, policy: DepositPolicy) -> Money:
+        """The amount a vendor's request means, checked against what may still be requested.
+
+        A deposit is what they typed (an amount, or a percentage of the price) or the policy's
+        suggestion; ``full`` is the whole balance; ``balance`` is all that may still be requested."""
+        if ask is AskKind.FULL:
+            amount = self.balance
+        elif ask is AskKind.BALANCE:
+            amount = self.requestable
+        elif isinstance(typed, Percent):
+            amount = self.price.percent(typed)
+        elif typed is not None:
+            amount = typed
+        else:
+            amount = policy.suggested_deposit(self)
+        if amount.currency != self.price.currency:
+            raise CurrencyMismatch(expected=self.price.currency, got=amount.currency)
+        return self.check_request(amount)
 
 
 def settlement_type(paid: Iterable[PaymentTransaction]) -> PaymentType:

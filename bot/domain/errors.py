@@ -10,7 +10,9 @@ user-facing text and each locale can say it its own way.
     ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
     │               SecretKeyRequired
-    └── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound
+    ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, NoOpenRequest, NothingToRefund
+    └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
+                         RefundFailed
 """
 
 from __future__ import annotations
@@ -133,6 +135,38 @@ class VendorRequired(NotFound):
 
 class OrderNotFound(NotFound):
     code = "order_not_found"
+
+
+class NoOpenRequest(NotFound):
+    code = "no_open_request"
+
+
+class NothingToRefund(NotFound):
+    code = "nothing_to_refund"
+
+
+class ProviderProblem(DomainError):
+    code = "provider_problem"
+
+
+class ProviderNotConfigured(ProviderProblem):
+    code = "provider_not_configured"
+
+
+class PaymentLinkFailed(ProviderProblem):
+    code = "payment_link_failed"
+
+
+class PaymentLinkDelayed(ProviderProblem):
+    code = "payment_link_delayed"
+
+
+class RefundNotSupported(ProviderProblem):
+    code = "refund_not_supported"
+
+
+class RefundFailed(ProviderProblem):
+    code = "refund_failed"
 
 
 def all_error_codes() -> set[str]:

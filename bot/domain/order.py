@@ -42,7 +42,8 @@ class ConfirmationRule(StrEnum):
 _MOVES: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.ACCEPTED, OrderStatus.PAID, OrderStatus.CANCELLED}),
     OrderStatus.ACCEPTED: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
-    OrderStatus.PAID: frozenset({OrderStatus.IN_DELIVERY}),
+    # Back to accepted when a refund leaves the price uncovered.
+    OrderStatus.PAID: frozenset({OrderStatus.IN_DELIVERY, OrderStatus.ACCEPTED}),
     OrderStatus.IN_DELIVERY: frozenset({OrderStatus.COMPLETED}),
     OrderStatus.COMPLETED: frozenset(),
     OrderStatus.CANCELLED: frozenset(),
@@ -104,12 +105,21 @@ class Order:
             raise OrderNotPayable(order=self.reference, status=self.status)
         return price
 
+    def reopen(self, paid_total: Money, now: datetime) -> bool:
+        """A paid order whose price a refund no longer covers goes back to accepted; True if it did."""
+        if self.status is not OrderStatus.PAID or paid_total >= self.require_price():
+            return False
+        self._move(OrderStatus.ACCEPTED, now)
+        self.payment_type = None
+        return True
+
     def settle(self, paid_total: Money, payment_type: PaymentType, now: datetime) -> bool:
         """Moves the order to ``paid`` if ``paid_total`` covers the price; True when it moved.
 
         A deposit that leaves something to pay changes nothing (the order stays accepted)."""
         price = self.require_price()
-        if paid_total < price or self.status is OrderStatus.PAID:
+        already_settled = {OrderStatus.PAID, OrderStatus.IN_DELIVERY, OrderStatus.COMPLETED}
+        if paid_total < price or self.status in already_settled:
             return False
         self._move(OrderStatus.PAID, now)
         self.payment_type = payment_type

@@ -7,7 +7,11 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.store.repositories.customers import CustomerRepository
+from bot.store.repositories.inbox import InboxRepository
+from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
+from bot.store.repositories.outbox import OutboxRepository
+from bot.store.repositories.reminders import ReminderRepository
 from bot.store.repositories.transactions import TransactionRepository
 from bot.store.repositories.vendors import VendorRepository
 
@@ -17,6 +21,10 @@ class UnitOfWork:
     customers: CustomerRepository
     orders: OrderRepository
     transactions: TransactionRepository
+    links: LinkRepository
+    outbox: OutboxRepository
+    reminders: ReminderRepository
+    inbox: InboxRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -30,6 +38,10 @@ class UnitOfWork:
         self.customers = CustomerRepository(connection)
         self.orders = OrderRepository(connection)
         self.transactions = TransactionRepository(connection)
+        self.links = LinkRepository(connection)
+        self.outbox = OutboxRepository(connection)
+        self.reminders = ReminderRepository(connection)
+        self.inbox = InboxRepository(connection)
         return self
 
     async def __aexit__(

@@ -6,8 +6,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.payments.registry import ProviderRegistry
 from bot.services.clock import Clock
+from bot.services.context import PaymentDeps
 from bot.store.uow import UnitOfWorkFactory
+from bot.web.background import BackgroundTasks
 from bot.web.metrics import Metrics
 
 settings_key = web.AppKey("settings", Settings)
@@ -15,3 +18,8 @@ clock_key: web.AppKey[Clock] = web.AppKey("clock")
 engine_key = web.AppKey("engine", AsyncEngine)
 uow_key = web.AppKey("uow_factory", UnitOfWorkFactory)
 metrics_key = web.AppKey("metrics", Metrics)
+tasks_key = web.AppKey("background_tasks", BackgroundTasks)
+providers_key = web.AppKey("providers", ProviderRegistry)
+payments_key = web.AppKey("payment_deps", PaymentDeps)
+# Seconds the sandbox's "Pay later" waits before the payment settles.
+sandbox_delay_key = web.AppKey("sandbox_settle_delay", float)

@@ -88,6 +88,13 @@ class TransactionRepository:
             .values(**_values(transaction))
         )
 
+    async def set_failure_reason(self, transaction_id: uuid.UUID, reason: str) -> None:
+        await self._conn.execute(
+            update(payment_transactions)
+            .where(payment_transactions.c.id == transaction_id)
+            .values(failure_reason=reason[:2000])
+        )
+
     async def get(self, transaction_id: uuid.UUID) -> PaymentTransaction | None:
         query = select(payment_transactions).where(payment_transactions.c.id == transaction_id)
         row = (await self._conn.execute(query)).first()
@@ -98,6 +105,38 @@ class TransactionRepository:
             select(payment_transactions)
             .where(payment_transactions.c.commande_id == order_id)
             .order_by(payment_transactions.c.created_at, payment_transactions.c.id)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def by_link(self, provider: str, provider_link_id: str) -> PaymentTransaction | None:
+        query = (
+            select(payment_transactions)
+            .join(payment_links, payment_links.c.id == payment_transactions.c.payment_link_id)
+            .where(payment_links.c.provider == provider, payment_links.c.provider_link_id == provider_link_id)
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_transaction(row)
+
+    async def by_reference(self, provider: str, reference: str) -> PaymentTransaction | None:
+        query = select(payment_transactions).where(
+            payment_transactions.c.provider == provider,
+            payment_transactions.c.provider_reference == reference,
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_transaction(row)
+
+    async def awaiting_link(self, created_before: datetime, limit: int = 100) -> list[PaymentTransaction]:
+        """Requests a crash left between their commit and their link."""
+        query = (
+            select(payment_transactions)
+            .where(
+                payment_transactions.c.status == TransactionStatus.PENDING.value,
+                payment_transactions.c.payment_link_id.is_(None),
+                payment_transactions.c.provider.is_not(None),
+                payment_transactions.c.created_at <= created_before,
+            )
+            .order_by(payment_transactions.c.created_at)
+            .limit(limit)
         )
         return [_to_transaction(row) for row in await self._conn.execute(query)]
 

@@ -151,6 +151,10 @@ class VendorRepository:
         query = select(payment_settings.c.credentials).where(payment_settings.c.vendor_id == vendor_id)
         return (await self._conn.execute(query)).scalar_one_or_none()
 
+    async def all_credentials(self) -> list[str]:
+        query = select(payment_settings.c.credentials).where(payment_settings.c.credentials.is_not(None))
+        return [str(sealed) for sealed in (await self._conn.execute(query)).scalars()]
+
     async def set_credentials(self, vendor_id: uuid.UUID, sealed: str | None) -> None:
         await self._conn.execute(
             update(payment_settings)

@@ -1,0 +1,1 @@
+"""Payment providers behind one port (``port.PaymentProvider``): Stripe, iCount and the sandbox."""

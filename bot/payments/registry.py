@@ -1,0 +1,57 @@
+"""Which provider serves a vendor, with which credentials: the vendor's own (stored encrypted) first,
+then the environment's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.config import Settings
+from bot.domain.errors import ProviderNotConfigured
+from bot.domain.vendor import ProviderName, Vendor
+from bot.payments.port import PaymentProvider
+from bot.payments.sandbox.provider import SandboxProvider
+from bot.payments.stripe.client import StripeProvider
+from bot.services.secrets import CredentialCipher
+
+
+class ProviderRegistry:
+    def __init__(self, settings: Settings, cipher: CredentialCipher | None) -> None:
+        self._settings = settings
+        self._cipher = cipher
+        self._sandbox = SandboxProvider(settings.base_url)
+        self._stripe: dict[str, StripeProvider] = {}
+
+    def credentials(self, sealed: str | None) -> dict[str, str]:
+        if self._cipher is None or not sealed:
+            return {}
+        return self._cipher.open(sealed)
+
+    def for_vendor(self, vendor: Vendor, sealed_credentials: str | None) -> PaymentProvider:
+        provider = vendor.payment.provider
+        if provider is ProviderName.SANDBOX:
+            return self._sandbox
+        if provider is ProviderName.STRIPE:
+            stored = self.credentials(sealed_credentials).get("stripe_api_key")
+            env = self._settings.stripe_api_key
+            api_key = stored or (env.get_secret_value() if env else None)
+            if not api_key:
+                raise ProviderNotConfigured(provider="stripe", missing="stripe_api_key")
+            if api_key not in self._stripe:
+                self._stripe[api_key] = StripeProvider(api_key, self._settings.stripe_api_base)
+            return self._stripe[api_key]
+        raise ProviderNotConfigured(provider=provider.value, missing="the iCount integration")
+
+    def stripe_webhook_secrets(self, sealed_credentials: Iterable[str | None]) -> list[str]:
+        secrets = []
+        env = self._settings.stripe_webhook_secret
+        if env is not None:
+            secrets.append(env.get_secret_value())
+        for sealed in sealed_credentials:
+            secret = self.credentials(sealed).get("stripe_webhook_secret")
+            if secret and secret not in secrets:
+                secrets.append(secret)
+        return secrets
+
+    async def close(self) -> None:
+        for provider in self._stripe.values():
+            await provider.close()

@@ -1,0 +1,1 @@
+"""Stripe: one single-use Payment Link per request, webhooks for the outcome."""

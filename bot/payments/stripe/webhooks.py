@@ -1,0 +1,123 @@
+"""Stripe webhooks: the signature checked on the raw body, then the event mapped to neutral events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from bot.domain.errors import DomainError
+from bot.domain.money import Money
+from bot.payments.port import PaymentEvent, PaymentEventKind
+from bot.payments.stripe import consts
+
+log = logging.getLogger(__name__)
+
+
+class InvalidSignature(Exception):
+    """The body was not signed by Stripe with a secret we know, or is too old."""
+
+
+def verify(payload: bytes, header: str | None, secrets: Iterable[str]) -> dict[str, Any]:
+    """The event, if ``header`` signs ``payload`` with one of ``secrets`` within the tolerance."""
+    if not header:
+        raise InvalidSignature("no Stripe-Signature header")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidSignature("body is not UTF-8") from error
+    for secret in secrets:
+        try:
+            stripe.WebhookSignature.verify_header(text, header, secret, consts.SIGNATURE_TOLERANCE_SECONDS)
+        except stripe.SignatureVerificationError:
+            continue
+        try:
+            event = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise InvalidSignature("signed body is not JSON") from error
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
+            raise InvalidSignature("signed body is not a Stripe event")
+        return event
+    raise InvalidSignature("no secret matches the signature")
+
+
+def _transaction_id(metadata: Any) -> uuid.UUID | None:
+    if not isinstance(metadata, dict):
+        return None
+    try:
+        return uuid.UUID(str(metadata.get("transaction_id")))
+    except ValueError:
+        return None
+
+
+def _money(minor: Any, currency: Any) -> Money | None:
+    if not isinstance(minor, int) or not isinstance(currency, str):
+        return None
+    try:
+        return Money.from_minor(minor, currency.upper())
+    except DomainError:
+        return None
+
+
+def _session_event(event: dict[str, Any], kind: PaymentEventKind) -> PaymentEvent:
+    session = event["data"]["object"]
+    return PaymentEvent(
+        provider=consts.NAME,
+        event_id=event["id"],
+        kind=kind,
+        occurred_at=datetime.fromtimestamp(int(event.get("created", 0)), UTC),
+        transaction_id=_transaction_id(session.get("metadata")),
+        provider_link_id=session.get("payment_link"),
+        # The payment intent is the payment; the session id stands in when there is none.
+        reference=session.get("payment_intent") or session.get("id"),
+        amount=_money(session.get("amount_total"), session.get("currency")),
+        method="card",
+    )
+
+
+def _completed(event: dict[str, Any]) -> list[PaymentEvent]:
+    status = event["data"]["object"].get("payment_status")
+    if status != consts.PAYMENT_STATUS_PAID:
+        # Delayed methods (SEPA debit, ...) complete unpaid; async_payment_succeeded will follow.
+        log.info("checkout session completed with payment_status=%s: not paid yet", status)
+        return []
+    return [_session_event(event, PaymentEventKind.PAID)]
+
+
+def _charge_refunded(event: dict[str, Any]) -> list[PaymentEvent]:
+    charge = event["data"]["object"]
+    return [
+        PaymentEvent(
+            provider=consts.NAME,
+            event_id=event["id"],
+            kind=PaymentEventKind.REFUNDED,
+            occurred_at=datetime.fromtimestamp(int(event.get("created", 0)), UTC),
+            transaction_id=_transaction_id(charge.get("metadata")),
+            reference=charge.get("payment_intent"),
+            amount=_money(charge.get("amount"), charge.get("currency")),
+            refunded_amount=_money(charge.get("amount_refunded"), charge.get("currency")),
+        )
+    ]
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
+    consts.SESSION_COMPLETED: _completed,
+    consts.ASYNC_PAYMENT_SUCCEEDED: lambda event: [_session_event(event, PaymentEventKind.PAID)],
+    consts.ASYNC_PAYMENT_FAILED: lambda event: [_session_event(event, PaymentEventKind.FAILED)],
+    consts.CHARGE_REFUNDED: _charge_refunded,
+}
+
+
+def payment_events(payload: str) -> list[PaymentEvent]:
+    """The neutral events a stored Stripe event means; other types mean nothing to us."""
+    event = json.loads(payload)
+    handler = _HANDLERS.get(event.get("type", ""))
+    if handler is None:
+        log.info("stripe event %s of type %s acknowledged and ignored", event.get("id"), event.get("type"))
+        return []
+    return handler(event)

@@ -1,0 +1,63 @@
+"""The inbox: every inbound webhook event is stored (once, by its provider id) before it is answered,
+then processed; events a crash left unprocessed are processed at the next start."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from bot.payments.port import PaymentEvent
+from bot.services.context import PaymentDeps
+from bot.services.settlement import apply_event
+from bot.store.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+PaymentParser = Callable[[str], list[PaymentEvent]]
+BACKLOG_BATCH = 100
+
+
+async def store_event(
+    uow_factory: UnitOfWorkFactory, source: str, key: str, event_type: str, payload: str, now: datetime
+) -> int | None:
+    """Commits the event; its id, or None when the provider sent it before."""
+    async with uow_factory() as uow:
+        event_id = await uow.inbox.add(source, key, event_type, payload, now)
+        await uow.commit()
+    return event_id
+
+
+async def process_payment_event(
+    deps: PaymentDeps, parsers: Mapping[str, PaymentParser], event_id: int
+) -> bool:
+    """Applies a stored payment event; True when it is done (now or before)."""
+    async with deps.uow() as uow:
+        stored = await uow.inbox.get(event_id)
+    if stored is None or stored.processed_at is not None:
+        return True
+    try:
+        for event in parsers[stored.source](stored.payload):
+            outcome = await apply_event(deps, event)
+            log.info("payment event %s (%s): %s", event.event_id, event.kind, outcome)
+    except Exception as error:  # noqa: BLE001 - kept in the inbox and retried; never lost
+        log.exception("payment event %s failed; it stays in the inbox", stored.event_key)
+        async with deps.uow() as uow:
+            await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
+            await uow.commit()
+        return False
+    async with deps.uow() as uow:
+        await uow.inbox.mark_processed(event_id, deps.clock())
+        await uow.commit()
+    return True
+
+
+async def process_payment_backlog(
+    deps: PaymentDeps, parsers: Mapping[str, PaymentParser], grace: timedelta = timedelta(seconds=30)
+) -> int:
+    """Processes payment events received more than ``grace`` ago and still unprocessed."""
+    async with deps.uow() as uow:
+        waiting = await uow.inbox.unprocessed(set(parsers), deps.clock() - grace, BACKLOG_BATCH)
+    done = 0
+    for event_id in waiting:
+        done += await process_payment_event(deps, parsers, event_id)
+    return done

@@ -1,0 +1,172 @@
+"""The WhatsApp messages the payment flows queue: rendered text plus approved-template parameters."""
+
+from __future__ import annotations
+
+from bot.domain.customer import Customer
+from bot.domain.deposit import Ledger
+from bot.domain.order import Order
+from bot.domain.transaction import PaymentTransaction
+from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
+from bot.rendering import render
+from bot.store.repositories.outbox import OutgoingMessage
+
+
+def customer_locale(vendor: Vendor, customer: Customer) -> str:
+    if customer.locale in CUSTOMER_LOCALES:
+        return str(customer.locale)
+    return vendor.locale
+
+
+def transaction_label(vendor: Vendor, order: Order, kind: str) -> str:
+    return render("messages/transaction_label", vendor.locale, kind=kind, order=order.reference)
+
+
+def payment_request(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str
+) -> OutgoingMessage:
+    locale = customer_locale(vendor, customer)
+    amount = str(transaction.amount)
+    return OutgoingMessage(
+        vendor_id=vendor.id,
+        to_phone=customer.phone,
+        kind="payment_request",
+        locale=locale,
+        text=render("messages/payment_request", locale, kind=transaction.type.value, amount=amount, url=url),
+        template_params=(amount, url, order.reference),
+        customer_id=customer.id,
+        transaction_id=transaction.id,
+        dedupe_key=f"payment_request:{transaction.id}",
+    )
+
+
+def receipt(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, ledger: Ledger
+) -> OutgoingMessage:
+    locale = customer_locale(vendor, customer)
+    amount, balance = str(transaction.amount), str(ledger.balance)
+    return OutgoingMessage(
+        vendor_id=vendor.id,
+        to_phone=customer.phone,
+        kind="payment_receipt",
+        locale=locale,
+        text=render(
+            "messages/payment_receipt",
+            locale,
+            vendor_name=vendor.name,
+            order=order.reference,
+            label=order.label,
+            amount=amount,
+            balance=balance,
+            balance_due=not ledger.balance.is_zero(),
+        ),
+        template_params=(amount, order.reference, balance),
+        customer_id=customer.id,
+        transaction_id=transaction.id,
+        dedupe_key=f"payment_receipt:{transaction.id}",
+    )
+
+
+def refund_notice(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction
+) -> OutgoingMessage:
+    locale = customer_locale(vendor, customer)
+    amount = str(transaction.amount)
+    return OutgoingMessage(
+        vendor_id=vendor.id,
+        to_phone=customer.phone,
+        kind="payment_refunded",
+        locale=locale,
+        text=render(
+            "messages/payment_refunded", locale, amount=amount, order=order.reference, vendor_name=vendor.name
+        ),
+        template_params=(amount, order.reference),
+        customer_id=customer.id,
+        transaction_id=transaction.id,
+        dedupe_key=f"payment_refunded:{transaction.id}",
+    )
+
+
+def to_admins(
+    vendor: Vendor, admin_phones: list[str], kind: str, key: str, text: str
+) -> list[OutgoingMessage]:
+    return [
+        OutgoingMessage(
+            vendor_id=vendor.id,
+            to_phone=phone,
+            kind=kind,
+            locale=vendor.locale,
+            text=text,
+            template_params=(text,),
+            dedupe_key=f"{kind}:{key}:{phone}",
+        )
+        for phone in admin_phones
+    ]
+
+
+def payment_received_note(
+    vendor: Vendor,
+    admin_phones: list[str],
+    customer: Customer,
+    order: Order,
+    transaction: PaymentTransaction,
+    ledger: Ledger,
+) -> list[OutgoingMessage]:
+    text = render(
+        "messages/vendor_payment_received",
+        vendor.locale,
+        kind=transaction.type.value,
+        amount=str(transaction.amount),
+        order=order.reference,
+        label=order.label,
+        customer=f"+{customer.phone}",
+        method=transaction.payment_method,
+        covered=ledger.is_covered,
+        paid=str(ledger.paid),
+        price=str(ledger.price),
+        balance=str(ledger.balance),
+    )
+    return to_admins(vendor, admin_phones, "vendor_payment_received", str(transaction.id), text)
+
+
+def payment_anomaly_note(
+    vendor: Vendor,
+    admin_phones: list[str],
+    customer: Customer,
+    order: Order,
+    amount: str,
+    reason: str,
+    provider: str,
+    reference: str,
+    event_id: str,
+) -> list[OutgoingMessage]:
+    text = render(
+        "messages/vendor_payment_anomaly",
+        vendor.locale,
+        amount=amount,
+        order=order.reference,
+        customer=f"+{customer.phone}",
+        reason=reason,
+        provider=provider,
+        reference=reference,
+    )
+    return to_admins(vendor, admin_phones, "vendor_payment_anomaly", event_id, text)
+
+
+def payment_failed_note(
+    vendor: Vendor,
+    admin_phones: list[str],
+    customer: Customer,
+    order: Order,
+    transaction: PaymentTransaction,
+    detail: str | None,
+    event_id: str,
+) -> list[OutgoingMessage]:
+    text = render(
+        "messages/vendor_payment_failed",
+        vendor.locale,
+        amount=str(transaction.amount),
+        order=order.reference,
+        customer=f"+{customer.phone}",
+        detail=detail,
+    )
+    return to_admins(vendor, admin_phones, "vendor_payment_failed", event_id, text)

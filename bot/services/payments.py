@@ -1,0 +1,304 @@
+"""Payment requests: ask the customer for money, cancel a request, take cash, refund.
+
+``request_payment`` follows three steps so that no network call happens inside a database
+transaction and a crash at any point loses nothing:
+1. the ``payment_transactions`` row is committed;
+2. the provider link is created with an idempotency key derived from the transaction id;
+3. one transaction writes the ``payment_links`` row and the customer's message in the outbox.
+A request left between 1 and 3 is completed by ``complete_unlinked_requests`` at the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from bot.domain.deposit import AskKind, Ledger, settlement_type
+from bot.domain.errors import (
+    NoOpenRequest,
+    NothingToRefund,
+    OrderNotFound,
+    PaymentLinkDelayed,
+    PaymentLinkFailed,
+    RefundFailed,
+    RefundNotSupported,
+)
+from bot.domain.money import Money, Percent, parse_amount, parse_amount_or_percent
+from bot.domain.order import Order
+from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.vendor import Vendor
+from bot.payments.port import Capability, LinkRequest, PaymentProvider, ProviderError
+from bot.services import messages
+from bot.services.context import PaymentDeps, with_retries
+from bot.services.settlement import apply_refund
+from bot.services.vendors import find_vendor
+from bot.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+CASH_REGISTER = "cash_register"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    order: Order
+    transaction: PaymentTransaction
+    url: str
+
+
+async def _order(uow: UnitOfWork, vendor: Vendor, number: int) -> Order:
+    order = await uow.orders.by_number(vendor.id, number, for_update=True)
+    if order is None:
+        raise OrderNotFound(order=f"#{number}")
+    return order
+
+
+async def request_payment(
+    deps: PaymentDeps, vendor_reference: str | None, number: int, ask: AskKind, typed: str | None = None
+) -> RequestOutcome:
+    """Asks the customer of order ``number`` for a deposit (an amount or ``30%``), the full price or the
+    balance; returns the transaction and its link once the customer's message is queued."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _order(uow, vendor, number)
+        price = order.check_payable(vendor.payment.confirmation_rule)
+        ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
+        wanted: Money | Percent | None = None
+        if typed is not None:
+            wanted = parse_amount_or_percent(typed, vendor.currency)
+        amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
+        kind = ledger.request_type(amount)
+        provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
+        transaction = PaymentTransaction(
+            id=uuid.uuid4(),
+            commande_id=order.id,
+            vendor_id=vendor.id,
+            amount=amount,
+            type=kind,
+            label=messages.transaction_label(vendor, order, kind.value),
+            status=TransactionStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            provider=provider.name,
+        )
+        await uow.transactions.add(transaction)
+        await uow.commit()
+    url = await _link_and_message(deps, provider, transaction.id)
+    return RequestOutcome(order, transaction, url)
+
+
+async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: PaymentTransaction) -> LinkRequest:
+    order = await uow.orders.get(transaction.commande_id)
+    vendor = await uow.vendors.get(transaction.vendor_id)
+    if order is None or vendor is None:  # pragma: no cover - foreign keys guarantee both
+        raise LookupError(transaction.id)
+    customer = await uow.customers.get(order.customer_id)
+    if customer is None:  # pragma: no cover
+        raise LookupError(order.customer_id)
+    return LinkRequest(
+        transaction_id=transaction.id,
+        vendor_id=vendor.id,
+        order_id=order.id,
+        amount=transaction.amount,
+        description=f"{vendor.name} {transaction.label}",
+        vendor_name=vendor.name,
+        customer_phone=customer.phone,
+        customer_name=customer.name,
+        locale=messages.customer_locale(vendor, customer),
+        success_url=f"{deps.base_url}/pay/success?tx={transaction.id}",
+        cancel_url=f"{deps.base_url}/pay/cancelled?tx={transaction.id}",
+        provider_client_id=customer.provider_client_id,
+    )
+
+
+async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transaction_id: uuid.UUID) -> str:
+    """Steps 2 and 3 of a request; safe to run again for the same transaction."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if transaction is None:  # pragma: no cover
+            raise LookupError(transaction_id)
+        request = await _link_request(deps, uow, transaction)
+        order = await uow.orders.get(transaction.commande_id)
+    order_ref = "" if order is None else order.reference
+    try:
+        link = await with_retries(lambda: provider.create_link(request), deps.retry_delay)
+    except ProviderError as error:
+        if error.transient:
+            raise PaymentLinkDelayed(provider=provider.name, order=order_ref) from error
+        await _give_up(deps, transaction_id, str(error))
+        raise PaymentLinkFailed(provider=provider.name, order=order_ref, reason=str(error)) from error
+    now = deps.clock()
+    async with deps.uow() as uow:
+        order = await uow.orders.get(transaction.commande_id, for_update=True)
+        current = await uow.transactions.get(transaction_id)
+        if order is None or current is None:  # pragma: no cover
+            raise LookupError(transaction_id)
+        if current.payment_link_id is not None:
+            existing = await uow.links.get(current.payment_link_id)
+            return existing.url if existing else link.url
+        record = await uow.links.add(
+            current.vendor_id, link.provider, link.provider_link_id, link.url, current.amount, now
+        )
+        current.payment_link_id = record.id
+        current.updated_at = now
+        await uow.transactions.update(current)
+        if current.status is TransactionStatus.PENDING:
+            vendor = await uow.vendors.get(current.vendor_id)
+            customer = await uow.customers.get(order.customer_id)
+            if vendor is None or customer is None:  # pragma: no cover
+                raise LookupError(transaction_id)
+            await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
+        await uow.commit()
+    return link.url
+
+
+async def _give_up(deps: PaymentDeps, transaction_id: uuid.UUID, reason: str) -> None:
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if transaction is None or not transaction.is_open:
+            return
+        await uow.orders.get(transaction.commande_id, for_update=True)
+        transaction.cancel(deps.clock())
+        await uow.transactions.update(transaction)
+        await uow.transactions.set_failure_reason(transaction.id, reason)
+        await uow.commit()
+
+
+async def complete_unlinked_requests(deps: PaymentDeps, grace: timedelta = timedelta(0)) -> int:
+    """Finishes the requests a crash left without their link (made more than ``grace`` ago); returns
+    how many were completed. Safe beside a request in flight: same idempotency key, same link."""
+    completed = 0
+    async with deps.uow() as uow:
+        waiting = await uow.transactions.awaiting_link(deps.clock() - grace)
+        providers = {}
+        for transaction in waiting:
+            vendor = await uow.vendors.get(transaction.vendor_id)
+            if vendor is not None:
+                sealed = await uow.vendors.credentials(vendor.id)
+                providers[transaction.id] = deps.providers.for_vendor(vendor, sealed)
+    for transaction in waiting:
+        provider = providers.get(transaction.id)
+        if provider is None or provider.name != transaction.provider:
+            log.warning(
+                "request %s needs provider %s, which is not configured", transaction.id, transaction.provider
+            )
+            continue
+        try:
+            await _link_and_message(deps, provider, transaction.id)
+            completed += 1
+        except (PaymentLinkDelayed, PaymentLinkFailed) as error:
+            log.warning("could not complete request %s: %s", transaction.id, error.code)
+    return completed
+
+
+async def cancel_requests(
+    deps: PaymentDeps, vendor_reference: str | None, number: int
+) -> list[PaymentTransaction]:
+    """Cancels the order's open requests: their links stop working first, then the rows change."""
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _order(uow, vendor, number)
+        open_requests = [t for t in await uow.transactions.for_order(order.id) if t.is_open]
+        if not open_requests:
+            raise NoOpenRequest(order=order.reference)
+        provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
+        link_ids = [t.payment_link_id for t in open_requests if t.payment_link_id is not None]
+        links = await uow.transactions.links(link_ids)
+    for link in links.values():
+        if link.active and link.provider == provider.name:
+            await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
+    now = deps.clock()
+    cancelled = []
+    async with deps.uow() as uow:
+        await uow.orders.get(order.id, for_update=True)
+        for stale in open_requests:
+            transaction = await uow.transactions.get(stale.id)
+            if transaction is None or not transaction.is_open:
+                continue
+            transaction.cancel(now)
+            await uow.transactions.update(transaction)
+            if transaction.payment_link_id is not None:
+                await uow.links.deactivate(transaction.payment_link_id, now)
+            await uow.reminders.cancel_pending(transaction.id, now)
+            cancelled.append(transaction)
+        await uow.commit()
+    return cancelled
+
+
+async def record_cash_payment(
+    deps: PaymentDeps, vendor_reference: str | None, number: int, typed: str | None = None
+) -> tuple[Order, PaymentTransaction, Ledger]:
+    """Records money taken at the register (``payment_method = cash_register``), by default all that
+    may still be requested."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _order(uow, vendor, number)
+        price = order.check_payable(vendor.payment.confirmation_rule)
+        transactions = await uow.transactions.for_order(order.id)
+        ledger = Ledger.of(price, transactions)
+        amount = ledger.check_request(
+            ledger.requestable if typed is None else parse_amount(typed, vendor.currency)
+        )
+        kind = ledger.request_type(amount)
+        transaction = PaymentTransaction(
+            id=uuid.uuid4(),
+            commande_id=order.id,
+            vendor_id=vendor.id,
+            amount=amount,
+            type=kind,
+            label=messages.transaction_label(vendor, order, kind.value),
+            status=TransactionStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        transaction.mark_paid(now, CASH_REGISTER, None)
+        await uow.transactions.add(transaction)
+        transactions.append(transaction)
+        after = Ledger.of(price, transactions)
+        if after.is_covered and order.settle(after.paid, settlement_type(transactions), now):
+            await uow.orders.update(order)
+        customer = await uow.customers.get(order.customer_id)
+        if customer is None:  # pragma: no cover
+            raise LookupError(order.customer_id)
+        await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, after), now)
+        await uow.commit()
+    return order, transaction, after
+
+
+async def refund_payment(
+    deps: PaymentDeps, vendor_reference: str | None, number: int, transaction_id: uuid.UUID | None = None
+) -> PaymentTransaction:
+    """Refunds a paid transaction in full (the latest one unless named) where the provider can."""
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _order(uow, vendor, number)
+        paid = [t for t in await uow.transactions.for_order(order.id) if t.status is TransactionStatus.PAID]
+        chosen = [t for t in paid if transaction_id in (None, t.id)]
+        if not chosen:
+            raise NothingToRefund(order=order.reference)
+        transaction = chosen[-1]
+        provider = None
+        if transaction.payment_method != CASH_REGISTER:
+            provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
+    if provider is not None:
+        if Capability.REFUND not in provider.capabilities or provider.name != transaction.provider:
+            raise RefundNotSupported(provider=transaction.provider or provider.name)
+        reference = transaction.provider_reference or ""
+        try:
+            await with_retries(
+                lambda: provider.refund(reference, transaction.amount, f"refund-{transaction.id}"),
+                deps.retry_delay,
+            )
+        except ProviderError as error:
+            raise RefundFailed(
+                amount=str(transaction.amount),
+                order=order.reference,
+                provider=provider.name,
+                reason=str(error),
+            ) from error
+    await apply_refund(deps, transaction.id, transaction.amount)
+    return transaction

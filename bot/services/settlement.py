@@ -1,0 +1,184 @@
+"""What a provider's payment event does to a request and its order.
+
+Every function locks the order row first, then re-reads the transaction, so concurrent events for one
+order are applied one after the other, and a redelivered event changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from enum import StrEnum
+
+from bot.domain.deposit import Ledger, settlement_type
+from bot.domain.money import Money
+from bot.domain.order import Order, OrderStatus
+from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.payments.port import PaymentEvent, PaymentEventKind
+from bot.services import messages
+from bot.services.context import PaymentDeps
+from bot.store.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    FLAGGED = "flagged"
+    UNKNOWN = "unknown"
+
+
+async def _find(uow: UnitOfWork, event: PaymentEvent) -> PaymentTransaction | None:
+    if event.transaction_id is not None:
+        found = await uow.transactions.get(event.transaction_id)
+        if found is not None:
+            return found
+    if event.provider_link_id is not None:
+        found = await uow.transactions.by_link(event.provider, event.provider_link_id)
+        if found is not None:
+            return found
+    if event.reference is not None:
+        return await uow.transactions.by_reference(event.provider, event.reference)
+    return None
+
+
+async def _locked(uow: UnitOfWork, event: PaymentEvent) -> tuple[Order, PaymentTransaction] | None:
+    """The order (locked) and its transaction re-read under the lock, or None if unknown to us."""
+    found = await _find(uow, event)
+    if found is None:
+        return None
+    order = await uow.orders.get(found.commande_id, for_update=True)
+    transaction = await uow.transactions.get(found.id)
+    if order is None or transaction is None:  # pragma: no cover - foreign keys
+        return None
+    return order, transaction
+
+
+async def record_payment(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
+    """Marks the transaction paid once, deactivates its link, cancels its reminders, settles the order
+    when the price is covered and queues the receipt and the vendor's note. A payment for a request
+    already paid (by another payment) or cancelled is flagged to the vendor and not counted."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        located = await _locked(uow, event)
+        if located is None:
+            log.warning("payment event %s matches no transaction", event.event_id)
+            return Outcome.UNKNOWN
+        order, transaction = located
+        same_payment = event.reference is not None and event.reference == transaction.provider_reference
+        if transaction.status in {TransactionStatus.PAID, TransactionStatus.REFUNDED} and same_payment:
+            return Outcome.DUPLICATE
+        anomaly = _anomaly(transaction, event)
+        vendor = await uow.vendors.get(order.vendor_id)
+        customer = await uow.customers.get(order.customer_id)
+        if vendor is None or customer is None:  # pragma: no cover
+            return Outcome.UNKNOWN
+        admins = await uow.vendors.admin_phones(vendor.id)
+        if anomaly is not None:
+            amount = event.amount or transaction.amount
+            notes = messages.payment_anomaly_note(
+                vendor, admins, customer, order, str(amount), anomaly, event.provider,
+                event.reference or event.event_id, event.event_id,
+            )  # fmt: skip
+            for note in notes:
+                await uow.outbox.add(note, now)
+            await uow.commit()
+            log.warning("payment %s on transaction %s flagged: %s", event.reference, transaction.id, anomaly)
+            return Outcome.FLAGGED
+        transaction.mark_paid(now, event.method, event.reference)
+        await uow.transactions.update(transaction)
+        if transaction.payment_link_id is not None:
+            await uow.links.deactivate(transaction.payment_link_id, now)
+        await uow.reminders.cancel_pending(transaction.id, now)
+        everything = await uow.transactions.for_order(order.id)
+        ledger = Ledger.of(order.require_price(), everything)
+        if ledger.is_covered and order.status in {OrderStatus.ACCEPTED, OrderStatus.PENDING}:
+            order.settle(ledger.paid, settlement_type(everything), now)
+            await uow.orders.update(order)
+        await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, ledger), now)
+        for note in messages.payment_received_note(vendor, admins, customer, order, transaction, ledger):
+            await uow.outbox.add(note, now)
+        await uow.commit()
+    return Outcome.RECORDED
+
+
+def _anomaly(transaction: PaymentTransaction, event: PaymentEvent) -> str | None:
+    if transaction.status in {TransactionStatus.PAID, TransactionStatus.REFUNDED}:
+        return "already_paid"
+    if transaction.status in {TransactionStatus.CANCELLED, TransactionStatus.EXPIRED}:
+        return "cancelled"
+    if event.amount is not None and event.amount != transaction.amount:
+        return "amount_mismatch"
+    return None
+
+
+async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
+    """A failed attempt: the request stays open (the customer may try again); the vendor is told."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        located = await _locked(uow, event)
+        if located is None:
+            return Outcome.UNKNOWN
+        order, transaction = located
+        if transaction.status is not TransactionStatus.PENDING:
+            return Outcome.DUPLICATE
+        transaction.mark_failed(now)
+        await uow.transactions.update(transaction)
+        vendor = await uow.vendors.get(order.vendor_id)
+        customer = await uow.customers.get(order.customer_id)
+        if vendor is None or customer is None:  # pragma: no cover
+            return Outcome.UNKNOWN
+        admins = await uow.vendors.admin_phones(vendor.id)
+        for note in messages.payment_failed_note(
+            vendor, admins, customer, order, transaction, event.detail, event.event_id
+        ):
+            await uow.outbox.add(note, now)
+        await uow.commit()
+    return Outcome.RECORDED
+
+
+async def apply_refund(deps: PaymentDeps, transaction_id: uuid.UUID, refunded: Money) -> Outcome:
+    """Marks a fully refunded transaction refunded, reopens an order it no longer covers, and tells the
+    customer. Partial refunds are only logged: the transaction stays paid."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        found = await uow.transactions.get(transaction_id)
+        if found is None:
+            return Outcome.UNKNOWN
+        order = await uow.orders.get(found.commande_id, for_update=True)
+        transaction = await uow.transactions.get(transaction_id)
+        if order is None or transaction is None:  # pragma: no cover
+            return Outcome.UNKNOWN
+        if transaction.status is not TransactionStatus.PAID:
+            return Outcome.DUPLICATE
+        if refunded < transaction.amount:
+            log.info("partial refund of %s on transaction %s", refunded, transaction.id)
+            return Outcome.RECORDED
+        transaction.refund(now)
+        await uow.transactions.update(transaction)
+        ledger = Ledger.of(order.require_price(), await uow.transactions.for_order(order.id))
+        if order.reopen(ledger.paid, now):
+            await uow.orders.update(order)
+        vendor = await uow.vendors.get(order.vendor_id)
+        customer = await uow.customers.get(order.customer_id)
+        if vendor is None or customer is None:  # pragma: no cover
+            return Outcome.UNKNOWN
+        await uow.outbox.add(messages.refund_notice(vendor, customer, order, transaction), now)
+        await uow.commit()
+    return Outcome.RECORDED
+
+
+async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
+    if event.kind is PaymentEventKind.PAID:
+        return await record_payment(deps, event)
+    if event.kind is PaymentEventKind.FAILED:
+        return await record_failure(deps, event)
+    if event.kind is PaymentEventKind.REFUNDED:
+        async with deps.uow() as uow:
+            transaction = await _find(uow, event)
+        if transaction is None or event.refunded_amount is None:
+            return Outcome.UNKNOWN
+        return await apply_refund(deps, transaction.id, event.refunded_amount)
+    log.info("payment event %s of kind %s needs no action", event.event_id, event.kind)
+    return Outcome.DUPLICATE

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.store.tables import inbound_events
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    id: int
+    source: str
+    event_key: str
+    event_type: str
+    payload: str
+    received_at: datetime
+    attempts: int
+    processed_at: datetime | None
+
+
+class InboxRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(
+        self, source: str, event_key: str, event_type: str, payload: str, now: datetime
+    ) -> int | None:
+        """Stores the event once; None when the provider delivered it before."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        result = await self._conn.execute(
+            dialect.insert(inbound_events)
+            .values(
+                source=source, event_key=event_key, event_type=event_type, payload=payload, received_at=now
+            )
+            .on_conflict_do_nothing(index_elements=["source", "event_key"])
+            .returning(inbound_events.c.id)
+        )
+        return result.scalar_one_or_none()
+
+    async def get(self, event_id: int) -> InboundEvent | None:
+        row = (
+            await self._conn.execute(select(inbound_events).where(inbound_events.c.id == event_id))
+        ).first()
+        if row is None:
+            return None
+        return InboundEvent(
+            row.id,
+            row.source,
+            row.event_key,
+            row.event_type,
+            row.payload,
+            row.received_at,
+            row.attempts,
+            row.processed_at,
+        )
+
+    async def unprocessed(self, sources: set[str], received_before: datetime, limit: int) -> list[int]:
+        query = (
+            select(inbound_events.c.id)
+            .where(
+                inbound_events.c.processed_at.is_(None),
+                inbound_events.c.source.in_(sources),
+                inbound_events.c.received_at <= received_before,
+            )
+            .order_by(inbound_events.c.id)
+            .limit(limit)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
+    async def mark_processed(self, event_id: int, now: datetime) -> None:
+        await self._conn.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id == event_id)
+            .values(processed_at=now, attempts=inbound_events.c.attempts + 1, last_error=None)
+        )
+
+    async def mark_failed(self, event_id: int, error: str) -> None:
+        await self._conn.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id == event_id)
+            .values(attempts=inbound_events.c.attempts + 1, last_error=error[:2000])
+        )

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.money import Money
+from bot.store.repositories.transactions import PaymentLinkRecord
+from bot.store.tables import payment_links
+
+
+def to_link(row: Row[Any]) -> PaymentLinkRecord:
+    m = row._mapping
+    return PaymentLinkRecord(
+        id=m["id"],
+        provider=m["provider"],
+        provider_link_id=m["provider_link_id"],
+        url=m["url"],
+        amount=m["amount"],
+        currency=m["currency"],
+        active=m["active"],
+        created_at=m["created_at"],
+    )
+
+
+class LinkRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(
+        self,
+        vendor_id: uuid.UUID,
+        provider: str,
+        provider_link_id: str,
+        url: str,
+        amount: Money,
+        now: datetime,
+    ) -> PaymentLinkRecord:
+        """The link row, created once: a recovery that finds the same provider link reuses it."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        await self._conn.execute(
+            dialect.insert(payment_links)
+            .values(
+                id=uuid.uuid4(),
+                vendor_id=vendor_id,
+                provider=provider,
+                provider_link_id=provider_link_id,
+                url=url,
+                amount=amount.amount,
+                currency=amount.currency,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["provider", "provider_link_id"])
+        )
+        found = await self.by_provider_id(provider, provider_link_id)
+        if found is None:  # pragma: no cover - inserted or already there
+            raise LookupError(provider_link_id)
+        return found
+
+    async def by_provider_id(self, provider: str, provider_link_id: str) -> PaymentLinkRecord | None:
+        query = select(payment_links).where(
+            payment_links.c.provider == provider, payment_links.c.provider_link_id == provider_link_id
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else to_link(row)
+
+    async def get(self, link_id: uuid.UUID) -> PaymentLinkRecord | None:
+        row = (await self._conn.execute(select(payment_links).where(payment_links.c.id == link_id))).first()
+        return None if row is None else to_link(row)
+
+    async def deactivate(self, link_id: uuid.UUID, now: datetime) -> None:
+        await self._conn.execute(
+            update(payment_links)
+            .where(payment_links.c.id == link_id, payment_links.c.active.is_(True))
+            .values(active=False, updated_at=now)
+        )

@@ -1,0 +1,97 @@
+"""Payment webhooks and the pages customers land on after paying."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.payments.sandbox import events as sandbox_events
+from bot.payments.stripe import consts as stripe_consts
+from bot.payments.stripe import webhooks as stripe_webhooks
+from bot.rendering import render_page
+from bot.services.inbox import PaymentParser, process_payment_event, store_event
+from bot.services.pages import page_for_transaction
+from bot.web.keys import clock_key, payments_key, providers_key, tasks_key, uow_key
+
+log = logging.getLogger(__name__)
+PAGE_LOCALES = ("fr", "en", "he")
+PAYMENT_PARSERS: Mapping[str, PaymentParser] = {
+    stripe_consts.NAME: stripe_webhooks.payment_events,
+    "sandbox": sandbox_events.payment_events,
+}
+
+
+async def ingest_payment_event(
+    app: web.Application, source: str, key: str, event_type: str, payload: str
+) -> web.Response:
+    """Commits the event to the inbox, answers, then processes it in the background.
+    503 when the database cannot take it, so the provider retries later."""
+    try:
+        event_id = await store_event(app[uow_key], source, key, event_type, payload, app[clock_key]())
+    except (OSError, SQLAlchemyError):
+        log.exception("could not store %s event %s", source, key)
+        return web.json_response({"error": "temporarily unavailable"}, status=503)
+    if event_id is not None:
+        app[tasks_key].spawn(process_payment_event(app[payments_key], PAYMENT_PARSERS, event_id))
+    return web.json_response({"received": True, "duplicate": event_id is None})
+
+
+async def stripe_webhook(request: web.Request) -> web.Response:
+    body = await request.read()
+    header = request.headers.get(stripe_consts.SIGNATURE_HEADER)
+    providers = request.app[providers_key]
+    try:
+        event = stripe_webhooks.verify(body, header, providers.stripe_webhook_secrets([]))
+    except stripe_webhooks.InvalidSignature:
+        # Vendors may bring their own Stripe account, each with its own webhook secret.
+        async with request.app[uow_key]() as uow:
+            sealed = await uow.vendors.all_credentials()
+        try:
+            event = stripe_webhooks.verify(body, header, providers.stripe_webhook_secrets(sealed))
+        except stripe_webhooks.InvalidSignature as error:
+            log.warning("stripe webhook refused: %s", error)
+            return web.json_response({"error": "invalid signature"}, status=400)
+    return await ingest_payment_event(
+        request.app, stripe_consts.NAME, event["id"], str(event["type"]), body.decode("utf-8")
+    )
+
+
+def _locale(request: web.Request, preferred: str | None) -> str:
+    if preferred in PAGE_LOCALES:
+        return str(preferred)
+    for language in request.headers.get("Accept-Language", "").split(","):
+        code = language.split(";")[0].strip()[:2].lower()
+        if code in PAGE_LOCALES:
+            return code
+    return "en"
+
+
+async def _page_context(request: web.Request) -> tuple[str, dict[str, object]]:
+    try:
+        transaction_id = uuid.UUID(request.query.get("tx", ""))
+    except ValueError:
+        return _locale(request, None), {"amount": None, "order": None}
+    page = await page_for_transaction(request.app[uow_key], transaction_id)
+    if page is None:
+        return _locale(request, None), {"amount": None, "order": None}
+    return _locale(request, page.locale), {
+        "amount": str(page.transaction.amount),
+        "paid": page.is_paid,
+        "order": page.order_reference,
+        "vendor": page.vendor_name,
+        "retry_url": page.link.url if page.link is not None and page.is_open else None,
+    }
+
+
+async def pay_success(request: web.Request) -> web.Response:
+    locale, context = await _page_context(request)
+    return web.Response(text=render_page("pay_success", locale, **context), content_type="text/html")
+
+
+async def pay_cancelled(request: web.Request) -> web.Response:
+    locale, context = await _page_context(request)
+    return web.Response(text=render_page("pay_cancelled", locale, **context), content_type="text/html")
