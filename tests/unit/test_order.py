@@ -95,6 +95,7 @@ def test_only_the_listed_moves_exist() -> None:
         (OrderStatus.ACCEPTED, OrderStatus.PAID),
         (OrderStatus.ACCEPTED, OrderStatus.CANCELLED),
         (OrderStatus.PAID, OrderStatus.IN_DELIVERY),
+        (OrderStatus.PAID, OrderStatus.ACCEPTED),
         (OrderStatus.IN_DELIVERY, OrderStatus.COMPLETED),
     }
 
@@ -116,3 +117,12 @@ def test_under_paid_only_a_pending_order_can_be_paid() -> None:
     assert order.check_payable(ConfirmationRule.PAID_ONLY) == Money(Decimal(150), EUR)
     assert order.settle(Money(Decimal(150), EUR), PaymentType.TOTAL, NOW)
     assert order.status is OrderStatus.PAID
+
+
+def test_a_refund_that_uncovers_the_price_reopens_a_paid_order() -> None:
+    order = make_order(OrderStatus.ACCEPTED)
+    order.settle(Money(Decimal(150), EUR), PaymentType.TOTAL, NOW)
+    assert not order.reopen(Money(Decimal(150), EUR), NOW)
+    assert order.reopen(Money(Decimal(105), EUR), NOW)
+    assert order.status is OrderStatus.ACCEPTED
+    assert order.payment_type is None
