@@ -7,7 +7,14 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.domain.money import Money
-from bot.payments.port import Capability, LinkRequest, PaymentLink, PaymentProvider, ProviderError, RefundResult
+from bot.payments.port import (
+    Capability,
+    LinkRequest,
+    PaymentLink,
+    PaymentProvider,
+    ProviderError,
+    RefundResult,
+)
 from bot.payments.registry import ProviderRegistry
 from bot.services import orders as order_service
 from bot.services import vendors as vendor_service
@@ -35,7 +42,9 @@ async def vendor_with_order(
 ) -> int:
     from bot.domain.vendor import ProviderName
 
-    new = vendor_service.NewVendor(name="Boulangerie", admin_phones=[f"+{ADMIN}"], provider=ProviderName(provider))
+    new = vendor_service.NewVendor(
+        name="Boulangerie", admin_phones=[f"+{ADMIN}"], provider=ProviderName(provider)
+    )
     await vendor_service.add_vendor(uow, new, NOW)
     order = await order_service.create_order(uow, None, f"+{CUSTOMER}", price, "Gâteau", accept, NOW)
     return order.number

@@ -202,7 +202,9 @@ async def test_paying_cancels_the_request_s_pending_reminders(uow_factory: UnitO
     assert statuses == ["cancelled", "cancelled"]
 
 
-async def test_a_provider_outage_leaves_the_request_for_the_next_start(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_provider_outage_leaves_the_request_for_the_next_start(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
     number = await vendor_with_order(uow_factory)
     flaky = FlakyProvider(SandboxProvider(BASE_URL), fail_times=3)
     deps = deps_for(uow_factory, OneProviderRegistry(flaky))
@@ -232,7 +234,9 @@ async def test_a_refused_link_cancels_the_request(uow_factory: UnitOfWorkFactory
     assert len(flaky.calls) == 1
 
 
-async def test_completing_a_request_twice_makes_one_link_and_one_message(uow_factory: UnitOfWorkFactory) -> None:
+async def test_completing_a_request_twice_makes_one_link_and_one_message(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
     outcome = await payments.request_payment(deps, None, number, AskKind.FULL)
