@@ -184,3 +184,43 @@ def test_an_unreachable_database_is_one_line(
     check_one_line_failure(code, err)
     assert "database" in err
     assert "hunter2" not in err
+
+
+def test_pay_requests_a_deposit_prints_the_link_and_records_cash(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(capsys, "vendor", "add", "--name", "A", "--admin", "+33612345678")[0] == 0
+    assert (
+        run_main(capsys, "order", "create", "--customer", "+33699887766", "--price", "150", "--accept")[0]
+        == 0
+    )
+    code, out, err = run_main(capsys, "pay", "1", "--deposit", "30%")
+    assert code == 0, err
+    assert "45.00 EUR" in out and "/sandbox/checkout/sbx_" in out
+    code, _, err = run_main(capsys, "pay", "1", "--full")
+    check_one_line_failure(code, err)
+    assert "already requested" in err
+    code, out, err = run_main(capsys, "pay", "#1", "--cash", "105")
+    assert code == 0, err
+    assert "order accepted, paid 105.00 EUR, balance 45.00 EUR" in out
+    code, _, err = run_main(capsys, "pay", "1", "--cash", "1")
+    check_one_line_failure(code, err)
+    code, out, _ = run_main(capsys, "order", "show", "1", "--json")
+    shown = json.loads(out)
+    assert shown["status"] == "accepted" and shown["balance"] == "45.00"
+    deposit, cash = shown["transactions"]
+    assert deposit["type"] == "acompte" and deposit["status"] == "pending"
+    assert deposit["link"]["url"].startswith("http://127.0.0.1:8080/sandbox/checkout/")
+    assert cash["payment_method"] == "cash_register" and cash["status"] == "paid" and cash["link"] is None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["pay", "1"], ["pay", "1", "--full", "--balance"], ["pay", "x", "--full"], ["pay", "1", "--deposit"]],
+)
+def test_pay_with_bad_arguments_exits_2_in_one_line(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, _, err = run_main(capsys, *argv)
+    assert code == 2
+    check_one_line_failure(code, err)
