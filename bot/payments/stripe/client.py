@@ -17,9 +17,7 @@ TIMEOUT_SECONDS = 30
 
 
 def _provider_error(error: stripe.StripeError) -> ProviderError:
-    transient = isinstance(error, stripe.APIConnectionError | stripe.RateLimitError) or (
-        isinstance(error, stripe.APIError) and not isinstance(error, stripe.InvalidRequestError)
-    )
+    transient = isinstance(error, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError)
     # Stripe's message names the problem but never the key; the request id helps support.
     return ProviderError(f"stripe {type(error).__name__}: {error.user_message or error}", transient=transient)
 
@@ -31,6 +29,8 @@ class StripeProvider:
     )
 
     def __init__(self, api_key: str, api_base: str | None = None, timeout: float = TIMEOUT_SECONDS) -> None:
+        # Otherwise stripe-python writes an id under ~/.config and reports request timings to Stripe.
+        stripe.enable_telemetry = False
         self._http = stripe.HTTPXClient(timeout=timeout)
         self._client = stripe.StripeClient(
             api_key,

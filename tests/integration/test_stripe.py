@@ -1,0 +1,284 @@
+"""The Stripe provider and webhooks against a local fake of Stripe's API, at the wire level."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+from sqlalchemy import func, select
+
+from bot.domain.deposit import AskKind
+from bot.domain.order import OrderStatus, PaymentType
+from bot.domain.transaction import TransactionStatus
+from bot.payments.stripe.client import StripeProvider
+from bot.services import orders as order_service
+from bot.services import payments
+from bot.store.tables import inbound_events, outbox_messages
+from bot.store.uow import UnitOfWorkFactory
+from bot.web.app import create_app
+from bot.web.keys import payments_key, tasks_key, uow_key
+from tests.fakes.stripe_api import FakeStripe, sign
+from tests.payment_support import BASE_URL, OneProviderRegistry, deps_for, settings_for, vendor_with_order
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeStripe]:
+    async with FakeStripe() as server:
+        yield server
+
+
+async def test_a_request_creates_a_single_use_payment_link_with_our_metadata(
+    uow_factory: UnitOfWorkFactory, fake: FakeStripe
+) -> None:
+    number = await vendor_with_order(uow_factory, provider="stripe")
+    provider = StripeProvider(fake.api_key, fake.base_url)
+    try:
+        outcome = await payments.request_payment(
+            deps_for(uow_factory, OneProviderRegistry(provider)), None, number, AskKind.DEPOSIT, "30%"
+        )
+    finally:
+        await provider.close()
+    [(link_id, link)] = fake.payment_links.items()
+    assert outcome.url == link["url"]
+    params = fake.params[link_id]
+    price = params["line_items"][0]["price_data"]
+    assert (price["currency"], price["unit_amount"]) == ("eur", "4500")
+    assert price["product"] == f"bot_vendor_{outcome.order.vendor_id.hex}"
+    assert params["restrictions"]["completed_sessions"]["limit"] == "1"
+    transaction_id = str(outcome.transaction.id)
+    assert params["metadata"]["transaction_id"] == transaction_id
+    assert params["payment_intent_data"]["metadata"]["transaction_id"] == transaction_id
+    assert params["after_completion"]["redirect"]["url"] == f"{BASE_URL}/pay/success?tx={transaction_id}"
+    assert params["invoice_creation"]["enabled"] == "true"
+    assert fake.created["product"] == 1
+    number_two = (
+        await order_service.create_order(
+            uow_factory, None, "+33600000002", "80", "", True, outcome.order.created_at
+        )
+    ).number
+    provider = StripeProvider(fake.api_key, fake.base_url)
+    try:
+        await payments.request_payment(
+            deps_for(uow_factory, OneProviderRegistry(provider)), None, number_two, AskKind.FULL
+        )
+    finally:
+        await provider.close()
+    assert fake.created["product"] == 1, "one reusable product per vendor"
+
+
+async def test_the_link_is_created_once_when_the_request_is_retried_after_a_timeout(
+    uow_factory: UnitOfWorkFactory, fake: FakeStripe
+) -> None:
+    number = await vendor_with_order(uow_factory, provider="stripe")
+    provider = StripeProvider(fake.api_key, fake.base_url, timeout=0.3)
+    deps = deps_for(uow_factory, OneProviderRegistry(provider))
+    fake.delay_next("/v1/payment_links", 1.0, times=3)
+    try:
+        outcome = await payments.request_payment(deps, None, number, AskKind.FULL)
+        # A crash after the link, before our row: recovery asks again with the same key.
+        await payments._link_and_message(deps, provider, outcome.transaction.id)
+    finally:
+        await provider.close()
+    link_posts = [r for r in fake.requests if r.method == "POST" and r.path == "/v1/payment_links"]
+    assert len(link_posts) >= 2
+    assert {r.idempotency_key for r in link_posts} == {f"payment-link-{outcome.transaction.id}"}
+    assert fake.created["payment_link"] == 1
+    async with uow_factory() as uow:
+        messages = (await uow.connection.execute(select(func.count()).select_from(outbox_messages))).scalar()
+    assert messages == 1
+
+
+@pytest.fixture
+async def app_client(aiohttp_client: AiohttpClient, fake: FakeStripe, tmp_path: Path) -> TestClient:
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'bot.db'}",
+        payment_provider="stripe",
+        stripe_api_key=fake.api_key,
+        stripe_webhook_secret=fake.webhook_secret,
+        stripe_api_base=fake.base_url,
+        vendor_admin_phones="+33612345678",
+    )
+    return await aiohttp_client(create_app(settings))
+
+
+async def stripe_request(
+    client: TestClient, fake: FakeStripe, ask: AskKind = AskKind.DEPOSIT, typed: str | None = "45"
+) -> tuple[int, str]:
+    """A new accepted order of 150 EUR and a request on it; its number and the Stripe link id."""
+    deps = client.app[payments_key]
+    created = await order_service.create_order(
+        deps.uow, None, "+33699887766", "150", "Gâteau", True, deps.clock()
+    )
+    outcome = await payments.request_payment(deps, None, created.number, ask, typed)
+    link_id = next(key for key, link in fake.payment_links.items() if link["url"] == outcome.url)
+    return created.number, link_id
+
+
+async def post_event(
+    client: TestClient, fake: FakeStripe, event: dict[str, object], timestamp: int | None = None
+) -> int:
+    body = json.dumps(event)
+    header = sign(body, fake.webhook_secret, timestamp)
+    response = await client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
+    return response.status
+
+
+async def settled_view(client: TestClient, number: int) -> order_service.OrderView:
+    await client.app[tasks_key].drain()
+    return await order_service.show_order(client.app[uow_key], None, number)
+
+
+async def kinds_in_outbox(client: TestClient) -> list[str]:
+    async with client.app[uow_key]() as uow:
+        return list((await uow.connection.execute(select(outbox_messages.c.kind))).scalars())
+
+
+async def test_a_completed_session_delivered_three_times_with_async_success_pays_once(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    session = fake.pay(link_id)
+    completed = fake.event("checkout.session.completed", session)
+    succeeded = fake.event("checkout.session.async_payment_succeeded", session)
+    for event in (completed, succeeded, completed, completed):
+        assert await post_event(app_client, fake, event) == 200
+    view = await settled_view(app_client, number)
+    [transaction] = view.transactions
+    assert transaction.status is TransactionStatus.PAID
+    assert transaction.provider_reference == session["payment_intent"]
+    assert view.order.status is OrderStatus.ACCEPTED
+    kinds = await kinds_in_outbox(app_client)
+    assert kinds.count("payment_receipt") == 1
+    assert "vendor_payment_anomaly" not in kinds
+    async with app_client.app[uow_key]() as uow:
+        stored = (await uow.connection.execute(select(func.count()).select_from(inbound_events))).scalar()
+    assert stored == 2
+
+
+async def test_an_unpaid_completed_session_pays_nothing_until_the_money_arrives(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id, payment_status="unpaid")
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PENDING
+    settled = fake.settle(session["id"])
+    assert (
+        await post_event(app_client, fake, fake.event("checkout.session.async_payment_succeeded", settled))
+        == 200
+    )
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PAID
+    assert view.order.status is OrderStatus.PAID and view.order.payment_type is PaymentType.TOTAL
+
+
+async def test_deposit_then_balance_through_stripe_makes_the_order_paid(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, deposit_link = await stripe_request(app_client, fake)
+    deps = app_client.app[payments_key]
+    balance = await payments.request_payment(deps, None, number, AskKind.BALANCE)
+    balance_link = next(key for key, link in fake.payment_links.items() if link["url"] == balance.url)
+    first, second = fake.pay(deposit_link), fake.pay(balance_link)
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", first)) == 200
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", second)) == 200
+    view = await settled_view(app_client, number)
+    assert view.order.status is OrderStatus.PAID
+    assert view.order.payment_type is PaymentType.ACOMPTE_SOLDE
+
+
+async def test_a_failed_async_payment_marks_the_request_failed_and_tells_the_vendor(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    session = fake.pay(link_id, payment_status="unpaid")
+    failed = fake.settle(session["id"], succeeded=False)
+    assert (
+        await post_event(app_client, fake, fake.event("checkout.session.async_payment_failed", failed)) == 200
+    )
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.FAILED
+    assert "vendor_payment_failed" in await kinds_in_outbox(app_client)
+
+
+async def test_a_full_refund_at_stripe_marks_the_transaction_refunded(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id)
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    assert (await settled_view(app_client, number)).order.status is OrderStatus.PAID
+    refunded = fake.charge_refunded_event(session["payment_intent"])
+    assert await post_event(app_client, fake, refunded) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED
+
+
+async def test_the_vendor_can_refund_a_stripe_payment(app_client: TestClient, fake: FakeStripe) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    assert (
+        await post_event(app_client, fake, fake.event("checkout.session.completed", fake.pay(link_id))) == 200
+    )
+    await settled_view(app_client, number)
+    await payments.refund_payment(app_client.app[payments_key], None, number)
+    assert fake.created["refund"] == 1
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.REFUNDED
+
+
+async def test_cancelling_a_request_deactivates_the_stripe_link(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    await payments.cancel_requests(app_client.app[payments_key], None, number)
+    assert fake.payment_links[link_id]["active"] is False
+
+
+@pytest.mark.parametrize("problem", ["wrong secret", "stale", "no header", "tampered"])
+async def test_a_bad_or_stale_signature_gets_400_and_stores_nothing(
+    app_client: TestClient, fake: FakeStripe, problem: str
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    body = json.dumps(fake.event("checkout.session.completed", fake.pay(link_id)))
+    headers = {"Stripe-Signature": sign(body, fake.webhook_secret)}
+    if problem == "wrong secret":
+        headers["Stripe-Signature"] = sign(body, "whsec_other")
+    elif problem == "stale":
+        headers["Stripe-Signature"] = sign(body, fake.webhook_secret, int(time.time()) - 3600)
+    elif problem == "no header":
+        headers = {}
+    else:
+        body = body.replace('"paid"', '"unpaid"', 1)
+    response = await app_client.post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status == 400
+    async with app_client.app[uow_key]() as uow:
+        stored = (await uow.connection.execute(select(func.count()).select_from(inbound_events))).scalar()
+    assert stored == 0
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PENDING
+
+
+async def test_other_event_types_are_acknowledged_and_change_nothing(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    event = fake.event("payment_link.updated", fake.payment_links[link_id])
+    assert await post_event(app_client, fake, event) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PENDING
+
+
+async def test_garbage_bodies_get_400(app_client: TestClient, fake: FakeStripe) -> None:
+    for body in ("not json", '{"truncated": ', ""):
+        header = sign(body, fake.webhook_secret)
+        response = await app_client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
+        assert response.status == 400
