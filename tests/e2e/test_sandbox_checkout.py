@@ -13,12 +13,15 @@ from sqlalchemy import select
 from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
+from bot.payments.sandbox.provider import SandboxProvider
 from bot.services import orders as order_service
 from bot.services import payments
+from bot.store.database import create_engine
 from bot.store.tables import inbound_events, outbox_messages
+from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.keys import payments_key, tasks_key, uow_key
-from tests.payment_support import settings_for
+from tests.payment_support import FlakyProvider, OneProviderRegistry, deps_for, settings_for
 
 
 @pytest.fixture
@@ -103,3 +106,26 @@ async def test_the_success_page_without_a_known_transaction_still_answers(client
     response = await client.get("/pay/success?tx=not-a-uuid", headers={"Accept-Language": "he-IL,he;q=0.9"})
     assert response.status == 200
     assert "תודה" in await response.text()
+
+
+async def test_a_request_left_without_its_link_is_completed_at_the_next_start(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}")
+    first = await aiohttp_client(create_app(settings))
+    order = await order_service.create_order(
+        first.app[uow_key], None, "+33699887766", "150", "", True, first.app[payments_key].clock()
+    )
+    await first.close()
+    engine = create_engine(settings.database_url)
+    crashed = deps_for(UnitOfWorkFactory(engine), OneProviderRegistry(FlakyProvider(SandboxProvider("x"), 3)))
+    with pytest.raises(Exception, match="payment_link_delayed"):
+        await payments.request_payment(crashed, None, order.number, AskKind.FULL)
+    await engine.dispose()
+    restarted = await aiohttp_client(create_app(settings))
+    await restarted.app[tasks_key].drain()
+    view = await order_service.show_order(restarted.app[uow_key], None, order.number)
+    assert view.transactions[0].payment_link_id is not None
+    async with restarted.app[uow_key]() as uow:
+        kinds = (await uow.connection.execute(select(outbox_messages.c.kind))).scalars().all()
+    assert kinds == ["payment_request"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -282,3 +283,55 @@ async def test_garbage_bodies_get_400(app_client: TestClient, fake: FakeStripe) 
         header = sign(body, fake.webhook_secret)
         response = await app_client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
         assert response.status == 400
+
+
+async def test_deposit_and_balance_webhooks_arriving_together_settle_the_order(
+    aiohttp_client: AiohttpClient, fake: FakeStripe, database_url: str, engine: object
+) -> None:
+    """On SQLite and on a real Postgres: both webhooks at the same moment, the order ends paid once."""
+    settings = settings_for(
+        database_url,
+        payment_provider="stripe",
+        stripe_api_key=fake.api_key,
+        stripe_webhook_secret=fake.webhook_secret,
+        stripe_api_base=fake.base_url,
+        vendor_admin_phones="+33612345678",
+    )
+    client = await aiohttp_client(create_app(settings))
+    number, deposit_link = await stripe_request(client, fake)
+    balance = await payments.request_payment(client.app[payments_key], None, number, AskKind.BALANCE)
+    balance_link = next(key for key, link in fake.payment_links.items() if link["url"] == balance.url)
+    events = [
+        fake.event("checkout.session.completed", fake.pay(deposit_link)),
+        fake.event("checkout.session.completed", fake.pay(balance_link)),
+    ]
+    statuses = await asyncio.gather(*(post_event(client, fake, event) for event in events))
+    assert statuses == [200, 200]
+    view = await settled_view(client, number)
+    assert [t.status for t in view.transactions] == [TransactionStatus.PAID, TransactionStatus.PAID]
+    assert [str(t.amount) for t in view.transactions] == ["45.00 EUR", "105.00 EUR"]
+    assert view.order.status is OrderStatus.PAID
+    assert view.order.payment_type is PaymentType.ACOMPTE_SOLDE
+    kinds = await kinds_in_outbox(client)
+    assert kinds.count("payment_receipt") == 2 and "vendor_payment_anomaly" not in kinds
+
+
+async def test_a_deposit_alone_leaves_the_order_accepted(
+    aiohttp_client: AiohttpClient, fake: FakeStripe, database_url: str, engine: object
+) -> None:
+    settings = settings_for(
+        database_url,
+        payment_provider="stripe",
+        stripe_api_key=fake.api_key,
+        stripe_webhook_secret=fake.webhook_secret,
+        stripe_api_base=fake.base_url,
+    )
+    client = await aiohttp_client(create_app(settings))
+    number, deposit_link = await stripe_request(client, fake)
+    assert (
+        await post_event(client, fake, fake.event("checkout.session.completed", fake.pay(deposit_link)))
+        == 200
+    )
+    view = await settled_view(client, number)
+    assert view.transactions[0].status is TransactionStatus.PAID
+    assert view.order.status is OrderStatus.ACCEPTED and view.order.payment_type is None
