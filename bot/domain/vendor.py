@@ -96,6 +96,8 @@ class Vendor:
     payment: PaymentSettings = field(default_factory=PaymentSettings)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     whatsapp_templates: dict[str, str] = field(default_factory=dict)
+    # The vendor's own wording of a message: {"<kind>": {"<locale>": "<Jinja2 text>"}}.
+    message_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)

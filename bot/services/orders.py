@@ -93,7 +93,7 @@ async def list_orders(
 ) -> list[Order]:
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        return await uow.orders.list(vendor.id, statuses, limit)
+        return await uow.orders.recent(vendor.id, statuses, limit)
 
 
 async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int) -> OrderView:

@@ -67,6 +67,8 @@ vendors = Table(
     Column("reminder_quiet_hours", Text(), nullable=True),
     Column("reminders_enabled", Boolean(), nullable=False, server_default=text("true")),
     Column("whatsapp_templates", JSONDocument, nullable=False),
+    # Per-vendor wording of messages: {"<kind>": {"<locale>": "<Jinja2 text>"}}.
+    Column("message_overrides", JSONDocument, nullable=False, server_default=text("'{}'")),
     *_timestamps(),
 )
 
@@ -77,6 +79,8 @@ vendor_admins = Table(
     Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
     Column("phone", String(20), nullable=False, index=True),
     Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    # Opens WhatsApp's 24-hour window for messages to this admin.
+    Column("last_inbound_at", UTCDateTime(), nullable=True),
     UniqueConstraint("vendor_id", "phone"),
 )
 
@@ -243,6 +247,8 @@ outbox_messages = Table(
     # Makes "queue this message once" safe to repeat (e.g. one receipt per transaction).
     Column("dedupe_key", String(200), nullable=True, unique=True),
     Column("sent_at", UTCDateTime(), nullable=True),
+    # "auto": free text inside the 24-hour window, else the approved template; "template": always it.
+    Column("send_mode", String(16), nullable=False, server_default=text("'auto'")),
     *_timestamps(),
     CheckConstraint(
         _in("status", ["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]),

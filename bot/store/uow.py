@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.repositories.conversations import ConversationRepository
 from bot.store.repositories.customers import CustomerRepository
 from bot.store.repositories.inbox import InboxRepository
 from bot.store.repositories.links import LinkRepository
@@ -25,6 +26,7 @@ class UnitOfWork:
     outbox: OutboxRepository
     reminders: ReminderRepository
     inbox: InboxRepository
+    conversations: ConversationRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -42,6 +44,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(connection)
         self.reminders = ReminderRepository(connection)
         self.inbox = InboxRepository(connection)
+        self.conversations = ConversationRepository(connection)
         return self
 
     async def __aexit__(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -62,3 +62,20 @@ class CustomerRepository:
         if customer is None:  # pragma: no cover - the insert above guarantees a row
             raise LookupError(phone)
         return customer
+
+    async def touch(self, customer_id: uuid.UUID, at: datetime, name: str | None) -> None:
+        """Records an inbound message: it opens the 24-hour window; the profile name fills a blank one."""
+        await self._conn.execute(
+            update(customers).where(customers.c.id == customer_id).values(last_inbound_at=at, updated_at=at)
+        )
+        if name:
+            await self._conn.execute(
+                update(customers)
+                .where(customers.c.id == customer_id, customers.c.name.is_(None))
+                .values(name=name)
+            )
+
+    async def set_opted_out(self, customer_id: uuid.UUID, opted_out: bool, at: datetime) -> None:
+        await self._conn.execute(
+            update(customers).where(customers.c.id == customer_id).values(opted_out=opted_out, updated_at=at)
+        )

@@ -74,11 +74,24 @@ class OrderRepository:
         row = (await self._conn.execute(query)).first()
         return None if row is None else _to_order(row)
 
-    async def list(
+    async def recent(
         self, vendor_id: uuid.UUID, statuses: set[OrderStatus] | None = None, limit: int = 50
     ) -> list[Order]:
         query = select(commandes).where(commandes.c.vendor_id == vendor_id)
         if statuses:
             query = query.where(commandes.c.status.in_([s.value for s in statuses]))
         query = query.order_by(commandes.c.number.desc()).limit(limit)
+        return [_to_order(row) for row in await self._conn.execute(query)]
+
+    async def open_for_customer(self, vendor_id: uuid.UUID, customer_id: uuid.UUID) -> list[Order]:
+        """The customer's orders that still expect a payment."""
+        query = (
+            select(commandes)
+            .where(
+                commandes.c.vendor_id == vendor_id,
+                commandes.c.customer_id == customer_id,
+                commandes.c.status.in_([OrderStatus.PENDING.value, OrderStatus.ACCEPTED.value]),
+            )
+            .order_by(commandes.c.number)
+        )
         return [_to_order(row) for row in await self._conn.execute(query)]

@@ -5,11 +5,50 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.tables import outbox_messages
+from bot.store.tables import customers, outbox_messages, vendor_admins
+
+# Later statuses never go back to earlier ones (a late "delivered" after "read" changes nothing).
+STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    vendor_id: uuid.UUID
+    customer_id: uuid.UUID | None
+    to_phone: str
+    kind: str
+    locale: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    send_mode: str
+    transaction_id: uuid.UUID | None
+    wamid: str | None
+    last_inbound_at: datetime | None
+
+
+def _row(row: Any) -> OutboxRow:
+    m = row._mapping
+    return OutboxRow(
+        id=m["id"],
+        vendor_id=m["vendor_id"],
+        customer_id=m["customer_id"],
+        to_phone=m["to_phone"],
+        kind=m["kind"],
+        locale=m["locale"],
+        payload=dict(m["payload"]),
+        status=m["status"],
+        attempts=m["attempts"],
+        send_mode=m["send_mode"],
+        transaction_id=m["transaction_id"],
+        wamid=m["wamid"],
+        last_inbound_at=m.get("last_inbound_at"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +108,118 @@ class OutboxRepository:
             .order_by(outbox_messages.c.id)
         )
         return [dict(row._mapping) for row in await self._conn.execute(query)]
+
+    async def claim_due(self, now: datetime, limit: int) -> list[int]:
+        """Marks up to ``limit`` due messages as being sent and returns their ids. On Postgres, rows
+        another sender holds are skipped (SKIP LOCKED), so several processes share the outbox."""
+        due = (
+            select(outbox_messages.c.id)
+            .where(outbox_messages.c.status == "pending", outbox_messages.c.next_attempt_at <= now)
+            .order_by(outbox_messages.c.next_attempt_at, outbox_messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id.in_(due.scalar_subquery()))
+            .values(status="sending", attempts=outbox_messages.c.attempts + 1, updated_at=now)
+            .returning(outbox_messages.c.id)
+        )
+        return sorted(result.scalars())
+
+    async def get_for_sending(self, message_id: int) -> OutboxRow | None:
+        """The message with the last inbound time of its recipient (customer or admin)."""
+        customer_seen = (
+            select(customers.c.last_inbound_at)
+            .where(customers.c.id == outbox_messages.c.customer_id)
+            .scalar_subquery()
+        )
+        admin_seen = (
+            select(func.max(vendor_admins.c.last_inbound_at))
+            .where(
+                vendor_admins.c.vendor_id == outbox_messages.c.vendor_id,
+                vendor_admins.c.phone == outbox_messages.c.to_phone,
+            )
+            .scalar_subquery()
+        )
+        query = select(
+            outbox_messages, func.coalesce(customer_seen, admin_seen).label("last_inbound_at")
+        ).where(outbox_messages.c.id == message_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _row(row)
+
+    async def next_due_at(self) -> datetime | None:
+        query = select(func.min(outbox_messages.c.next_attempt_at)).where(
+            outbox_messages.c.status == "pending"
+        )
+        value: datetime | None = (await self._conn.execute(query)).scalar_one_or_none()
+        return value
+
+    async def mark_sent(self, message_id: int, wamid: str, send_mode: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id == message_id)
+            .values(
+                status="sent", wamid=wamid, send_mode=send_mode, sent_at=now, updated_at=now, last_error=None
+            )
+        )
+
+    async def retry_at(
+        self, message_id: int, when: datetime, now: datetime, error: str | None, send_mode: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "next_attempt_at": when,
+            "updated_at": now,
+            "last_error": error,
+        }
+        if send_mode is not None:
+            values["send_mode"] = send_mode
+        await self._conn.execute(
+            update(outbox_messages).where(outbox_messages.c.id == message_id).values(**values)
+        )
+
+    async def give_back(self, message_id: int, when: datetime, now: datetime) -> None:
+        """Returns a claimed message untried (a pacing wait): its attempt is not counted."""
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id == message_id)
+            .values(
+                status="pending",
+                next_attempt_at=when,
+                updated_at=now,
+                attempts=outbox_messages.c.attempts - 1,
+            )
+        )
+
+    async def mark_failed(self, message_id: int, error: str, now: datetime) -> None:
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id == message_id)
+            .values(status="failed", last_error=error[:2000], updated_at=now)
+        )
+
+    async def by_wamid(self, wamid: str) -> OutboxRow | None:
+        row = (
+            await self._conn.execute(select(outbox_messages).where(outbox_messages.c.wamid == wamid))
+        ).first()
+        return None if row is None else _row(row)
+
+    async def advance_status(self, message_id: int, status: str, now: datetime) -> bool:
+        """Moves a sent message to delivered or read, never backwards; True if it moved."""
+        lower = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        result = await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id == message_id, outbox_messages.c.status.in_(lower))
+            .values(status=status, updated_at=now)
+        )
+        return bool(result.rowcount)
+
+    async def release_stale(self, older_than: datetime, now: datetime) -> int:
+        """Messages a crashed sender left "sending" go back to the queue (sent at least once)."""
+        result = await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.status == "sending", outbox_messages.c.updated_at < older_than)
+            .values(status="pending", next_attempt_at=now, updated_at=now)
+        )
+        return int(result.rowcount)

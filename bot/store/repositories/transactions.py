@@ -10,8 +10,8 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
-from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
-from bot.store.tables import payment_links, payment_transactions
+from bot.domain.transaction import OPEN_STATUSES, PaymentTransaction, TransactionStatus, TransactionType
+from bot.store.tables import commandes, payment_links, payment_transactions
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +137,22 @@ class TransactionRepository:
             )
             .order_by(payment_transactions.c.created_at)
             .limit(limit)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def open_for_customer(
+        self, vendor_id: uuid.UUID, customer_id: uuid.UUID
+    ) -> list[PaymentTransaction]:
+        """The customer's requests still waiting for money, oldest first."""
+        query = (
+            select(payment_transactions)
+            .join(commandes, commandes.c.id == payment_transactions.c.commande_id)
+            .where(
+                commandes.c.vendor_id == vendor_id,
+                commandes.c.customer_id == customer_id,
+                payment_transactions.c.status.in_([s.value for s in OPEN_STATUSES]),
+            )
+            .order_by(payment_transactions.c.created_at)
         )
         return [_to_transaction(row) for row in await self._conn.execute(query)]
 

@@ -28,6 +28,7 @@ def _vendor_values(vendor: Vendor) -> dict[str, Any]:
         "reminder_quiet_hours": None if policy.quiet_hours is None else str(policy.quiet_hours),
         "reminders_enabled": policy.enabled,
         "whatsapp_templates": dict(vendor.whatsapp_templates),
+        "message_overrides": vendor.message_overrides,
         "updated_at": vendor.updated_at,
     }
 
@@ -70,6 +71,7 @@ def _to_vendor(row: Row[Any]) -> Vendor:
             enabled=m["reminders_enabled"],
         ),
         whatsapp_templates=dict(m["whatsapp_templates"] or {}),
+        message_overrides={k: dict(v) for k, v in (m["message_overrides"] or {}).items()},
     )
 
 
@@ -135,6 +137,33 @@ class VendorRepository:
             .order_by(vendor_admins.c.created_at, vendor_admins.c.phone)
         )
         return list((await self._conn.execute(query)).scalars())
+
+    async def for_number(self, phone_number_id: str | None, default_phone_id: str) -> list[Vendor]:
+        """Vendors reached through this business number (those without one use the default number)."""
+        condition = vendors.c.phone_number_id == phone_number_id
+        if phone_number_id in (None, default_phone_id):
+            condition = condition | vendors.c.phone_number_id.is_(None)
+        rows = await self._conn.execute(_SELECT.where(condition).order_by(vendors.c.created_at))
+        return [_to_vendor(row) for row in rows]
+
+    async def admin_of(self, vendor_ids: list[uuid.UUID], phone: str) -> uuid.UUID | None:
+        """Which of these vendors ``phone`` administers (the oldest when several)."""
+        if not vendor_ids:
+            return None
+        query = (
+            select(vendor_admins.c.vendor_id)
+            .where(vendor_admins.c.vendor_id.in_(vendor_ids), vendor_admins.c.phone == phone)
+            .order_by(vendor_admins.c.created_at)
+            .limit(1)
+        )
+        return (await self._conn.execute(query)).scalar_one_or_none()
+
+    async def touch_admin(self, vendor_id: uuid.UUID, phone: str, at: datetime) -> None:
+        await self._conn.execute(
+            update(vendor_admins)
+            .where(vendor_admins.c.vendor_id == vendor_id, vendor_admins.c.phone == phone)
+            .values(last_inbound_at=at)
+        )
 
     async def take_order_number(self, vendor_id: uuid.UUID) -> int:
         """The next order number. The UPDATE locks the vendor row until commit, so concurrent

@@ -1,0 +1,1 @@
+"""WhatsApp: the inbound webhook (inbox), the per-number pywa clients and the outbox sender."""

@@ -1,0 +1,124 @@
+"""Meta's webhook bodies, verified and split into single events.
+
+Meta batches up to 1000 updates in one POST and pywa dispatches only the first, so each message and each
+status becomes its own event, re-wrapped as a one-update body that pywa can parse. Card numbers are
+redacted here, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain.cards import redact_cards
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SOURCE = "whatsapp"
+
+
+class MalformedWebhook(ValueError):
+    """The body is not a WhatsApp Business webhook."""
+
+
+@dataclass(frozen=True, slots=True)
+class SingleEvent:
+    key: str
+    event_type: str  # "message", "status" or "other"
+    phone_number_id: str | None
+    payload: str
+
+
+def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+
+
+def _redacted(message: dict[str, Any]) -> dict[str, Any]:
+    text = message.get("text")
+    if isinstance(text, dict) and isinstance(text.get("body"), str):
+        body, found = redact_cards(text["body"])
+        if found:
+            message = {**message, "text": {**text, "body": body}}
+    for kind in ("image", "video", "document"):
+        media = message.get(kind)
+        if isinstance(media, dict) and isinstance(media.get("caption"), str):
+            caption, found = redact_cards(media["caption"])
+            if found:
+                message = {**message, kind: {**media, "caption": caption}}
+    return message
+
+
+def _contact_for(contacts: list[Any], wa_id: str | None) -> dict[str, Any]:
+    """The contact of this sender; pywa 4.5 needs its ``user_id``, which older payloads lack."""
+    match = next((c for c in contacts if isinstance(c, dict) and c.get("wa_id") == wa_id), None)
+    if match is None and len(contacts) == 1 and isinstance(contacts[0], dict):
+        match = contacts[0]
+    contact = dict(match or {"wa_id": wa_id})
+    contact.setdefault("user_id", contact.get("wa_id") or wa_id)
+    return contact
+
+
+def _wrap(entry_id: Any, field: str, value: dict[str, Any]) -> str:
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": entry_id, "changes": [{"field": field, "value": value}]}],
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _split_change(entry_id: Any, change: dict[str, Any]) -> list[SingleEvent]:
+    field = change.get("field")
+    value = change.get("value")
+    if not isinstance(field, str) or not isinstance(value, dict):
+        raise MalformedWebhook("change without field or value")
+    metadata = value.get("metadata")
+    phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    base = {k: v for k, v in value.items() if k not in {"messages", "statuses", "contacts"}}
+    raw_contacts = value.get("contacts")
+    contacts: list[Any] = raw_contacts if isinstance(raw_contacts, list) else []
+    events: list[SingleEvent] = []
+    for message in value.get("messages") or []:
+        if not isinstance(message, dict) or not isinstance(message.get("id"), str):
+            raise MalformedWebhook("message without id")
+        single = {
+            **base,
+            "contacts": [_contact_for(contacts, message.get("from"))],
+            "messages": [_redacted(message)],
+        }
+        events.append(SingleEvent(message["id"], "message", phone_number_id, _wrap(entry_id, field, single)))
+    for status in value.get("statuses") or []:
+        if not isinstance(status, dict) or not isinstance(status.get("id"), str):
+            raise MalformedWebhook("status without id")
+        recipient = status.get("recipient_id")
+        single = {**base, "contacts": [_contact_for(contacts, recipient)], "statuses": [status]}
+        key = f"{status['id']}:{status.get('status')}"
+        events.append(SingleEvent(key, "status", phone_number_id, _wrap(entry_id, field, single)))
+    if not events:
+        payload = _wrap(entry_id, field, value)
+        key = "other:" + hashlib.sha256(payload.encode()).hexdigest()
+        events.append(SingleEvent(key, "other", phone_number_id, payload))
+    return events
+
+
+def split_webhook(body: bytes) -> list[SingleEvent]:
+    """Every update of a (possibly batched) webhook body, or MalformedWebhook."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedWebhook("body is not JSON") from error
+    if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+        raise MalformedWebhook("no entry list")
+    events: list[SingleEvent] = []
+    for entry in data["entry"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
+            raise MalformedWebhook("entry without changes")
+        for change in entry["changes"]:
+            if not isinstance(change, dict):
+                raise MalformedWebhook("change is not an object")
+            events.extend(_split_change(entry.get("id"), change))
+    return events

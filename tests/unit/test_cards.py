@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.domain.cards import REDACTION, luhn_valid, redact_cards
+
+
+@pytest.mark.parametrize(
+    "card",
+    ["4242 4242 4242 4242", "4000-0000-0000-0002", "5555555555554444", "378282246310005", "6011111111111117"],
+)
+def test_a_card_number_in_a_message_is_redacted(card: str) -> None:
+    text, found = redact_cards(f"voici ma carte {card} exp 12/28")
+    assert found
+    assert text == f"voici ma carte {REDACTION} exp 12/28"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nouvelle +33612345678 150 Gâteau",
+        "+8613812345678",
+        "appelle le 0612345678",
+        "commande 4242 pour 15 personnes",
+        "4242424242424241",
+        "iban FR7630006000011234567890189",
+    ],
+)
+def test_phones_amounts_and_invalid_numbers_are_left_alone(text: str) -> None:
+    assert redact_cards(text) == (text, False)
+
+
+@given(st.text())
+def test_redaction_never_fails_and_leaves_no_card_behind(text: str) -> None:
+    redacted, _ = redact_cards(text)
+    assert redact_cards(redacted)[1] is False
+
+
+def test_luhn_matches_the_known_test_cards() -> None:
+    assert luhn_valid("4242424242424242")
+    assert not luhn_valid("4242424242424243")
