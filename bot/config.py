@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     whatsapp_app_secret: SecretStr | None = None
     whatsapp_verify_token: SecretStr | None = None
     whatsapp_graph_url: str = "https://graph.facebook.com"
+    whatsapp_messages_per_second: float = Field(default=80.0, gt=0, le=1000)
 
     payment_provider: ProviderName | None = None
     stripe_api_key: SecretStr | None = None

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    Environment,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 from bot.domain.errors import DomainError
+from bot.domain.vendor import Vendor
+
+log = logging.getLogger(__name__)
 
 FALLBACK_LOCALE = "en"
 
@@ -23,7 +34,7 @@ def environment() -> Environment:
     )
 
 
-def render(name: str, locale: str, **context: Any) -> str:
+def render(name: str, locale: str, /, **context: Any) -> str:
     """The text of message ``name`` in ``locale``, falling back to English when not translated."""
     env = environment()
     try:
@@ -33,7 +44,20 @@ def render(name: str, locale: str, **context: Any) -> str:
     return template.render(**context).strip()
 
 
-def render_page(name: str, locale: str, **context: Any) -> str:
+def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str:
+    """``name`` in the vendor's own wording when they set one for this locale (customisable messages),
+    else the default. A vendor's text that does not render falls back to the default, logged."""
+    kind = name.rsplit("/", 1)[-1]
+    custom = vendor.message_overrides.get(kind, {}).get(locale)
+    if custom:
+        try:
+            return environment().from_string(custom).render(**context).strip()
+        except TemplateError:
+            log.warning("vendor %s's text for %s/%s does not render; default used", vendor.id, kind, locale)
+    return render(name, locale, **context)
+
+
+def render_page(name: str, locale: str, /, **context: Any) -> str:
     """An HTML page, ``bot/templates/<locale>/pages/<name>.html``, escaped."""
     env = environment()
     try:

@@ -90,6 +90,10 @@ class PaymentEvent:
     method: str | None = None
     refunded_amount: Money | None = None
     detail: str | None = None
+    # Set when the event was signed with one vendor's own secret: it may only touch that vendor's requests.
+    vendor_id: uuid.UUID | None = None
+    # The provider's page can take no more money (a Stripe link used its one checkout session).
+    link_exhausted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

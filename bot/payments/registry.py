@@ -3,6 +3,8 @@ then the environment's."""
 
 from __future__ import annotations
 
+import logging
+import uuid
 from collections.abc import Iterable
 
 from bot.config import Settings
@@ -11,7 +13,10 @@ from bot.domain.vendor import ProviderName, Vendor
 from bot.payments.port import PaymentProvider
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.payments.stripe.client import StripeProvider
+from bot.payments.stripe.webhooks import PLATFORM
 from bot.services.secrets import CredentialCipher
+
+log = logging.getLogger(__name__)
 
 
 class ProviderRegistry:
@@ -41,15 +46,21 @@ class ProviderRegistry:
             return self._stripe[api_key]
         raise ProviderNotConfigured(provider=provider.value, missing="the iCount integration")
 
-    def stripe_webhook_secrets(self, sealed_credentials: Iterable[str | None]) -> list[str]:
-        secrets = []
+    def platform_webhook_secrets(self) -> dict[str, str]:
         env = self._settings.stripe_webhook_secret
-        if env is not None:
-            secrets.append(env.get_secret_value())
-        for sealed in sealed_credentials:
-            secret = self.credentials(sealed).get("stripe_webhook_secret")
-            if secret and secret not in secrets:
-                secrets.append(secret)
+        return {} if env is None else {PLATFORM: env.get_secret_value()}
+
+    def vendor_webhook_secrets(self, sealed_by_vendor: Iterable[tuple[uuid.UUID, str]]) -> dict[str, str]:
+        """Each vendor's own Stripe webhook secret; credentials that do not open are skipped."""
+        secrets = {}
+        for vendor_id, sealed in sealed_by_vendor:
+            try:
+                secret = self.credentials(sealed).get("stripe_webhook_secret")
+            except ValueError:
+                log.error("stored credentials of vendor %s do not open with SECRET_KEY", vendor_id)
+                continue
+            if secret:
+                secrets[str(vendor_id)] = secret
         return secrets
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -54,14 +55,11 @@ def _event(page: PaymentPage, kind: PaymentEventKind, request: web.Request) -> d
     )
 
 
-async def _settle_later(app: web.Application, event: dict[str, str], delay: float) -> None:
-    """Like a bank debit: the money arrives a little later, as a separate event."""
+async def _settle_later(app: web.Application, event_id: int, delay: float) -> None:
+    """Like a bank debit: the money arrives a little later. The event is already in the inbox (dated
+    when it settles), so a restart meanwhile still settles it, through the recovery pass."""
     await asyncio.sleep(delay)
-    event_id = await store_event(
-        app[uow_key], NAME, event["id"], event["type"], json.dumps(event), app[clock_key]()
-    )
-    if event_id is not None:
-        await process_payment_event(app[payments_key], PAYMENT_PARSERS, event_id)
+    await process_payment_event(app[payments_key], PAYMENT_PARSERS, event_id)
 
 
 async def act(request: web.Request) -> web.StreamResponse:
@@ -74,7 +72,13 @@ async def act(request: web.Request) -> web.StreamResponse:
         raise web.HTTPSeeOther(here)
     event = _event(page, ACTIONS[action], request)
     if action == "later":
-        request.app[tasks_key].spawn(_settle_later(request.app, event, request.app[sandbox_delay_key]))
+        delay = request.app[sandbox_delay_key]
+        settles_at = request.app[clock_key]() + timedelta(seconds=delay)
+        event_id = await store_event(
+            request.app[uow_key], NAME, event["id"], event["type"], json.dumps(event), settles_at
+        )
+        if event_id is not None:
+            request.app[tasks_key].spawn(_settle_later(request.app, event_id, delay))
         html = render_page(
             "sandbox_processing", page.locale, amount=str(page.transaction.amount), vendor=page.vendor_name
         )

@@ -15,6 +15,8 @@ from bot.store.uow import UnitOfWorkFactory
 log = logging.getLogger(__name__)
 PaymentParser = Callable[[str], list[PaymentEvent]]
 BACKLOG_BATCH = 100
+# Long enough for any handler; a crashed processor's events are taken again after it.
+PROCESSING_LEASE = timedelta(minutes=2)
 
 
 async def store_event(
@@ -33,7 +35,9 @@ async def process_payment_event(
     """Applies a stored payment event; True when it is done (now or before)."""
     async with deps.uow() as uow:
         stored = await uow.inbox.get(event_id)
-    if stored is None or stored.processed_at is not None:
+        claimed = stored is not None and await uow.inbox.claim(event_id, deps.clock(), PROCESSING_LEASE)
+        await uow.commit()
+    if stored is None or not claimed:
         return True
     try:
         for event in parsers[stored.source](stored.payload):

@@ -7,8 +7,9 @@ from bot.domain.deposit import Ledger
 from bot.domain.order import Order
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
-from bot.rendering import render
-from bot.store.repositories.outbox import OutgoingMessage
+from bot.rendering import render_for
+from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
+from bot.store.uow import UnitOfWork
 
 
 def customer_locale(vendor: Vendor, customer: Customer) -> str:
@@ -18,7 +19,7 @@ def customer_locale(vendor: Vendor, customer: Customer) -> str:
 
 
 def transaction_label(vendor: Vendor, order: Order, kind: str) -> str:
-    return render("messages/transaction_label", vendor.locale, kind=kind, order=order.reference)
+    return render_for(vendor, "messages/transaction_label", vendor.locale, kind=kind, order=order.reference)
 
 
 def payment_request(
@@ -31,7 +32,9 @@ def payment_request(
         to_phone=customer.phone,
         kind="payment_request",
         locale=locale,
-        text=render("messages/payment_request", locale, kind=transaction.type.value, amount=amount, url=url),
+        text=render_for(
+            vendor, "messages/payment_request", locale, kind=transaction.type.value, amount=amount, url=url
+        ),
         template_params=(amount, url, order.reference),
         customer_id=customer.id,
         transaction_id=transaction.id,
@@ -49,7 +52,8 @@ def receipt(
         to_phone=customer.phone,
         kind="payment_receipt",
         locale=locale,
-        text=render(
+        text=render_for(
+            vendor,
             "messages/payment_receipt",
             locale,
             vendor_name=vendor.name,
@@ -76,8 +80,13 @@ def refund_notice(
         to_phone=customer.phone,
         kind="payment_refunded",
         locale=locale,
-        text=render(
-            "messages/payment_refunded", locale, amount=amount, order=order.reference, vendor_name=vendor.name
+        text=render_for(
+            vendor,
+            "messages/payment_refunded",
+            locale,
+            amount=amount,
+            order=order.reference,
+            vendor_name=vendor.name,
         ),
         template_params=(amount, order.reference),
         customer_id=customer.id,
@@ -111,7 +120,8 @@ def payment_received_note(
     transaction: PaymentTransaction,
     ledger: Ledger,
 ) -> list[OutgoingMessage]:
-    text = render(
+    text = render_for(
+        vendor,
         "messages/vendor_payment_received",
         vendor.locale,
         kind=transaction.type.value,
@@ -139,7 +149,8 @@ def payment_anomaly_note(
     reference: str,
     event_id: str,
 ) -> list[OutgoingMessage]:
-    text = render(
+    text = render_for(
+        vendor,
         "messages/vendor_payment_anomaly",
         vendor.locale,
         amount=amount,
@@ -161,7 +172,8 @@ def payment_failed_note(
     detail: str | None,
     event_id: str,
 ) -> list[OutgoingMessage]:
-    text = render(
+    text = render_for(
+        vendor,
         "messages/vendor_payment_failed",
         vendor.locale,
         amount=str(transaction.amount),
@@ -170,3 +182,30 @@ def payment_failed_note(
         detail=detail,
     )
     return to_admins(vendor, admin_phones, "vendor_payment_failed", event_id, text)
+
+
+async def delivery_failure_notes(
+    uow: UnitOfWork, row: OutboxRow, locale: str, reason: str
+) -> list[OutgoingMessage]:
+    """Tells the vendor's admins that a message could not be delivered, and why."""
+    vendor = await uow.vendors.get(row.vendor_id)
+    admins: list[str] = await uow.vendors.admin_phones(row.vendor_id)
+    if vendor is None:  # pragma: no cover
+        return []
+    text = render_for(
+        vendor,
+        "messages/vendor_delivery_failed", locale, to=f"+{row.to_phone}", kind=row.kind, reason=reason,
+        preview=str(row.payload.get("text", ""))[:120],
+    )  # fmt: skip
+    return [
+        OutgoingMessage(
+            vendor_id=row.vendor_id,
+            to_phone=phone,
+            kind="vendor_delivery_failed",
+            locale=locale,
+            text=text,
+            template_params=(f"+{row.to_phone}", reason),
+            dedupe_key=f"vendor_delivery_failed:{row.id}:{phone}",
+        )
+        for phone in admins
+    ]

@@ -107,3 +107,19 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
         link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
         return OrderView(order, customer, transactions, links)
+
+
+async def advance_order(
+    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, step: str, now: datetime
+) -> Order:
+    """Moves a paid order on: ``ship`` (paid -> in_delivery) or ``complete`` (in_delivery -> completed)."""
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await _get_order(uow, vendor.id, number, lock=True)
+        if step == "ship":
+            order.ship(now)
+        else:
+            order.complete(now)
+        await uow.orders.update(order)
+        await uow.commit()
+        return order

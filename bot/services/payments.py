@@ -18,6 +18,7 @@ from functools import partial
 
 from bot.domain.deposit import AskKind, Ledger, settlement_type
 from bot.domain.errors import (
+    DomainError,
     NoOpenRequest,
     NothingToRefund,
     OrderNotFound,
@@ -145,22 +146,32 @@ async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transa
         current.payment_link_id = record.id
         current.updated_at = now
         await uow.transactions.update(current)
-        if current.status is TransactionStatus.PENDING:
+        cancelled_meanwhile = current.status is not TransactionStatus.PENDING
+        if cancelled_meanwhile:
+            await uow.links.deactivate(record.id, now)
+        else:
             vendor = await uow.vendors.get(current.vendor_id)
             customer = await uow.customers.get(order.customer_id)
             if vendor is None or customer is None:  # pragma: no cover
                 raise LookupError(transaction_id)
             await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
         await uow.commit()
+    if cancelled_meanwhile:
+        # The vendor cancelled while the link was being made: it must not take money.
+        await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
+        raise NoOpenRequest(order=order.reference)
     return link.url
 
 
 async def _give_up(deps: PaymentDeps, transaction_id: uuid.UUID, reason: str) -> None:
     async with deps.uow() as uow:
+        found = await uow.transactions.get(transaction_id)
+        if found is None:
+            return
+        await uow.orders.get(found.commande_id, for_update=True)
         transaction = await uow.transactions.get(transaction_id)
         if transaction is None or not transaction.is_open:
             return
-        await uow.orders.get(transaction.commande_id, for_update=True)
         transaction.cancel(deps.clock())
         await uow.transactions.update(transaction)
         await uow.transactions.set_failure_reason(transaction.id, reason)
@@ -176,9 +187,13 @@ async def complete_unlinked_requests(deps: PaymentDeps, grace: timedelta = timed
         providers = {}
         for transaction in waiting:
             vendor = await uow.vendors.get(transaction.vendor_id)
-            if vendor is not None:
+            if vendor is None:
+                continue
+            try:
                 sealed = await uow.vendors.credentials(vendor.id)
                 providers[transaction.id] = deps.providers.for_vendor(vendor, sealed)
+            except (DomainError, ValueError) as error:
+                log.warning("request %s cannot be completed now: %s", transaction.id, error)
     for transaction in waiting:
         provider = providers.get(transaction.id)
         if provider is None or provider.name != transaction.provider:
@@ -189,8 +204,8 @@ async def complete_unlinked_requests(deps: PaymentDeps, grace: timedelta = timed
         try:
             await _link_and_message(deps, provider, transaction.id)
             completed += 1
-        except (PaymentLinkDelayed, PaymentLinkFailed) as error:
-            log.warning("could not complete request %s: %s", transaction.id, error.code)
+        except (DomainError, ProviderError) as error:
+            log.warning("could not complete request %s: %s", transaction.id, error)
     return completed
 
 

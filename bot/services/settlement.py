@@ -29,18 +29,25 @@ class Outcome(StrEnum):
     UNKNOWN = "unknown"
 
 
+class RefundBeforePayment(Exception):
+    """A refund arrived before the payment it returns: kept in the inbox and tried again later."""
+
+
 async def _find(uow: UnitOfWork, event: PaymentEvent) -> PaymentTransaction | None:
+    """The transaction the event is about; an event signed by one vendor finds only that vendor's."""
+    found = None
     if event.transaction_id is not None:
         found = await uow.transactions.get(event.transaction_id)
-        if found is not None:
-            return found
-    if event.provider_link_id is not None:
+    if found is None and event.provider_link_id is not None:
         found = await uow.transactions.by_link(event.provider, event.provider_link_id)
-        if found is not None:
-            return found
-    if event.reference is not None:
-        return await uow.transactions.by_reference(event.provider, event.reference)
-    return None
+    if found is None and event.reference is not None:
+        found = await uow.transactions.by_reference(event.provider, event.reference)
+    if found is not None and event.vendor_id is not None and found.vendor_id != event.vendor_id:
+        log.warning(
+            "event %s signed by vendor %s targets another vendor's request", event.event_id, event.vendor_id
+        )
+        return None
+    return found
 
 
 async def _locked(uow: UnitOfWork, event: PaymentEvent) -> tuple[Order, PaymentTransaction] | None:
@@ -124,6 +131,11 @@ async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         if transaction.status is not TransactionStatus.PENDING:
             return Outcome.DUPLICATE
         transaction.mark_failed(now)
+        if event.link_exhausted:
+            # Nothing more can be paid through it: the request closes and the vendor asks again.
+            transaction.expire(now)
+            if transaction.payment_link_id is not None:
+                await uow.links.deactivate(transaction.payment_link_id, now)
         await uow.transactions.update(transaction)
         vendor = await uow.vendors.get(order.vendor_id)
         customer = await uow.customers.get(order.customer_id)
@@ -138,18 +150,22 @@ async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     return Outcome.RECORDED
 
 
-async def apply_refund(deps: PaymentDeps, transaction_id: uuid.UUID, refunded: Money) -> Outcome:
+async def apply_refund(
+    deps: PaymentDeps, transaction_id: uuid.UUID, refunded: Money, vendor_id: uuid.UUID | None = None
+) -> Outcome:
     """Marks a fully refunded transaction refunded, reopens an order it no longer covers, and tells the
     customer. Partial refunds are only logged: the transaction stays paid."""
     now = deps.clock()
     async with deps.uow() as uow:
         found = await uow.transactions.get(transaction_id)
-        if found is None:
+        if found is None or vendor_id not in (None, found.vendor_id):
             return Outcome.UNKNOWN
         order = await uow.orders.get(found.commande_id, for_update=True)
         transaction = await uow.transactions.get(transaction_id)
         if order is None or transaction is None:  # pragma: no cover
             return Outcome.UNKNOWN
+        if transaction.is_open:
+            raise RefundBeforePayment(str(transaction.id))
         if transaction.status is not TransactionStatus.PAID:
             return Outcome.DUPLICATE
         if refunded < transaction.amount:
@@ -179,6 +195,6 @@ async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
             transaction = await _find(uow, event)
         if transaction is None or event.refunded_amount is None:
             return Outcome.UNKNOWN
-        return await apply_refund(deps, transaction.id, event.refunded_amount)
+        return await apply_refund(deps, transaction.id, event.refunded_amount, event.vendor_id)
     log.info("payment event %s of kind %s needs no action", event.event_id, event.kind)
     return Outcome.DUPLICATE

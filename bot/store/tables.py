@@ -222,6 +222,8 @@ inbound_events = Table(
     Column("processed_at", UTCDateTime(), nullable=True),
     Column("attempts", Integer(), nullable=False, server_default=text("0")),
     Column("last_error", Text(), nullable=True),
+    # A processor's lease: the background task and the recovery pass never handle one event at once.
+    Column("locked_until", UTCDateTime(), nullable=True),
     UniqueConstraint("source", "event_key"),
     Index(None, "processed_at"),
 )

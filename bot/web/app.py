@@ -5,43 +5,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import ensure_first_vendor, prepare_schema
 from bot.config import Settings
 from bot.domain.vendor import ProviderName
+from bot.handlers.context import ChatDeps
 from bot.payments.registry import ProviderRegistry
 from bot.sandbox.checkout import setup_checkout_routes
+from bot.sandbox.graph import FakeGraphAPI
 from bot.services.clock import Clock, system_clock
 from bot.services.context import PaymentDeps
 from bot.services.inbox import process_payment_backlog
 from bot.services.payments import complete_unlinked_requests
 from bot.services.secrets import CredentialCipher
 from bot.store.database import create_engine
+from bot.store.inbox_writer import InboxWriter
 from bot.store.uow import UnitOfWorkFactory
-from bot.web import health, payments
+from bot.web import health, payments, whatsapp
 from bot.web.background import BackgroundTasks
 from bot.web.keys import (
+    chat_key,
     clock_key,
     engine_key,
+    graph_key,
+    inbox_writer_key,
     metrics_key,
+    pair_interval_key,
     payments_key,
     providers_key,
+    recovery_interval_key,
     sandbox_delay_key,
+    sender_key,
     settings_key,
     tasks_key,
     uow_key,
+    whatsapp_key,
 )
 from bot.web.metrics import Metrics
+from bot.whatsapp.clients import SANDBOX_APP_SECRET, WhatsAppClients, WhatsAppConfig
+from bot.whatsapp.dispatch import handlers_installer, process_whatsapp_event
+from bot.whatsapp.sender import OutboxSender
+from bot.whatsapp.webhook_events import SOURCE as WHATSAPP_SOURCE
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 RECOVERY_INTERVAL_SECONDS = 30.0
 RECOVERY_GRACE = timedelta(minutes=2)
+SANDBOX_GRAPH_PREFIX = "/sandbox/graph"
+# WhatsApp's pace per user: one message every 6 s on average (error 131056 beyond).
+PAIR_INTERVAL_SECONDS = 6.0
 
 
 def create_app(
@@ -50,6 +66,7 @@ def create_app(
     clock: Clock = system_clock,
     sandbox_settle_delay: float = 5.0,
     recovery_interval: float = RECOVERY_INTERVAL_SECONDS,
+    pair_interval: float = PAIR_INTERVAL_SECONDS,
 ) -> web.Application:
     metrics = Metrics()
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[metrics.middleware()])
@@ -57,17 +74,28 @@ def create_app(
     app[clock_key] = clock
     app[metrics_key] = metrics
     app[sandbox_delay_key] = sandbox_settle_delay
+    app[recovery_interval_key] = recovery_interval
+    app[pair_interval_key] = pair_interval
     app[tasks_key] = BackgroundTasks()
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_payments(recovery_interval))
+    app.cleanup_ctx.append(_payments)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
+    app.router.add_get("/webhooks/whatsapp", whatsapp.verify_subscription)
+    app.router.add_post("/webhooks/whatsapp", whatsapp.receive)
     app.router.add_post("/webhooks/stripe", payments.stripe_webhook)
     app.router.add_get("/pay/success", payments.pay_success)
     app.router.add_get("/pay/cancelled", payments.pay_cancelled)
     if settings.sandbox_whatsapp or settings.effective_provider is ProviderName.SANDBOX:
         setup_checkout_routes(app)
+    if settings.sandbox_whatsapp:
+        graph = FakeGraphAPI(
+            webhook_url=f"{settings.base_url}/webhooks/whatsapp", app_secret=SANDBOX_APP_SECRET
+        )
+        graph.add_routes(app, SANDBOX_GRAPH_PREFIX)
+        app[graph_key] = graph
+    app.cleanup_ctx.append(_whatsapp)
     return app
 
 
@@ -87,37 +115,67 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-async def _recover(deps: PaymentDeps, grace: timedelta) -> None:
-    """Finishes what a crash (or a provider outage) left: requests without links, unprocessed events."""
+async def _recover(app: web.Application, grace: timedelta) -> None:
+    """Finishes what a crash (or an outage) left: requests without links, unprocessed events."""
+    deps = app[payments_key]
     try:
         await complete_unlinked_requests(deps, grace)
         await process_payment_backlog(deps, payments.PAYMENT_PARSERS, grace)
-    except (OSError, SQLAlchemyError):
-        log.warning("recovery pass failed; it will run again", exc_info=True)
+        async with deps.uow() as uow:
+            waiting = await uow.inbox.unprocessed({WHATSAPP_SOURCE}, deps.clock() - grace, 500)
+        for event_id in waiting:
+            await process_whatsapp_event(deps.uow, app[whatsapp_key], deps.clock, event_id)
+    except Exception:  # noqa: BLE001 - one bad row must not stop recovery for good
+        log.exception("recovery pass failed; it will run again")
 
 
-async def _recover_periodically(deps: PaymentDeps, interval: float) -> None:
+async def _recover_periodically(app: web.Application, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
-        await _recover(deps, RECOVERY_GRACE)
+        await _recover(app, RECOVERY_GRACE)
 
 
-def _payments(recovery_interval: float) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        settings = app[settings_key]
-        secret = settings.secret_key
-        registry = ProviderRegistry(settings, CredentialCipher(secret.get_secret_value()) if secret else None)
-        deps = PaymentDeps(app[uow_key], registry, settings.base_url, app[clock_key])
-        app[providers_key] = registry
-        app[payments_key] = deps
-        tasks = app[tasks_key]
-        tasks.spawn(_recover(deps, timedelta(0)))
-        periodic = asyncio.create_task(_recover_periodically(deps, recovery_interval))
-        yield
-        periodic.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await periodic
-        await tasks.drain()
-        await registry.close()
+async def _payments(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    secret = settings.secret_key
+    registry = ProviderRegistry(settings, CredentialCipher(secret.get_secret_value()) if secret else None)
+    app[providers_key] = registry
+    app[payments_key] = PaymentDeps(app[uow_key], registry, settings.base_url, app[clock_key])
+    yield
+    await app[tasks_key].drain()
+    await registry.close()
 
-    return context
+
+async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
+    """The inbox writer, the pywa clients, the outbox sender, and the recovery passes."""
+    settings = app[settings_key]
+    config = WhatsAppConfig(settings)
+    writer = InboxWriter(app[engine_key])
+    clients = WhatsAppClients(config, handlers_installer(lambda: app[chat_key]))
+    sender = OutboxSender(
+        app[uow_key],
+        clients,
+        app[clock_key],
+        per_second=settings.whatsapp_messages_per_second,
+        pair_interval=app[pair_interval_key],
+    )
+    app[inbox_writer_key] = writer
+    app[whatsapp_key] = clients
+    app[sender_key] = sender
+    app[chat_key] = ChatDeps(
+        app[uow_key], app[payments_key], config.default_phone_id, app[clock_key], sender.wake
+    )
+    writer.start()
+    sender.start()
+    app[tasks_key].spawn(_recover(app, timedelta(0)))
+    periodic = asyncio.create_task(_recover_periodically(app, app[recovery_interval_key]))
+    yield
+    periodic.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await periodic
+    await app[tasks_key].drain()
+    await sender.stop()
+    await writer.stop()
+    await clients.close()
+    if graph_key in app:
+        await app[graph_key].close()

@@ -6,12 +6,17 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
+from bot.handlers.context import ChatDeps
 from bot.payments.registry import ProviderRegistry
+from bot.sandbox.graph import FakeGraphAPI
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
+from bot.store.inbox_writer import InboxWriter
 from bot.store.uow import UnitOfWorkFactory
 from bot.web.background import BackgroundTasks
 from bot.web.metrics import Metrics
+from bot.whatsapp.clients import WhatsAppClients
+from bot.whatsapp.sender import OutboxSender
 
 settings_key = web.AppKey("settings", Settings)
 clock_key: web.AppKey[Clock] = web.AppKey("clock")
@@ -23,3 +28,11 @@ providers_key = web.AppKey("providers", ProviderRegistry)
 payments_key = web.AppKey("payment_deps", PaymentDeps)
 # Seconds the sandbox's "Pay later" waits before the payment settles.
 sandbox_delay_key = web.AppKey("sandbox_settle_delay", float)
+inbox_writer_key = web.AppKey("inbox_writer", InboxWriter)
+whatsapp_key = web.AppKey("whatsapp_clients", WhatsAppClients)
+sender_key = web.AppKey("outbox_sender", OutboxSender)
+chat_key = web.AppKey("chat_deps", ChatDeps)
+# Sandbox mode only: the built-in fake WhatsApp.
+graph_key = web.AppKey("fake_graph", FakeGraphAPI)
+recovery_interval_key = web.AppKey("recovery_interval", float)
+pair_interval_key = web.AppKey("pair_interval", float)

@@ -45,18 +45,22 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     header = request.headers.get(stripe_consts.SIGNATURE_HEADER)
     providers = request.app[providers_key]
     try:
-        event = stripe_webhooks.verify(body, header, providers.stripe_webhook_secrets([]))
+        event, signer = stripe_webhooks.verify(body, header, providers.platform_webhook_secrets())
     except stripe_webhooks.InvalidSignature:
         # Vendors may bring their own Stripe account, each with its own webhook secret.
-        async with request.app[uow_key]() as uow:
-            sealed = await uow.vendors.all_credentials()
         try:
-            event = stripe_webhooks.verify(body, header, providers.stripe_webhook_secrets(sealed))
+            async with request.app[uow_key]() as uow:
+                sealed = await uow.vendors.all_credentials()
+        except (OSError, SQLAlchemyError):
+            return web.json_response({"error": "temporarily unavailable"}, status=503)
+        try:
+            event, signer = stripe_webhooks.verify(body, header, providers.vendor_webhook_secrets(sealed))
         except stripe_webhooks.InvalidSignature as error:
             log.warning("stripe webhook refused: %s", error)
             return web.json_response({"error": "invalid signature"}, status=400)
+    payload = stripe_webhooks.stored_payload(body.decode("utf-8"), signer)
     return await ingest_payment_event(
-        request.app, stripe_consts.NAME, event["id"], str(event["type"]), body.decode("utf-8")
+        request.app, stripe_consts.NAME, event["id"], str(event["type"]), payload
     )
 
 

@@ -39,18 +39,30 @@ class NumberRate:
 
 
 class PairPacing:
-    """At most one message every ``interval`` seconds from one business number to one user."""
+    """One message every ``interval`` seconds on average from a business number to one user, with a small
+    burst allowed (Meta tolerates short bursts but answers 131056 to a sustained faster pace)."""
 
-    def __init__(self, interval: float = 6.0, monotonic: Monotonic = time.monotonic) -> None:
+    def __init__(self, interval: float = 6.0, burst: int = 10, monotonic: Monotonic = time.monotonic) -> None:
         self._interval = interval
+        self._burst = float(burst)
         self._now = monotonic
-        self._next: dict[tuple[str, str], float] = {}
+        self._state: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def _tokens(self, key: tuple[str, str]) -> float:
+        now = self._now()
+        tokens, stamp = self._state.get(key, (self._burst, now))
+        return min(self._burst, tokens + (now - stamp) / self._interval)
 
     def wait_needed(self, phone_id: str, to: str) -> float:
-        return max(0.0, self._next.get((phone_id, to), 0.0) - self._now())
+        tokens = self._tokens((phone_id, to))
+        return 0.0 if tokens >= 1 else (1 - tokens) * self._interval
 
-    def sent(self, phone_id: str, to: str, extra: float = 0.0) -> None:
-        self._next[(phone_id, to)] = self._now() + self._interval + extra
-        if len(self._next) > 100_000:
-            now = self._now()
-            self._next = {key: at for key, at in self._next.items() if at > now}
+    def sent(self, phone_id: str, to: str) -> None:
+        key = (phone_id, to)
+        self._state[key] = (self._tokens(key) - 1, self._now())
+        if len(self._state) > 100_000:
+            self._state = {k: v for k, v in self._state.items() if v[0] < self._burst - 1}
+
+    def penalise(self, phone_id: str, to: str, seconds: float) -> None:
+        """After a 131056: nothing more to this user for ``seconds``."""
+        self._state[(phone_id, to)] = (-seconds / self._interval, self._now())

@@ -21,9 +21,9 @@ from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
 from bot.domain.customer import SERVICE_WINDOW
-from bot.rendering import render
 from bot.services.clock import Clock
-from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
+from bot.services.messages import delivery_failure_notes
+from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.pacing import NumberRate, PairPacing
@@ -184,7 +184,7 @@ class OutboxSender:
         except wa_errors.ReEngagementMessage:
             await self._retry(row, context, "131047 outside the 24-hour window", now, send_mode="template")
         except wa_errors.TooManyMessages:
-            self._pairs.sent(context.phone_id, row.to_phone, extra=6.0)
+            self._pairs.penalise(context.phone_id, row.to_phone, 12.0)
             await self._retry(row, context, "131056 pair rate limit", now + timedelta(seconds=12))
         except wa_errors.ThrottlingError as error:
             self._rate.pause(context.phone_id, RATE_LIMIT_PAUSE_SECONDS)
@@ -235,29 +235,6 @@ class OutboxSender:
                     await uow.outbox.add(note, now)
             await uow.commit()
         self.wake()
-
-
-async def delivery_failure_notes(uow: Any, row: OutboxRow, locale: str, reason: str) -> list[OutgoingMessage]:
-    vendor = await uow.vendors.get(row.vendor_id)
-    admins: list[str] = await uow.vendors.admin_phones(row.vendor_id)
-    if vendor is None:  # pragma: no cover
-        return []
-    text = render(
-        "messages/vendor_delivery_failed", locale, to=f"+{row.to_phone}", kind=row.kind, reason=reason,
-        preview=str(row.payload.get("text", ""))[:120],
-    )  # fmt: skip
-    return [
-        OutgoingMessage(
-            vendor_id=row.vendor_id,
-            to_phone=phone,
-            kind="vendor_delivery_failed",
-            locale=locale,
-            text=text,
-            template_params=(f"+{row.to_phone}", reason),
-            dedupe_key=f"vendor_delivery_failed:{row.id}:{phone}",
-        )
-        for phone in admins
-    ]
 
 
 def _buttons(payload: dict[str, Any]) -> list[Button] | SectionList | None:

@@ -6,6 +6,8 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,15 +16,21 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
 from bot.domain.deposit import AskKind
+from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.transaction import TransactionStatus
 from bot.payments.stripe.client import StripeProvider
+from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
 from bot.services import orders as order_service
 from bot.services import payments
+from bot.services import vendors as vendor_service
+from bot.services.inbox import process_payment_backlog
+from bot.services.secrets import CredentialCipher
 from bot.store.tables import inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.keys import payments_key, tasks_key, uow_key
+from bot.web.payments import PAYMENT_PARSERS
 from tests.fakes.stripe_api import FakeStripe, sign
 from tests.payment_support import BASE_URL, OneProviderRegistry, deps_for, settings_for, vendor_with_order
 
@@ -206,8 +214,12 @@ async def test_a_failed_async_payment_marks_the_request_failed_and_tells_the_ven
         await post_event(app_client, fake, fake.event("checkout.session.async_payment_failed", failed)) == 200
     )
     view = await settled_view(app_client, number)
-    assert view.transactions[0].status is TransactionStatus.FAILED
+    # The link's one checkout session is used up: the request closes and may be asked again.
+    assert view.transactions[0].status is TransactionStatus.EXPIRED
+    assert not any(link.active for link in view.links.values())
     assert "vendor_payment_failed" in await kinds_in_outbox(app_client)
+    again = await payments.request_payment(app_client.app[payments_key], None, number, AskKind.DEPOSIT, "45")
+    assert again.transaction.status is TransactionStatus.PENDING
 
 
 async def test_a_full_refund_at_stripe_marks_the_transaction_refunded(
@@ -335,3 +347,62 @@ async def test_a_deposit_alone_leaves_the_order_accepted(
     view = await settled_view(client, number)
     assert view.transactions[0].status is TransactionStatus.PAID
     assert view.order.status is OrderStatus.ACCEPTED and view.order.payment_type is None
+
+
+async def test_an_event_signed_with_another_vendor_s_secret_cannot_pay_this_vendor_s_request(
+    aiohttp_client: AiohttpClient, fake: FakeStripe, tmp_path: Path
+) -> None:
+    settings = settings_for(
+        f"sqlite:///{tmp_path / 'bot.db'}",
+        payment_provider="stripe",
+        stripe_api_key=fake.api_key,
+        stripe_webhook_secret=fake.webhook_secret,
+        stripe_api_base=fake.base_url,
+        secret_key="k" * 32,
+    )
+    client = await aiohttp_client(create_app(settings))
+    deps = client.app[payments_key]
+    mallory = vendor_service.NewVendor(name="Mallory", admin_phones=["+33611111111"])
+    await vendor_service.add_vendor(deps.uow, mallory, deps.clock())
+    await vendor_service.change_settings(
+        deps.uow,
+        "Mallory",
+        [("stripe_webhook_secret", "whsec_mallory")],
+        CredentialCipher("k" * 32),
+        deps.clock(),
+    )
+    created = await order_service.create_order(
+        deps.uow, "Demo vendor", "+33699887766", "150", "", True, deps.clock()
+    )
+    outcome = await payments.request_payment(deps, "Demo vendor", created.number, AskKind.FULL)
+    link_id = next(key for key, link in fake.payment_links.items() if link["url"] == outcome.url)
+    body = json.dumps(fake.event("checkout.session.completed", fake.pay(link_id)))
+    headers = {"Stripe-Signature": sign(body, "whsec_mallory")}
+    assert (await client.post("/webhooks/stripe", data=body, headers=headers)).status == 200
+    await client.app[tasks_key].drain()
+    view = await order_service.show_order(deps.uow, "Demo vendor", created.number)
+    assert view.transactions[0].status is TransactionStatus.PENDING
+
+
+async def test_a_refund_that_overtakes_its_payment_waits_in_the_inbox(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id)
+    refund = fake.charge_refunded_event(session["payment_intent"])
+    assert await post_event(app_client, fake, refund) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PENDING
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    assert (await settled_view(app_client, number)).transactions[0].status is TransactionStatus.PAID
+    await process_payment_backlog(app_client.app[payments_key], PAYMENT_PARSERS, timedelta(0))
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED
+
+
+def test_isk_and_ugx_go_to_stripe_as_two_decimal_amounts() -> None:
+    assert stripe_amount(Money(Decimal(5000), "ISK")) == 500000
+    assert from_stripe_amount(500000, "isk") == Money(Decimal(5000), "ISK")
+    assert stripe_amount(Money(Decimal(5000), "JPY")) == 5000
+    assert stripe_amount(Money(Decimal("45.50"), "EUR")) == 4550

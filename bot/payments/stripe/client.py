@@ -68,7 +68,7 @@ class StripeProvider:
                     {
                         "price_data": {
                             "currency": request.amount.currency.lower(),
-                            "unit_amount": request.amount.to_minor(),
+                            "unit_amount": consts.stripe_amount(request.amount),
                             "product": product,
                         },
                         "quantity": 1,
@@ -100,12 +100,12 @@ class StripeProvider:
     async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
         try:
             refund = await self._client.v1.refunds.create_async(
-                {"payment_intent": reference, "amount": amount.to_minor()},
+                {"payment_intent": reference, "amount": consts.stripe_amount(amount)},
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as error:
             raise _provider_error(error) from error
-        return RefundResult(refund.id, Money.from_minor(refund.amount, refund.currency.upper()))
+        return RefundResult(refund.id, consts.from_stripe_amount(refund.amount, refund.currency))
 
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]

@@ -1,4 +1,8 @@
-"""Stripe's names, written once."""
+"""Stripe's names and amount rules, written once."""
+
+from decimal import Decimal
+
+from bot.domain.money import Money
 
 NAME = "stripe"
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -17,3 +21,21 @@ RESOURCE_EXISTS = "resource_already_exists"
 def product_id(vendor_hex: str) -> str:
     """One reusable Product per vendor, with an id we choose, so no lookup table is needed."""
     return f"bot_vendor_{vendor_hex}"
+
+
+# Zero-decimal in ISO 4217 but sent to Stripe as two-decimal amounts ending in 00 (Stripe's "special
+# cases"): without this, 5000 ISK would be charged as 50 ISK.
+TWO_DECIMAL_AT_STRIPE = frozenset({"ISK", "UGX"})
+
+
+def stripe_amount(money: Money) -> int:
+    if money.currency in TWO_DECIMAL_AT_STRIPE:
+        return int(money.amount * 100)
+    return money.to_minor()
+
+
+def from_stripe_amount(units: int, currency: str) -> Money:
+    code = currency.upper()
+    if code in TWO_DECIMAL_AT_STRIPE:
+        return Money(Decimal(units) / 100, code)
+    return Money.from_minor(units, code)

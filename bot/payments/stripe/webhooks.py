@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,15 +24,19 @@ class InvalidSignature(Exception):
     """The body was not signed by Stripe with a secret we know, or is too old."""
 
 
-def verify(payload: bytes, header: str | None, secrets: Iterable[str]) -> dict[str, Any]:
-    """The event, if ``header`` signs ``payload`` with one of ``secrets`` within the tolerance."""
+PLATFORM = "platform"
+
+
+def verify(payload: bytes, header: str | None, secrets: Mapping[str, str]) -> tuple[dict[str, Any], str]:
+    """The event and who signed it (a vendor id, or PLATFORM for the environment's secret), if
+    ``header`` signs ``payload`` with one of ``secrets`` (signer -> secret) within the tolerance."""
     if not header:
         raise InvalidSignature("no Stripe-Signature header")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidSignature("body is not UTF-8") from error
-    for secret in secrets:
+    for signer, secret in secrets.items():
         try:
             stripe.WebhookSignature.verify_header(text, header, secret, consts.SIGNATURE_TOLERANCE_SECONDS)
         except stripe.SignatureVerificationError:
@@ -42,7 +47,7 @@ def verify(payload: bytes, header: str | None, secrets: Iterable[str]) -> dict[s
             raise InvalidSignature("signed body is not JSON") from error
         if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
             raise InvalidSignature("signed body is not a Stripe event")
-        return event
+        return event, signer
     raise InvalidSignature("no secret matches the signature")
 
 
@@ -59,7 +64,7 @@ def _money(minor: Any, currency: Any) -> Money | None:
     if not isinstance(minor, int) or not isinstance(currency, str):
         return None
     try:
-        return Money.from_minor(minor, currency.upper())
+        return consts.from_stripe_amount(minor, currency)
     except DomainError:
         return None
 
@@ -108,16 +113,27 @@ def _charge_refunded(event: dict[str, Any]) -> list[PaymentEvent]:
 _HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
     consts.SESSION_COMPLETED: _completed,
     consts.ASYNC_PAYMENT_SUCCEEDED: lambda event: [_session_event(event, PaymentEventKind.PAID)],
-    consts.ASYNC_PAYMENT_FAILED: lambda event: [_session_event(event, PaymentEventKind.FAILED)],
+    # The session that failed was the link's only one: the link cannot be paid again.
+    consts.ASYNC_PAYMENT_FAILED: lambda event: [
+        replace(_session_event(event, PaymentEventKind.FAILED), link_exhausted=True)
+    ],
     consts.CHARGE_REFUNDED: _charge_refunded,
 }
 
 
+def stored_payload(raw_event: str, signer: str) -> str:
+    """What the inbox keeps: the event and who signed it."""
+    return json.dumps({"signer": signer, "event": raw_event})
+
+
 def payment_events(payload: str) -> list[PaymentEvent]:
     """The neutral events a stored Stripe event means; other types mean nothing to us."""
-    event = json.loads(payload)
+    stored = json.loads(payload)
+    event = json.loads(stored["event"])
     handler = _HANDLERS.get(event.get("type", ""))
     if handler is None:
         log.info("stripe event %s of type %s acknowledged and ignored", event.get("id"), event.get("type"))
         return []
-    return handler(event)
+    signer = stored.get("signer", PLATFORM)
+    owner = None if signer == PLATFORM else uuid.UUID(signer)
+    return [replace(found, vendor_id=owner) for found in handler(event)]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,10 @@ class InboundEvent:
     received_at: datetime
     attempts: int
     processed_at: datetime | None
+
+
+# After this many failed tries an event is left for a person to look at (it stays in the table).
+MAX_ATTEMPTS = 10
 
 
 class InboxRepository:
@@ -65,22 +69,39 @@ class InboxRepository:
                 inbound_events.c.processed_at.is_(None),
                 inbound_events.c.source.in_(sources),
                 inbound_events.c.received_at <= received_before,
+                inbound_events.c.attempts < MAX_ATTEMPTS,
+                (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < received_before),
             )
             .order_by(inbound_events.c.id)
             .limit(limit)
         )
         return list((await self._conn.execute(query)).scalars())
 
+    async def claim(self, event_id: int, now: datetime, lease: timedelta) -> bool:
+        """Takes the event for processing unless it is done or another processor holds it."""
+        result = await self._conn.execute(
+            update(inbound_events)
+            .where(
+                inbound_events.c.id == event_id,
+                inbound_events.c.processed_at.is_(None),
+                (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
+            )
+            .values(locked_until=now + lease)
+        )
+        return bool(result.rowcount)
+
     async def mark_processed(self, event_id: int, now: datetime) -> None:
         await self._conn.execute(
             update(inbound_events)
             .where(inbound_events.c.id == event_id)
-            .values(processed_at=now, attempts=inbound_events.c.attempts + 1, last_error=None)
+            .values(
+                processed_at=now, attempts=inbound_events.c.attempts + 1, last_error=None, locked_until=None
+            )
         )
 
     async def mark_failed(self, event_id: int, error: str) -> None:
         await self._conn.execute(
             update(inbound_events)
             .where(inbound_events.c.id == event_id)
-            .values(attempts=inbound_events.c.attempts + 1, last_error=error[:2000])
+            .values(attempts=inbound_events.c.attempts + 1, last_error=error[:2000], locked_until=None)
         )

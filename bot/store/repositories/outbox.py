@@ -66,11 +66,23 @@ class OutgoingMessage:
     transaction_id: uuid.UUID | None = None
     dedupe_key: str | None = None
     buttons: tuple[tuple[str, str], ...] = ()
+    # A list message: (button title, section title, rows of (id, title, description)).
+    menu: tuple[str, str, tuple[tuple[str, str, str | None], ...]] | None = None
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text, "template_params": list(self.template_params)}
         if self.buttons:
             body["buttons"] = [{"id": button_id, "title": title} for button_id, title in self.buttons]
+        if self.menu is not None:
+            button, title, rows = self.menu
+            body["list"] = {
+                "button": button,
+                "title": title,
+                "rows": [
+                    {"id": row_id, "title": row_title, "description": note}
+                    for row_id, row_title, note in rows
+                ],
+            }
         return body
 
 

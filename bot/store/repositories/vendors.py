@@ -180,9 +180,11 @@ class VendorRepository:
         query = select(payment_settings.c.credentials).where(payment_settings.c.vendor_id == vendor_id)
         return (await self._conn.execute(query)).scalar_one_or_none()
 
-    async def all_credentials(self) -> list[str]:
-        query = select(payment_settings.c.credentials).where(payment_settings.c.credentials.is_not(None))
-        return [str(sealed) for sealed in (await self._conn.execute(query)).scalars()]
+    async def all_credentials(self) -> list[tuple[uuid.UUID, str]]:
+        query = select(payment_settings.c.vendor_id, payment_settings.c.credentials).where(
+            payment_settings.c.credentials.is_not(None)
+        )
+        return [(row.vendor_id, str(row.credentials)) for row in await self._conn.execute(query)]
 
     async def set_credentials(self, vendor_id: uuid.UUID, sealed: str | None) -> None:
         await self._conn.execute(

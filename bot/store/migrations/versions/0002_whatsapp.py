@@ -29,9 +29,13 @@ def upgrade() -> None:
         table.add_column(
             sa.Column("send_mode", sa.String(length=16), server_default=sa.text("'auto'"), nullable=False)
         )
+    with op.batch_alter_table("inbound_events") as table:
+        table.add_column(sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("inbound_events") as table:
+        table.drop_column("locked_until")
     with op.batch_alter_table("outbox_messages") as table:
         table.drop_column("send_mode")
     with op.batch_alter_table("vendor_admins") as table:

@@ -1,0 +1,47 @@
+"""What chat handlers need: the store, the payment use cases, and a way to queue replies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.services.clock import Clock
+from bot.services.context import PaymentDeps
+from bot.store.repositories.outbox import OutgoingMessage
+from bot.store.uow import UnitOfWorkFactory
+
+FLOW_LIFETIME = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message or click from WhatsApp, in our terms."""
+
+    phone_number_id: str | None
+    sender: str
+    wamid: str
+    at: datetime
+    name: str | None = None
+    text: str | None = None
+    choice: str | None = None  # the id of the button or list row clicked
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDeps:
+    uow: UnitOfWorkFactory
+    payments: PaymentDeps
+    default_phone_id: str
+    clock: Clock
+    notify_sender: Callable[[], None]
+
+    async def queue(self, messages: Sequence[OutgoingMessage]) -> None:
+        """Commits the replies to the outbox; the sender sends them at once."""
+        if not messages:
+            return
+        now = self.clock()
+        async with self.uow() as uow:
+            for message in messages:
+                await uow.outbox.add(message, now)
+            await uow.commit()
+        self.notify_sender()

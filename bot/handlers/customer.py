@@ -1,0 +1,86 @@
+"""What a customer can write: lien/link, solde/balance, payé/paid, STOP/START; the rest goes to the
+vendor's admins."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.domain.cards import REDACTION
+from bot.handlers.context import ChatDeps, Inbound
+from bot.handlers.parsing import CustomerIntent, parse_customer_reply
+from bot.handlers.replies import to_admins, to_customer
+from bot.services import chat
+from bot.services import messages as payment_messages
+from bot.services.chat import CustomerActor
+
+CUSTOMER_REPLY = "customer_reply"
+
+
+async def resend_links(deps: ChatDeps, actor: CustomerActor) -> None:
+    waiting = [r for r in await chat.open_requests(deps.uow, actor) if r.link is not None and r.link.active]
+    if not waiting:
+        await deps.queue([to_customer(actor, CUSTOMER_REPLY, "no_open_request")])
+        return
+    resent = []
+    for request in waiting:
+        assert request.link is not None
+        message = payment_messages.payment_request(
+            actor.vendor, actor.customer, request.order, request.transaction, request.link.url
+        )
+        # The same message again, on purpose: not deduplicated against the first sending.
+        resent.append(replace(message, dedupe_key=None))
+    await deps.queue(resent)
+
+
+async def tell_balance(deps: ChatDeps, actor: CustomerActor) -> None:
+    found = await chat.balances(deps.uow, actor)
+    orders = [
+        {"order": b.order.reference, "price": str(b.ledger.price), "paid": str(b.ledger.paid),
+         "balance": str(b.ledger.balance)}
+        for b in found
+    ]  # fmt: skip
+    await deps.queue([to_customer(actor, CUSTOMER_REPLY, "balance_info", orders=orders)])
+
+
+async def check_paid(deps: ChatDeps, actor: CustomerActor) -> None:
+    paid = await chat.recent_payments(deps.uow, actor)
+    waiting = [r for r in await chat.open_requests(deps.uow, actor) if r.link is not None and r.link.active]
+    await deps.queue(
+        [
+            to_customer(
+                actor,
+                CUSTOMER_REPLY,
+                "paid_check",
+                paid=[{"amount": str(t.amount), "label": t.label} for t in paid],
+                waiting=[
+                    {"amount": str(r.transaction.amount), "url": r.link.url if r.link else ""}
+                    for r in waiting
+                ],
+            )
+        ]
+    )
+
+
+async def on_message(deps: ChatDeps, actor: CustomerActor, inbound: Inbound) -> None:
+    text = inbound.text or ""
+    if REDACTION in text:
+        await deps.queue([to_customer(actor, CUSTOMER_REPLY, "card_refused")])
+        return
+    intent = parse_customer_reply(text) if text else CustomerIntent.OTHER
+    if intent is CustomerIntent.LINK:
+        await resend_links(deps, actor)
+    elif intent is CustomerIntent.BALANCE:
+        await tell_balance(deps, actor)
+    elif intent is CustomerIntent.PAID:
+        await check_paid(deps, actor)
+    elif intent in {CustomerIntent.STOP, CustomerIntent.START}:
+        stop = intent is CustomerIntent.STOP
+        await chat.set_reminders_opt_out(deps.uow, actor, stop, deps.clock())
+        await deps.queue([to_customer(actor, CUSTOMER_REPLY, "opted_out" if stop else "opted_in")])
+    else:
+        name = actor.customer.name or inbound.name
+        notes = to_admins(
+            actor, "vendor_customer_message", "customer_message",
+            customer=f"+{actor.customer.phone}", name=name, text=text or inbound.choice or "",
+        )  # fmt: skip
+        await deps.queue([to_customer(actor, CUSTOMER_REPLY, "forwarded"), *notes])

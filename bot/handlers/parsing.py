@@ -1,0 +1,394 @@
+"""What vendors and customers type on WhatsApp, read into plain values: a pure parser, no I/O, no reply text.
+
+Vendors type short commands from an admin phone (``acompte 12 30%``); customers answer reminders with a word
+or two (``lien``, ``j'ai payé``). Both come in French or English, in any case, with or without accents:
+people type fast on phones and auto-correct adds or drops accents at random. Replies are rendered elsewhere
+from templates, so a failure here is a stable code (``Unparsed.problem``), never a sentence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+__all__ = [
+    "CustomerIntent",
+    "Unparsed",
+    "VendorCommand",
+    "Verb",
+    "normalise",
+    "parse_customer_reply",
+    "parse_vendor_command",
+]
+
+
+class Verb(StrEnum):
+    """What a vendor asks for; the keywords of each verb are in ``_KEYWORDS``."""
+
+    HELP = "help"
+    ORDERS = "orders"
+    NEW = "new"
+    ACCEPT = "accept"
+    PAY = "pay"
+    DEPOSIT = "deposit"
+    FULL = "full"
+    BALANCE = "balance"
+    CASH = "cash"
+    STATUS = "status"
+    CANCEL = "cancel"
+    SHIP = "ship"
+    DONE = "done"
+    REMIND = "remind"
+    REMINDERS = "reminders"
+
+
+@dataclass(frozen=True, slots=True)
+class VendorCommand:
+    """A well-formed vendor command. Amounts stay text: only the domain knows the vendor's currency."""
+
+    verb: Verb
+    order: int | None = None
+    amount: str | None = None
+    phone: str | None = None
+    label: str = ""
+    switch: bool | None = None
+    language: str = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class Unparsed:
+    """Text that is not a command, with enough to pick the right usage reply.
+
+    ``verb`` is the verb recognised (its arguments were wrong) or, for ``unknown_command``, the nearest verb
+    by spelling (so ``acompt 12`` can answer with the deposit usage), or None. ``problem`` is one of
+    ``unknown_command``, ``missing_order``, ``bad_order``, ``missing_phone``, ``missing_price``,
+    ``bad_switch``, ``unexpected_argument``.
+    """
+
+    text: str
+    verb: Verb | None
+    problem: str
+    language: str = "fr"
+
+
+class CustomerIntent(StrEnum):
+    """What a customer's short reply asks for; anything else is forwarded to the vendor."""
+
+    LINK = "link"
+    BALANCE = "balance"
+    PAID = "paid"
+    STOP = "stop"
+    START = "start"
+    OTHER = "other"
+
+
+# Typographic apostrophes and quotes, folded so "j’ai" and "j'ai" read alike. Applied before NFKD (which
+# turns the acute accent "´", often typed as an apostrophe, into a space) and after it (which turns a double
+# prime into two primes).
+_QUOTES: Final = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u02bc\u02b9\u00b4`", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb", '"'),
+    }
+)
+
+
+def normalise(text: str) -> str:
+    """Case-, accent- and spacing-insensitive form of ``text``, the only form keywords are compared in.
+
+    NFKD splits accents off their letters (and reads full-width digits as digits), casefold lowers case,
+    combining marks are dropped, quotes folded, whitespace collapsed. Idempotent.
+    """
+    folded = unicodedata.normalize("NFKD", text.translate(_QUOTES)).casefold()
+    # casefold can produce new decomposable letters and marks ("İ" -> "i̇"), hence a second NFKD.
+    folded = unicodedata.normalize("NFKD", folded)
+    kept = "".join(char for char in folded if not unicodedata.combining(char))
+    return " ".join(kept.translate(_QUOTES).split())
+
+
+# Vendor keywords, already normalised, as (French, English). Words shared by both languages ("menu",
+# "total") and the bare "?" are listed as French, the bot's default language.
+_KEYWORDS_BY_VERB: Final[dict[Verb, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    Verb.HELP: (("aide", "menu", "?"), ("help",)),
+    Verb.ORDERS: (("commandes", "liste"), ("orders", "list")),
+    Verb.NEW: (("nouvelle", "nouveau"), ("new",)),
+    Verb.ACCEPT: (("accepter", "accepte"), ("accept",)),
+    Verb.PAY: (("paye", "payer"), ("paid", "pay")),
+    Verb.DEPOSIT: (("acompte",), ("deposit",)),
+    Verb.FULL: (("complet", "total"), ("full",)),
+    Verb.BALANCE: (("solde",), ("balance",)),
+    Verb.CASH: (("caisse",), ("cash",)),
+    Verb.STATUS: (("statut", "etat"), ("status",)),
+    Verb.CANCEL: (("annuler",), ("cancel",)),
+    Verb.SHIP: (("livraison", "livrer"), ("ship",)),
+    Verb.DONE: (("termine", "fini"), ("done",)),
+    Verb.REMIND: (("rappel",), ("remind",)),
+    Verb.REMINDERS: (("rappels",), ("reminders",)),
+}
+_KEYWORDS: Final[dict[str, tuple[Verb, str]]] = {
+    word: (verb, language)
+    for verb, (french, english) in _KEYWORDS_BY_VERB.items()
+    for language, words in (("fr", french), ("en", english))
+    for word in words
+}
+# Verbs whose only argument is the order number: anything after it is refused rather than ignored, so a
+# mistyped "payé 12 30%" does not silently open the wrong flow.
+_ORDER_ONLY: Final = frozenset(
+    {
+        Verb.ACCEPT,
+        Verb.PAY,
+        Verb.FULL,
+        Verb.BALANCE,
+        Verb.STATUS,
+        Verb.CANCEL,
+        Verb.SHIP,
+        Verb.DONE,
+        Verb.REMIND,
+    }
+)
+_WITH_AMOUNT: Final = frozenset({Verb.DEPOSIT, Verb.CASH})
+_SWITCHES: Final[dict[str, bool]] = {
+    **dict.fromkeys(("on", "oui", "yes", "activer", "marche"), True),
+    **dict.fromkeys(("off", "non", "no", "desactiver", "arret"), False),
+}
+# A currency written as its own token after a price ("150 €"). An explicit list, not "any three letters",
+# so that a label's first word ("150 pot de miel") is never swallowed.
+_CURRENCIES: Final = frozenset(
+    {"€", "$", "£", "₪", "¥", "₩", "eur", "euro", "euros", "usd", "gbp", "ils", "nis", "shekel", "shekels"}
+    | {"chf", "cad", "cfa", "fcfa", "xof", "xaf", "mad"}
+)
+_CURRENCY_SIGNS: Final = frozenset({"€", "$", "£", "₪", "¥", "₩"})
+# Order number markers: "#12", "n°12", "no 12", "nº 12" (NFKD reads "º" as "o").
+_ORDER_MARKERS: Final = frozenset({"#", "n°", "no", "n°.", "no.", "num", "num.", "numero"})
+_ORDER: Final = re.compile(r"(?:#|n°\.?|no\.?|num\.?|numero)?([0-9]+)")
+_MAX_ORDER_DIGITS: Final = 9
+# Punctuation tolerated around a verb: "/aide", "!payé", "*payé*" (WhatsApp bold), "acompte:".
+_VERB_EDGES: Final = "/!.,;:*_~?"
+_FUZZY_CUTOFF: Final = 0.7
+_LONGEST_KEYWORD: Final = max(len(word) for word in _KEYWORDS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """A whitespace-separated word: its normalised form to match, its place in the text to slice the
+    original (amounts and labels are returned exactly as typed)."""
+
+    word: str
+    start: int
+    end: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    return [
+        _Token(normalise(match.group()), match.start(), match.end()) for match in re.finditer(r"\S+", text)
+    ]
+
+
+def _bare(word: str) -> str:
+    """The word without tolerated punctuation; a lone "?" (or "??") stays, being the help keyword."""
+    core = word.strip(_VERB_EDGES)
+    if not core and "?" in word:
+        return "?"
+    return core
+
+
+def _verb(token: _Token) -> tuple[Verb, str] | None:
+    return _KEYWORDS.get(_bare(token.word))
+
+
+def _take_order(tokens: list[_Token], index: int) -> tuple[int | str, int]:
+    """The order number at ``index`` (or a problem code) and the index after it. A lone marker ("no",
+    "#") joins the next token."""
+    if index >= len(tokens):
+        return "missing_order", index
+    word = tokens[index].word
+    used = 1
+    if word in _ORDER_MARKERS:
+        if index + 1 >= len(tokens):
+            return "missing_order", index + 1
+        word += tokens[index + 1].word
+        used = 2
+    core = word.strip("*_~").rstrip(".!,;:")
+    match = _ORDER.fullmatch(core)
+    if match is None:
+        return ("bad_order" if re.search("[0-9]", core) else "missing_order"), index + used
+    # Leading zeros are harmless; the length check keeps int() away from absurd (and slow) numbers.
+    digits = match.group(1).lstrip("0")
+    if not digits or len(digits) > _MAX_ORDER_DIGITS:
+        return "bad_order", index + used
+    return int(digits), index + used
+
+
+def _is_phone(word: str) -> bool:
+    """Shaped like a phone number ("+33612345678", "0033612345678", "+33-6-12-34-56-78"); the domain checks
+    the rest. Enough digits that a price ("150") is never taken for a phone."""
+    if not re.fullmatch(r"\+?[0-9(][0-9().\-/]*", word):
+        return False
+    return 6 <= sum(char.isdigit() for char in word) <= 17
+
+
+def _is_price(word: str) -> bool:
+    """A number, with a currency sign before it or a currency after it at most ("150€", "€150", "45,50")."""
+    match = re.fullmatch(r"([^0-9]*)([0-9][0-9.,']*)([^0-9]*)", word)
+    if match is None:
+        return False
+    before, _, after = match.groups()
+    return (not before or before in _CURRENCY_SIGNS) and (not after or after in _CURRENCIES)
+
+
+def _nearest(text: str, word: str) -> Unparsed:
+    """An unknown command, with the verb the first word is closest to (difflib), for a helpful usage reply."""
+    core = _bare(word)
+    if not core or len(core) > 2 * _LONGEST_KEYWORD:
+        return Unparsed(text, None, "unknown_command")
+    close = difflib.get_close_matches(core, list(_KEYWORDS), n=1, cutoff=_FUZZY_CUTOFF)
+    if not close:
+        return Unparsed(text, None, "unknown_command")
+    verb, language = _KEYWORDS[close[0]]
+    return Unparsed(text, verb, "unknown_command", language)
+
+
+def _new_order(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
+    """``nouvelle PHONE PRICE [LABEL...]``; the price may be followed by a currency token ("150 €")."""
+    if not args or not _is_phone(args[0].word):
+        return Unparsed(text, Verb.NEW, "missing_phone", language)
+    if len(args) < 2 or not _is_price(args[1].word):
+        return Unparsed(text, Verb.NEW, "missing_price", language)
+    last = 2 if len(args) > 2 and args[2].word in _CURRENCIES else 1
+    return VendorCommand(
+        Verb.NEW,
+        amount=text[args[1].start : args[last].end],
+        phone=text[args[0].start : args[0].end],
+        label=text[args[last].end :].strip(),
+        language=language,
+    )
+
+
+def _with_order(
+    text: str, tokens: list[_Token], index: int, verb: Verb, language: str, order: int | None
+) -> VendorCommand | Unparsed:
+    """The arguments of a verb that works on one order; ``order`` is given when it was typed first."""
+    if order is None:
+        found, index = _take_order(tokens, index)
+        if isinstance(found, str):
+            return Unparsed(text, verb, found, language)
+        order = found
+    rest = tokens[index:]
+    if verb in _WITH_AMOUNT:
+        amount = text[rest[0].start : rest[-1].end] if rest else None
+        return VendorCommand(verb, order=order, amount=amount, language=language)
+    if verb is Verb.REMINDERS:
+        switch = _SWITCHES.get(_bare(rest[0].word)) if rest else None
+        if switch is None:
+            return Unparsed(text, verb, "bad_switch", language)
+        if len(rest) > 1:
+            return Unparsed(text, verb, "unexpected_argument", language)
+        return VendorCommand(verb, order=order, switch=switch, language=language)
+    if rest:
+        return Unparsed(text, verb, "unexpected_argument", language)
+    return VendorCommand(verb, order=order, language=language)
+
+
+def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
+    """Reads one command from a vendor's admin phone. Never raises: anything unreadable is ``Unparsed``.
+
+    The verb comes first (``payé 12``), or second after the order (``12 payé``). ``aide`` and ``commandes``
+    ignore trailing words (they cannot do harm); every other verb refuses arguments it does not take.
+    """
+    tokens = _tokens(text)
+    if not tokens:
+        return Unparsed(text, None, "unknown_command")
+    found = _verb(tokens[0])
+    if found is not None:
+        verb, language = found
+        if verb in {Verb.HELP, Verb.ORDERS}:
+            return VendorCommand(verb, language=language)
+        if verb is Verb.NEW:
+            return _new_order(text, tokens[1:], language)
+        return _with_order(text, tokens, 1, verb, language, None)
+    order, after = _take_order(tokens, 0)
+    if not isinstance(order, int) or after >= len(tokens):
+        return _nearest(text, tokens[0].word)
+    found = _verb(tokens[after])
+    if found is None:
+        return _nearest(text, tokens[after].word)
+    verb, language = found
+    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW}:
+        return Unparsed(text, verb, "unexpected_argument", language)
+    return _with_order(text, tokens, after + 1, verb, language, order)
+
+
+# Customer phrases, normalised and split into words (apostrophes split too: "j'ai" -> "j", "ai"), by
+# priority: STOP first, since an opt-out must never be missed.
+_INTENTS: Final[tuple[tuple[CustomerIntent, tuple[tuple[str, ...], ...]], ...]] = (
+    (
+        CustomerIntent.STOP,
+        (
+            ("stop",),
+            ("stopper",),
+            ("arret",),
+            ("arreter",),
+            ("unsubscribe",),
+            ("desabonner",),
+            ("desabonne",),
+            ("desabonnement",),
+        ),
+    ),
+    (CustomerIntent.START, (("start",), ("reprendre",), ("subscribe",), ("abonner",), ("reabonner",))),
+    (
+        CustomerIntent.PAID,
+        (
+            ("paye",),
+            ("payee",),
+            ("paid",),
+            ("regle",),
+            ("paiement", "effectue"),
+            ("paiement", "fait"),
+            ("payment", "made"),
+            ("payment", "sent"),
+        ),
+    ),
+    (
+        CustomerIntent.BALANCE,
+        (("solde",), ("balance",), ("reste",), ("restant",), ("combien",), ("how", "much"), ("remaining",)),
+    ),
+    (CustomerIntent.LINK, (("lien",), ("liens",), ("link",), ("links",))),
+)
+# In a negated message ("pas encore payé", "not paid") a PAID keyword means the opposite. Other intents
+# survive negation: "pas reçu le lien" still wants the link, "non, stop" still opts out.
+_NEGATIONS: Final = frozenset({"pas", "ne", "n", "not", "non", "no", "jamais", "never", "didn", "didnt"})
+_NEGATABLE: Final = frozenset({CustomerIntent.PAID})
+# Intent is read from short messages only: in a longer one a keyword is usually incidental ("le lien ne
+# marche pas sur mon téléphone, je peux payer en espèces ?") and the vendor should read it.
+_SHORT_REPLY_WORDS: Final = 4
+_NOT_WORD: Final = re.compile(r"[^\w']|_")
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    size = len(phrase)
+    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
+
+
+def parse_customer_reply(text: str) -> CustomerIntent:
+    """The intent of a customer's message. Never raises.
+
+    Rule: a message of at most four words (punctuation and emoji ignored, "j'ai" counting as one) carrying
+    one of the phrases above has that intent (first in priority order); anything longer, or without a
+    phrase, is OTHER and goes to the vendor.
+    """
+    words = [word.strip("'") for word in _NOT_WORD.sub(" ", normalise(text)).split()]
+    words = [word for word in words if word]
+    if not words or len(words) > _SHORT_REPLY_WORDS:
+        return CustomerIntent.OTHER
+    parts = [part for word in words for part in word.split("'") if part]
+    negated = not _NEGATIONS.isdisjoint(parts)
+    for intent, phrases in _INTENTS:
+        if negated and intent in _NEGATABLE:
+            continue
+        if any(_contains(parts, phrase) for phrase in phrases):
+            return intent
+    return CustomerIntent.OTHER

@@ -1,0 +1,187 @@
+"""The source's "Payé" flow as chat: full payment or deposit, the deposit amount (30% / 50% / 100% or
+another amount), the confirmation, then the request. Button ids carry the order and the action; the
+step the admin is at lives in ``conversations`` so a restart loses nothing and a confirmation counts once.
+"""
+
+from __future__ import annotations
+
+from bot.domain.deposit import AskKind, Ledger
+from bot.domain.errors import DomainError, OrderNotFound
+from bot.domain.money import parse_amount_or_percent
+from bot.handlers.context import FLOW_LIFETIME, ChatDeps
+from bot.handlers.replies import admin_text, to_admin
+from bot.rendering import explain
+from bot.services import orders as order_service
+from bot.services import payments as payment_service
+from bot.services.chat import AdminActor
+
+CONFIRM = "confirm"
+TYPED_AMOUNT = "deposit_amount"
+
+
+async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order_service.OrderView, Ledger]:
+    view = await order_service.show_order(deps.uow, str(actor.vendor.id), number)
+    view.order.check_payable(actor.vendor.payment.confirmation_rule)
+    ledger = view.ledger
+    if ledger is None:  # pragma: no cover - check_payable refuses orders without a price
+        raise OrderNotFound(order=f"#{number}")
+    return view, ledger
+
+
+async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
+    """``payé 12``: [Paiement complet] [Acompte] [Annuler]."""
+    view, ledger = await _ledger(deps, actor, number)
+    ledger.check_request(ledger.requestable)
+    buttons = (
+        (f"pay:{number}:full", admin_text(actor.vendor, "button_full")),
+        (f"pay:{number}:deposit", admin_text(actor.vendor, "button_deposit")),
+        (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+    )
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "pay_choice",
+                buttons=buttons,
+                order=view.order.reference,
+                label=view.order.label,
+                price=str(ledger.price),
+                paid=str(ledger.paid),
+                requestable=str(ledger.requestable),
+            )
+        ]
+    )
+
+
+async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
+    """The quick picks with their amounts, the vendor's default first, and "Autre montant"."""
+    view, ledger = await _ledger(deps, actor, number)
+    default = actor.vendor.payment.deposit_policy.suggested_deposit(ledger)
+    rows: list[tuple[str, str, str | None]] = []
+    picks = ledger.quick_picks()
+    if all(amount != default for _, amount in picks):
+        rows.append((f"amt:{number}:{default.amount}", str(default), admin_text(actor.vendor, "row_default")))
+    for percent, amount in picks:
+        note = admin_text(actor.vendor, "row_default") if amount == default else None
+        rows.append((f"amt:{number}:{amount.amount}", f"{percent} : {amount}", note))
+    rows.append((f"other:{number}", admin_text(actor.vendor, "row_other"), None))
+    menu = (
+        admin_text(actor.vendor, "button_choose"),
+        admin_text(actor.vendor, "button_deposit"),
+        tuple(rows),
+    )
+    message = to_admin(
+        actor,
+        "deposit_choice",
+        menu=menu,
+        order=view.order.reference,
+        price=str(ledger.price),
+        default=str(default),
+        requestable=str(ledger.requestable),
+    )
+    await deps.queue([message])
+
+
+async def ask_amount(deps: ChatDeps, actor: AdminActor, number: int) -> None:
+    _, ledger = await _ledger(deps, actor, number)
+    now = deps.clock()
+    async with deps.uow() as uow:
+        await uow.conversations.start(
+            actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, now + FLOW_LIFETIME, now
+        )
+        await uow.commit()
+    await deps.queue([to_admin(actor, "ask_amount", order=f"#{number}", requestable=str(ledger.requestable))])
+
+
+async def typed_amount(deps: ChatDeps, actor: AdminActor, number: int, text: str) -> None:
+    """The amount typed after "Autre montant"; a wrong one is explained and may be typed again."""
+    try:
+        await confirm_step(deps, actor, number, AskKind.DEPOSIT, text)
+    except DomainError as error:
+        now = deps.clock()
+        async with deps.uow() as uow:
+            await uow.conversations.start(
+                actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, now + FLOW_LIFETIME, now
+            )
+            await uow.commit()
+        await deps.queue([to_admin(actor, "try_again", problem=explain(error, actor.vendor.locale))])
+
+
+async def confirm_step(
+    deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, typed: str | None
+) -> None:
+    """The source's confirmation: "Un lien de paiement pour Acompte de 45.00 EUR sera envoyé ..."."""
+    _, ledger = await _ledger(deps, actor, number)
+    wanted = None if typed is None else parse_amount_or_percent(typed, actor.vendor.currency)
+    amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
+    kind = ledger.request_type(amount)
+    now = deps.clock()
+    state = {"order": number, "ask": ask.value, "amount": f"{amount.amount}"}
+    async with deps.uow() as uow:
+        await uow.conversations.start(actor.vendor.id, actor.phone, CONFIRM, state, now + FLOW_LIFETIME, now)
+        await uow.commit()
+    buttons = (
+        (f"ok:{number}:{ask.value}:{amount.amount}", admin_text(actor.vendor, "button_confirm")),
+        (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+    )
+    await deps.queue([to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=str(amount))])
+
+
+async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, amount_text: str) -> None:
+    """[Confirmer et envoyer]: the request is made once, whatever the double clicks."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        taken = await uow.conversations.take(actor.vendor.id, actor.phone, CONFIRM, now)
+        await uow.commit()
+    expected = {"order": number, "ask": ask.value, "amount": amount_text}
+    if taken is None or taken.state != expected:
+        await deps.queue([to_admin(actor, "stale_confirmation", order=f"#{number}")])
+        return
+    typed = amount_text if ask is AskKind.DEPOSIT else None
+    outcome = await payment_service.request_payment(deps.payments, str(actor.vendor.id), number, ask, typed)
+    view = await order_service.show_order(deps.uow, str(actor.vendor.id), number)
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "request_sent",
+                kind=outcome.transaction.type.value,
+                amount=str(outcome.transaction.amount),
+                order=outcome.order.reference,
+                customer=f"+{view.customer.phone}",
+                url=outcome.url,
+                status=view.order.status.value,
+            )
+        ]
+    )
+
+
+async def cancel(deps: ChatDeps, actor: AdminActor, number: int) -> None:
+    async with deps.uow() as uow:
+        await uow.conversations.clear(actor.vendor.id, actor.phone)
+        await uow.commit()
+    await deps.queue([to_admin(actor, "flow_cancelled", order=f"#{number}")])
+
+
+async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
+    """A click on one of this flow's buttons or list rows (ids like ``pay:12:deposit``)."""
+    parts = choice.split(":")
+    if len(parts) < 2 or not parts[1].isdigit():
+        await deps.queue([to_admin(actor, "help")])
+        return
+    action, number = parts[0], int(parts[1])
+    if action == "pay" and len(parts) == 3:
+        if parts[2] == "full":
+            await confirm_step(deps, actor, number, AskKind.FULL, None)
+        elif parts[2] == "deposit":
+            await deposit_menu(deps, actor, number)
+        else:
+            await cancel(deps, actor, number)
+    elif action == "amt" and len(parts) == 3:
+        await confirm_step(deps, actor, number, AskKind.DEPOSIT, parts[2])
+    elif action == "other":
+        await ask_amount(deps, actor, number)
+    elif action == "ok" and len(parts) == 4 and parts[2] in {a.value for a in AskKind}:
+        await confirm(deps, actor, number, AskKind(parts[2]), parts[3])
+    else:
+        await deps.queue([to_admin(actor, "help")])

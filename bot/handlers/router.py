@@ -1,0 +1,39 @@
+"""Who wrote, and which handler answers: admins get vendor commands and the payment flow, everyone
+else is a customer."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.domain.errors import DomainError
+from bot.handlers import customer, payment_flow, vendor
+from bot.handlers.context import ChatDeps, Inbound
+from bot.handlers.replies import to_admin
+from bot.rendering import explain
+from bot.services.chat import AdminActor, CustomerActor, identify
+from bot.services.delivery import apply_status
+
+log = logging.getLogger(__name__)
+
+
+async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
+    actor = await identify(
+        deps.uow, inbound.phone_number_id, deps.default_phone_id, inbound.sender, inbound.at, inbound.name
+    )
+    if isinstance(actor, AdminActor):
+        try:
+            if inbound.choice is not None:
+                await payment_flow.on_choice(deps, actor, inbound.choice)
+            else:
+                await vendor.on_text(deps, actor, inbound)
+        except DomainError as error:
+            await deps.queue([to_admin(actor, "refused", problem=explain(error, actor.vendor.locale))])
+    elif isinstance(actor, CustomerActor):
+        await customer.on_message(deps, actor, inbound)
+
+
+async def on_status(deps: ChatDeps, wamid: str, status: str, error_code: int | None) -> None:
+    outcome = await apply_status(deps.uow, deps.clock, wamid, status, error_code)
+    if outcome == "resend_as_template":
+        deps.notify_sender()
+    log.debug("status %s for %s: %s", status, wamid, outcome)

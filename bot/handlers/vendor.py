@@ -1,0 +1,200 @@
+"""Vendor commands, from an admin's phone: parse, call one service, reply from a template."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.domain.cards import REDACTION
+from bot.domain.deposit import AskKind
+from bot.domain.order import ConfirmationRule, OrderStatus
+from bot.handlers import payment_flow
+from bot.handlers.context import ChatDeps, Inbound
+from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
+from bot.handlers.replies import to_admin
+from bot.services import orders as order_service
+from bot.services import payments as payment_service
+from bot.services.chat import AdminActor
+
+Command = Callable[[ChatDeps, AdminActor, VendorCommand], Awaitable[None]]
+ACTIVE = {OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PAID, OrderStatus.IN_DELIVERY}
+
+
+def _number(command: VendorCommand) -> int:
+    if command.order is None:  # pragma: no cover - the parser never gives these verbs without one
+        raise ValueError("order number expected")
+    return command.order
+
+
+async def show_help(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
+    await deps.queue([to_admin(actor, "help")])
+
+
+async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
+    orders = await order_service.list_orders(deps.uow, str(actor.vendor.id), ACTIVE, limit=20)
+    rows = [
+        {"order": o.reference, "status": o.status.value, "price": str(o.price or ""), "label": o.label}
+        for o in orders
+    ]
+    await deps.queue([to_admin(actor, "orders", orders=rows)])
+
+
+async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    accept = actor.vendor.payment.confirmation_rule is ConfirmationRule.IMMEDIATE
+    order = await order_service.create_order(
+        deps.uow,
+        str(actor.vendor.id),
+        command.phone or "",
+        command.amount,
+        command.label,
+        accept,
+        deps.clock(),
+    )
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "order_created",
+                order=order.reference,
+                number=order.number,
+                customer=command.phone,
+                price=str(order.price),
+                label=order.label,
+                status=order.status.value,
+            )
+        ]
+    )
+
+
+async def accept(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    order = await order_service.accept_order(deps.uow, str(actor.vendor.id), _number(command), deps.clock())
+    await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
+
+
+async def pay(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await payment_flow.start(deps, actor, _number(command))
+
+
+async def deposit(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    if command.amount is None:
+        await payment_flow.deposit_menu(deps, actor, _number(command))
+    else:
+        await payment_flow.confirm_step(deps, actor, _number(command), AskKind.DEPOSIT, command.amount)
+
+
+async def full(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await payment_flow.confirm_step(deps, actor, _number(command), AskKind.FULL, None)
+
+
+async def balance(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await payment_flow.confirm_step(deps, actor, _number(command), AskKind.BALANCE, None)
+
+
+async def cash(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    order, transaction, ledger = await payment_service.record_cash_payment(
+        deps.payments, str(actor.vendor.id), _number(command), command.amount
+    )
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "cash_recorded",
+                order=order.reference,
+                amount=str(transaction.amount),
+                paid=str(ledger.paid),
+                price=str(ledger.price),
+                balance=str(ledger.balance),
+                status=order.status.value,
+            )
+        ]
+    )
+
+
+async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    view = await order_service.show_order(deps.uow, str(actor.vendor.id), _number(command))
+    ledger = view.ledger
+    transactions = []
+    for t in view.transactions:
+        link = view.links.get(t.payment_link_id) if t.payment_link_id else None
+        transactions.append(
+            {
+                "kind": t.type.value,
+                "amount": str(t.amount),
+                "status": t.status.value,
+                "url": link.url if link is not None and link.active else None,
+                "paid_at": t.paid_at,
+            }
+        )
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "order_status",
+                order=view.order.reference,
+                label=view.order.label,
+                status=view.order.status.value,
+                customer=f"+{view.customer.phone}",
+                price=str(view.order.price or ""),
+                paid=None if ledger is None else str(ledger.paid),
+                balance=None if ledger is None else str(ledger.balance),
+                transactions=transactions,
+            )
+        ]
+    )
+
+
+async def cancel(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    cancelled = await payment_service.cancel_requests(deps.payments, str(actor.vendor.id), _number(command))
+    items = [{"kind": t.type.value, "amount": str(t.amount)} for t in cancelled]
+    await deps.queue([to_admin(actor, "requests_cancelled", order=f"#{_number(command)}", requests=items)])
+
+
+async def ship(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    order = await order_service.advance_order(
+        deps.uow, str(actor.vendor.id), _number(command), "ship", deps.clock()
+    )
+    await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
+
+
+async def done(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    order = await order_service.advance_order(
+        deps.uow, str(actor.vendor.id), _number(command), "complete", deps.clock()
+    )
+    await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
+
+
+COMMANDS: dict[Verb, Command] = {
+    Verb.HELP: show_help,
+    Verb.ORDERS: list_orders,
+    Verb.NEW: new_order,
+    Verb.ACCEPT: accept,
+    Verb.PAY: pay,
+    Verb.DEPOSIT: deposit,
+    Verb.FULL: full,
+    Verb.BALANCE: balance,
+    Verb.CASH: cash,
+    Verb.STATUS: status,
+    Verb.CANCEL: cancel,
+    Verb.SHIP: ship,
+    Verb.DONE: done,
+}
+
+
+async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
+    text = inbound.text or ""
+    if REDACTION in text:
+        await deps.queue([to_admin(actor, "card_refused")])
+        return
+    parsed = parse_vendor_command(text)
+    if isinstance(parsed, Unparsed):
+        async with deps.uow() as uow:
+            flow = await uow.conversations.current(actor.vendor.id, actor.phone, deps.clock())
+        if flow is not None and flow.flow == payment_flow.TYPED_AMOUNT:
+            await payment_flow.typed_amount(deps, actor, int(flow.state["order"]), text)
+            return
+        await deps.queue([to_admin(actor, "usage", verb=None if parsed.verb is None else parsed.verb.value)])
+        return
+    handler = COMMANDS.get(parsed.verb)
+    if handler is None:
+        await deps.queue([to_admin(actor, "usage", verb=parsed.verb.value)])
+        return
+    await handler(deps, actor, parsed)

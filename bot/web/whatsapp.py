@@ -1,0 +1,62 @@
+"""The WhatsApp webhook: verify the signature on the raw body, split the batch, commit every event to
+the inbox (shared commits), answer, then handle the events in the background, in order."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.store.inbox_writer import NewEvent
+from bot.web.keys import clock_key, inbox_writer_key, tasks_key, uow_key, whatsapp_key
+from bot.whatsapp.dispatch import process_whatsapp_event
+from bot.whatsapp.webhook_events import (
+    SIGNATURE_HEADER,
+    SOURCE,
+    MalformedWebhook,
+    signature_valid,
+    split_webhook,
+)
+
+log = logging.getLogger(__name__)
+CHALLENGE_MODE = "subscribe"
+
+
+async def verify_subscription(request: web.Request) -> web.Response:
+    """Meta's GET handshake: echo ``hub.challenge`` when ``hub.verify_token`` is ours."""
+    clients = request.app[whatsapp_key]
+    token = request.query.get("hub.verify_token")
+    if request.query.get("hub.mode") != CHALLENGE_MODE or token != clients.config.verify_token:
+        return web.Response(status=403, text="forbidden")
+    return web.Response(text=request.query.get("hub.challenge", ""))
+
+
+async def receive(request: web.Request) -> web.Response:
+    body = await request.read()
+    clients = request.app[whatsapp_key]
+    header = request.headers.get(SIGNATURE_HEADER)
+    if header is None:
+        return web.Response(status=401, text="missing signature")
+    if not signature_valid(body, header, clients.config.app_secret):
+        return web.Response(status=403, text="bad signature")
+    try:
+        events = split_webhook(body)
+    except MalformedWebhook as error:
+        return web.Response(status=400, text=str(error))
+    try:
+        ids = await request.app[inbox_writer_key].store(
+            [NewEvent(SOURCE, e.key, e.event_type, e.payload) for e in events], request.app[clock_key]()
+        )
+    except (OSError, SQLAlchemyError):
+        log.warning("inbox unavailable; WhatsApp will deliver again", exc_info=True)
+        return web.Response(status=503, text="temporarily unavailable")
+    fresh = [event_id for event_id in ids if event_id is not None]
+    if fresh:
+        request.app[tasks_key].spawn(_handle_in_order(request.app, fresh))
+    return web.Response(text="ok")
+
+
+async def _handle_in_order(app: web.Application, event_ids: list[int]) -> None:
+    for event_id in event_ids:
+        await process_whatsapp_event(app[uow_key], app[whatsapp_key], app[clock_key], event_id)

@@ -1,0 +1,125 @@
+"""From a stored inbox event to our handlers, through pywa.
+
+pywa parses the one-update body we stored and calls the callbacks registered here; they turn its types
+into our ``Inbound`` and hand it to the router. pywa logs and swallows callback errors, so failures are
+collected in a context variable and the event stays in the inbox to be tried again.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pywa.types.callback import CallbackButton, CallbackSelection
+from pywa.types.message import Message
+from pywa.types.message_status import MessageStatus
+from pywa_async.client import WhatsApp
+from pywa_async.handlers import (
+    CallbackButtonHandler,
+    CallbackSelectionHandler,
+    MessageHandler,
+    MessageStatusHandler,
+)
+
+from bot.handlers import router
+from bot.handlers.context import ChatDeps, Inbound
+from bot.services.clock import Clock
+from bot.services.inbox import PROCESSING_LEASE
+from bot.store.uow import UnitOfWorkFactory
+from bot.whatsapp.clients import WhatsAppClients
+from bot.whatsapp.webhook_events import SOURCE
+
+log = logging.getLogger(__name__)
+_failures: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "failures", default=None
+)
+
+
+def _guarded(work: Callable[[Any], Awaitable[None]]) -> Callable[[Any, Any], Awaitable[None]]:
+    async def callback(_client: Any, update: Any) -> None:
+        try:
+            await work(update)
+        except Exception as error:  # noqa: BLE001 - recorded, so the inbox keeps the event
+            log.exception("handling WhatsApp update %s failed", getattr(update, "id", "?"))
+            failures = _failures.get()
+            if failures is not None:
+                failures.append(error)
+
+    return callback
+
+
+def _inbound(
+    update: Message | CallbackButton[Any] | CallbackSelection[Any], **content: str | None
+) -> Inbound:
+    user = update.from_user
+    return Inbound(
+        phone_number_id=update.metadata.phone_number_id,
+        sender=str(user.wa_id or user.bsuid),
+        wamid=update.id,
+        at=update.timestamp,
+        name=user.name,
+        **content,
+    )
+
+
+def handlers_installer(deps: Callable[[], ChatDeps]) -> Callable[[WhatsApp], None]:
+    """Registers our callbacks on a pywa client; ``deps`` is read when an update arrives."""
+
+    async def message(update: Message) -> None:
+        await router.on_inbound(deps(), _inbound(update, text=update.text or ""))
+
+    async def click(update: CallbackButton[Any] | CallbackSelection[Any]) -> None:
+        await router.on_inbound(deps(), _inbound(update, choice=str(update.data), text=update.title))
+
+    async def status(update: MessageStatus[Any]) -> None:
+        code = update.error.code if update.error is not None else None
+        await router.on_status(deps(), update.id, str(update.status.value).lower(), code)
+
+    def install(client: WhatsApp) -> None:
+        client.add_handlers(
+            MessageHandler(_guarded(message)),
+            CallbackButtonHandler(_guarded(click)),
+            CallbackSelectionHandler(_guarded(click)),
+            MessageStatusHandler(_guarded(status)),
+        )
+
+    return install
+
+
+def _phone_number_id(payload: str) -> str | None:
+    try:
+        value = json.loads(payload)["entry"][0]["changes"][0]["value"]
+        return str(value["metadata"]["phone_number_id"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+
+
+async def process_whatsapp_event(
+    uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock, event_id: int
+) -> bool:
+    """Handles one stored WhatsApp event; True when it is done (now or before)."""
+    async with uow_factory() as uow:
+        stored = await uow.inbox.get(event_id)
+        claimed = stored is not None and await uow.inbox.claim(event_id, clock(), PROCESSING_LEASE)
+        await uow.commit()
+    if stored is None or not claimed or stored.source != SOURCE:
+        return True
+    failures: list[BaseException] = []
+    token = _failures.set(failures)
+    try:
+        if stored.event_type != "other":
+            client = clients.for_number(_phone_number_id(stored.payload))
+            await client.webhook_update_handler(stored.payload.encode("utf-8"))
+    finally:
+        _failures.reset(token)
+    async with uow_factory() as uow:
+        if failures:
+            error = failures[0]
+            await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
+        else:
+            await uow.inbox.mark_processed(event_id, clock())
+        await uow.commit()
+    return not failures
