@@ -18,7 +18,7 @@ from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.graph import FakeGraphAPI, SentMessage
 from bot.store.tables import outbox_messages
 from bot.web.app import create_app
-from bot.web.keys import clock_key, graph_key, sender_key, tasks_key, uow_key
+from bot.web.keys import clock_key, graph_key, processor_key, sender_key, tasks_key, uow_key
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID
 from tests.payment_support import settings_for
 
@@ -76,6 +76,7 @@ class RunningBot:
         deadline = asyncio.get_running_loop().time() + limit
         while asyncio.get_running_loop().time() < deadline:
             await self.app[tasks_key].drain()
+            await self.app[processor_key].drain()
             await self.app[sender_key].drain()
             async with self.app[uow_key]() as uow:
                 busy = await uow.connection.execute(

@@ -11,7 +11,6 @@ from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
 from bot.services.chat import AdminActor, CustomerActor, identify
-from bot.services.delivery import apply_status
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +29,3 @@ async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
             await deps.queue([to_admin(actor, "refused", problem=explain(error, actor.vendor.locale))])
     elif isinstance(actor, CustomerActor):
         await customer.on_message(deps, actor, inbound)
-
-
-async def on_status(deps: ChatDeps, wamid: str, status: str, error_code: int | None) -> None:
-    outcome = await apply_status(deps.uow, deps.clock, wamid, status, error_code)
-    if outcome == "resend_as_template":
-        deps.notify_sender()
-    log.debug("status %s for %s: %s", status, wamid, outcome)

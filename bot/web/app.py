@@ -36,6 +36,7 @@ from bot.web.keys import (
     metrics_key,
     pair_interval_key,
     payments_key,
+    processor_key,
     providers_key,
     recovery_interval_key,
     sandbox_delay_key,
@@ -47,7 +48,8 @@ from bot.web.keys import (
 )
 from bot.web.metrics import Metrics
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, WhatsAppClients, WhatsAppConfig
-from bot.whatsapp.dispatch import handlers_installer, process_whatsapp_event
+from bot.whatsapp.dispatch import handlers_installer
+from bot.whatsapp.processor import InboxProcessor, Job
 from bot.whatsapp.sender import OutboxSender
 from bot.whatsapp.webhook_events import SOURCE as WHATSAPP_SOURCE
 
@@ -123,8 +125,10 @@ async def _recover(app: web.Application, grace: timedelta) -> None:
         await process_payment_backlog(deps, payments.PAYMENT_PARSERS, grace)
         async with deps.uow() as uow:
             waiting = await uow.inbox.unprocessed({WHATSAPP_SOURCE}, deps.clock() - grace, 500)
-        for event_id in waiting:
-            await process_whatsapp_event(deps.uow, app[whatsapp_key], deps.clock, event_id)
+            stored = [await uow.inbox.get(event_id) for event_id in waiting]
+        app[processor_key].submit(
+            [Job(e.id, e.event_type, e.payload) for e in stored if e is not None]
+        )
     except Exception:  # noqa: BLE001 - one bad row must not stop recovery for good
         log.exception("recovery pass failed; it will run again")
 
@@ -150,7 +154,9 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     """The inbox writer, the pywa clients, the outbox sender, and the recovery passes."""
     settings = app[settings_key]
     config = WhatsAppConfig(settings)
-    writer = InboxWriter(app[engine_key])
+    # Its own connections: webhook acknowledgements never queue behind handlers for the pool.
+    writer_engine = create_engine(settings.database_url, pool_size=2)
+    writer = InboxWriter(writer_engine)
     clients = WhatsAppClients(config, handlers_installer(lambda: app[chat_key]))
     sender = OutboxSender(
         app[uow_key],
@@ -165,8 +171,11 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     app[chat_key] = ChatDeps(
         app[uow_key], app[payments_key], config.default_phone_id, app[clock_key], sender.wake
     )
+    processor = InboxProcessor(app[uow_key], clients, app[clock_key], sender.wake)
+    app[processor_key] = processor
     writer.start()
     sender.start()
+    processor.start()
     app[tasks_key].spawn(_recover(app, timedelta(0)))
     periodic = asyncio.create_task(_recover_periodically(app, app[recovery_interval_key]))
     yield
@@ -174,8 +183,10 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await periodic
     await app[tasks_key].drain()
+    await processor.stop()
     await sender.stop()
     await writer.stop()
+    await writer_engine.dispose()
     await clients.close()
     if graph_key in app:
         await app[graph_key].close()

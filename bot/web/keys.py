@@ -16,6 +16,7 @@ from bot.store.uow import UnitOfWorkFactory
 from bot.web.background import BackgroundTasks
 from bot.web.metrics import Metrics
 from bot.whatsapp.clients import WhatsAppClients
+from bot.whatsapp.processor import InboxProcessor
 from bot.whatsapp.sender import OutboxSender
 
 settings_key = web.AppKey("settings", Settings)
@@ -36,3 +37,4 @@ chat_key = web.AppKey("chat_deps", ChatDeps)
 graph_key = web.AppKey("fake_graph", FakeGraphAPI)
 recovery_interval_key = web.AppKey("recovery_interval", float)
 pair_interval_key = web.AppKey("pair_interval", float)
+processor_key = web.AppKey("inbox_processor", InboxProcessor)

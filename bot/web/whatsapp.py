@@ -9,8 +9,8 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.inbox_writer import NewEvent
-from bot.web.keys import clock_key, inbox_writer_key, tasks_key, uow_key, whatsapp_key
-from bot.whatsapp.dispatch import process_whatsapp_event
+from bot.web.keys import clock_key, inbox_writer_key, processor_key, whatsapp_key
+from bot.whatsapp.processor import Job
 from bot.whatsapp.webhook_events import (
     SIGNATURE_HEADER,
     SOURCE,
@@ -51,12 +51,11 @@ async def receive(request: web.Request) -> web.Response:
     except (OSError, SQLAlchemyError):
         log.warning("inbox unavailable; WhatsApp will deliver again", exc_info=True)
         return web.Response(status=503, text="temporarily unavailable")
-    fresh = [event_id for event_id in ids if event_id is not None]
-    if fresh:
-        request.app[tasks_key].spawn(_handle_in_order(request.app, fresh))
+    request.app[processor_key].submit(
+        [
+            Job(event_id, event.event_type, event.payload, event.sender)
+            for event_id, event in zip(ids, events, strict=True)
+            if event_id is not None
+        ]
+    )
     return web.Response(text="ok")
-
-
-async def _handle_in_order(app: web.Application, event_ids: list[int]) -> None:
-    for event_id in event_ids:
-        await process_whatsapp_event(app[uow_key], app[whatsapp_key], app[clock_key], event_id)

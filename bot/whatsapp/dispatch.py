@@ -15,18 +15,17 @@ from typing import Any
 
 from pywa.types.callback import CallbackButton, CallbackSelection
 from pywa.types.message import Message
-from pywa.types.message_status import MessageStatus
 from pywa_async.client import WhatsApp
 from pywa_async.handlers import (
     CallbackButtonHandler,
     CallbackSelectionHandler,
     MessageHandler,
-    MessageStatusHandler,
 )
 
 from bot.handlers import router
 from bot.handlers.context import ChatDeps, Inbound
 from bot.services.clock import Clock
+from bot.services.delivery import DeliveryStatus, apply_statuses
 from bot.services.inbox import PROCESSING_LEASE
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
@@ -74,19 +73,46 @@ def handlers_installer(deps: Callable[[], ChatDeps]) -> Callable[[WhatsApp], Non
     async def click(update: CallbackButton[Any] | CallbackSelection[Any]) -> None:
         await router.on_inbound(deps(), _inbound(update, choice=str(update.data), text=update.title))
 
-    async def status(update: MessageStatus[Any]) -> None:
-        code = update.error.code if update.error is not None else None
-        await router.on_status(deps(), update.id, str(update.status.value).lower(), code)
-
     def install(client: WhatsApp) -> None:
         client.add_handlers(
             MessageHandler(_guarded(message)),
             CallbackButtonHandler(_guarded(click)),
             CallbackSelectionHandler(_guarded(click)),
-            MessageStatusHandler(_guarded(status)),
         )
 
     return install
+
+
+def parse_status(payload: str) -> DeliveryStatus | None:
+    """Our own reading of a stored one-status body: cheap, and needs none of pywa's contact fields."""
+    try:
+        status = json.loads(payload)["entry"][0]["changes"][0]["value"]["statuses"][0]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    errors = status.get("errors") or []
+    code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
+    return DeliveryStatus(
+        str(status["id"]), str(status.get("status", "")).lower(), code if isinstance(code, int) else None
+    )
+
+
+async def process_status_events(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    notify_sender: Callable[[], None],
+    events: list[tuple[int, str]],
+) -> None:
+    """Applies a webhook's delivery statuses in one transaction. Applying one twice changes nothing."""
+    if not events:
+        return
+    statuses = [found for _, payload in events if (found := parse_status(payload)) is not None]
+    now = clock()
+    async with uow_factory() as uow:
+        outcomes = await apply_statuses(uow, statuses, now)
+        await uow.inbox.mark_many_processed([event_id for event_id, _ in events], now)
+        await uow.commit()
+    if "resend_as_template" in outcomes:
+        notify_sender()
 
 
 def _phone_number_id(payload: str) -> str | None:
@@ -106,6 +132,9 @@ async def process_whatsapp_event(
         claimed = stored is not None and await uow.inbox.claim(event_id, clock(), PROCESSING_LEASE)
         await uow.commit()
     if stored is None or not claimed or stored.source != SOURCE:
+        return True
+    if stored.event_type == "status":
+        await process_status_events(uow_factory, clock, lambda: None, [(event_id, stored.payload)])
         return True
     failures: list[BaseException] = []
     token = _failures.set(failures)

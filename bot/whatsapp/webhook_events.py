@@ -29,6 +29,7 @@ class SingleEvent:
     event_type: str  # "message", "status" or "other"
     phone_number_id: str | None
     payload: str
+    sender: str | None = None  # who wrote a message: their messages are handled one after the other
 
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -90,7 +91,15 @@ def _split_change(entry_id: Any, change: dict[str, Any]) -> list[SingleEvent]:
             "contacts": [_contact_for(contacts, message.get("from"))],
             "messages": [_redacted(message)],
         }
-        events.append(SingleEvent(message["id"], "message", phone_number_id, _wrap(entry_id, field, single)))
+        events.append(
+            SingleEvent(
+                message["id"],
+                "message",
+                phone_number_id,
+                _wrap(entry_id, field, single),
+                str(message.get("from")),
+            )
+        )
     for status in value.get("statuses") or []:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
             raise MalformedWebhook("status without id")

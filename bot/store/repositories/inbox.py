@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,3 +106,30 @@ class InboxRepository:
             .where(inbound_events.c.id == event_id)
             .values(attempts=inbound_events.c.attempts + 1, last_error=error[:2000], locked_until=None)
         )
+
+    async def status_events_for(self, wamid: str) -> list[tuple[str, int | None]]:
+        """The statuses stored for one sent message, as (status, error code), in arrival order."""
+        keys = [f"{wamid}:{status}" for status in ("sent", "delivered", "read", "failed")]
+        query = (
+            select(inbound_events.c.event_key, inbound_events.c.payload)
+            .where(inbound_events.c.source == "whatsapp", inbound_events.c.event_key.in_(keys))
+            .order_by(inbound_events.c.id)
+        )
+        rows = await self._conn.execute(query)
+        return [(row.event_key.rsplit(":", 1)[1], status_error_code(row.payload)) for row in rows]
+
+    async def mark_many_processed(self, event_ids: list[int], now: datetime) -> None:
+        await self._conn.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id.in_(event_ids))
+            .values(processed_at=now, attempts=inbound_events.c.attempts + 1, locked_until=None)
+        )
+
+
+def status_error_code(payload: str) -> int | None:
+    """The error code of a stored one-status webhook body, if it carries one."""
+    try:
+        errors = json.loads(payload)["entry"][0]["changes"][0]["value"]["statuses"][0].get("errors") or []
+        return int(errors[0]["code"]) if errors else None
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None

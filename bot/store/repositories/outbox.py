@@ -235,3 +235,21 @@ class OutboxRepository:
             .values(status="pending", next_attempt_at=now, updated_at=now)
         )
         return int(result.rowcount)
+
+    async def by_wamids(self, wamids: list[str]) -> dict[str, OutboxRow]:
+        if not wamids:
+            return {}
+        rows = await self._conn.execute(select(outbox_messages).where(outbox_messages.c.wamid.in_(wamids)))
+        return {row.wamid: _row(row) for row in rows}
+
+    async def advance_many(self, message_ids: list[int], status: str, now: datetime) -> int:
+        """Moves these messages to ``status`` where that is forwards (see advance_status)."""
+        if not message_ids:
+            return 0
+        lower = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        result = await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id.in_(message_ids), outbox_messages.c.status.in_(lower))
+            .values(status=status, updated_at=now)
+        )
+        return int(result.rowcount)
