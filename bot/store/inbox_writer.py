@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import DateTime, Text, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -101,13 +102,37 @@ class InboxWriter:
                         "received_at": item.received_at,
                     }
                 )
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        statement = (
-            dialect.insert(inbound_events)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["source", "event_key"])
-            .returning(inbound_events.c.id, inbound_events.c.source, inbound_events.c.event_key)
-        )
         async with self._engine.begin() as connection:
-            result = await connection.execute(statement)
+            if self._engine.dialect.name == "postgresql":
+                # One statement whatever the batch size: compiled and prepared once, not per size.
+                result = await connection.execute(
+                    _UNNEST_INSERT,
+                    {
+                        "sources": [v["source"] for v in values],
+                        "keys": [v["event_key"] for v in values],
+                        "types": [v["event_type"] for v in values],
+                        "payloads": [v["payload"] for v in values],
+                        "times": [v["received_at"] for v in values],
+                    },
+                )
+            else:
+                result = await connection.execute(
+                    sqlite.insert(inbound_events)
+                    .values(values)
+                    .on_conflict_do_nothing(index_elements=["source", "event_key"])
+                    .returning(inbound_events.c.id, inbound_events.c.source, inbound_events.c.event_key)
+                )
             return {(row.source, row.event_key): row.id for row in result}
+
+
+_UNNEST_INSERT = text(
+    "INSERT INTO inbound_events (source, event_key, event_type, payload, received_at) "
+    "SELECT * FROM unnest(:sources, :keys, :types, :payloads, :times) "
+    "ON CONFLICT (source, event_key) DO NOTHING RETURNING id, source, event_key"
+).bindparams(
+    bindparam("sources", type_=postgresql.ARRAY(Text())),
+    bindparam("keys", type_=postgresql.ARRAY(Text())),
+    bindparam("types", type_=postgresql.ARRAY(Text())),
+    bindparam("payloads", type_=postgresql.ARRAY(Text())),
+    bindparam("times", type_=postgresql.ARRAY(DateTime(timezone=True))),
+)
