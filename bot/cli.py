@@ -23,7 +23,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.domain.deposit import AskKind
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
-from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, ProviderName, describe_settings
+from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
 from bot.services import orders as order_service
@@ -141,6 +141,8 @@ async def cmd_vendor_set(args: argparse.Namespace, settings: Settings) -> int:
                 shown: object = "(stored encrypted)" if value.strip() else "(removed)"
             elif name.startswith(TEMPLATE_PREFIX):
                 shown = templates.get(name.removeprefix(TEMPLATE_PREFIX), "(none)")
+            elif name.startswith(TEXT_PREFIX):
+                shown = "(set)" if value.strip() else "(back to the default)"
             else:
                 shown = current.get(name)
             print(f"{name} = {shown}")

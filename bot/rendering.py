@@ -57,6 +57,15 @@ def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str
     return render(name, locale, **context)
 
 
+def check_syntax(text: str) -> bool:
+    """Whether a vendor's own wording is valid Jinja2 (checked before it is stored)."""
+    try:
+        environment().parse(text)
+    except TemplateError:
+        return False
+    return True
+
+
 def render_page(name: str, locale: str, /, **context: Any) -> str:
     """An HTML page, ``bot/templates/<locale>/pages/<name>.html``, escaped."""
     env = environment()

@@ -219,15 +219,34 @@ _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "reminders": _set_reminders,
 }
 TEMPLATE_PREFIX = "template."
+TEXT_PREFIX = "text."
+ALL_LOCALES = ("fr", "en", "he")
 
 
 def setting_keys() -> list[str]:
-    return [*_SETTERS, f"{TEMPLATE_PREFIX}<kind>", *sorted(SECRET_SETTINGS)]
+    return [*_SETTERS, f"{TEMPLATE_PREFIX}<kind>", f"{TEXT_PREFIX}<kind>.<locale>", *sorted(SECRET_SETTINGS)]
+
+
+def _set_text(vendor: Vendor, key: str, value: str) -> None:
+    """``text.payment_request.fr=...``: the vendor's own wording of a message (empty: back to ours)."""
+    kind, _, locale = key[len(TEXT_PREFIX) :].rpartition(".")
+    if not kind or locale not in ALL_LOCALES:
+        raise InvalidSetting(key=key, value=value)
+    texts = vendor.message_overrides.setdefault(kind, {})
+    if value.strip():
+        texts[locale] = value
+    else:
+        texts.pop(locale, None)
+        if not texts:
+            vendor.message_overrides.pop(kind, None)
 
 
 def apply_setting(vendor: Vendor, key: str, value: str) -> None:
     """Changes one plain setting; credentials (SECRET_SETTINGS) are stored by the caller, encrypted."""
     normalised = key.strip().lower()
+    if normalised.startswith(TEXT_PREFIX):
+        _set_text(vendor, normalised, value)
+        return
     if normalised.startswith(TEMPLATE_PREFIX) and len(normalised) > len(TEMPLATE_PREFIX):
         kind = normalised[len(TEMPLATE_PREFIX) :]
         if value.strip():
@@ -241,7 +260,7 @@ def apply_setting(vendor: Vendor, key: str, value: str) -> None:
     setter(vendor, value)
 
 
-def describe_settings(vendor: Vendor) -> dict[str, str | bool | dict[str, str] | None]:
+def describe_settings(vendor: Vendor) -> dict[str, object]:
     """The vendor's settings under the names ``vendor set`` takes (credentials left out)."""
     payment = vendor.payment
     return {
@@ -262,4 +281,5 @@ def describe_settings(vendor: Vendor) -> dict[str, str | bool | dict[str, str] |
         ),
         "reminders": vendor.reminders.enabled,
         "templates": dict(vendor.whatsapp_templates),
+        "texts": {kind: dict(texts) for kind, texts in vendor.message_overrides.items()},
     }

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
+from bot.domain.money import Money, format_money
 from bot.domain.order import Order
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.rendering import render_for
 from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
 from bot.store.uow import UnitOfWork
+
+
+def shown(money: Money, locale: str) -> str:
+    """An amount as the reader writes it. French keeps the source's own format (``45.00 EUR``, as in
+    the message vendors already know); other languages get their usual one (``€45.00``, ``45.00 ₪``)."""
+    return str(money) if locale == "fr" else format_money(money, locale)
 
 
 def customer_locale(vendor: Vendor, customer: Customer) -> str:
@@ -26,7 +33,7 @@ def payment_request(
     vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str
 ) -> OutgoingMessage:
     locale = customer_locale(vendor, customer)
-    amount = str(transaction.amount)
+    amount = shown(transaction.amount, locale)
     return OutgoingMessage(
         vendor_id=vendor.id,
         to_phone=customer.phone,
@@ -46,7 +53,7 @@ def receipt(
     vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, ledger: Ledger
 ) -> OutgoingMessage:
     locale = customer_locale(vendor, customer)
-    amount, balance = str(transaction.amount), str(ledger.balance)
+    amount, balance = shown(transaction.amount, locale), shown(ledger.balance, locale)
     return OutgoingMessage(
         vendor_id=vendor.id,
         to_phone=customer.phone,
@@ -74,7 +81,7 @@ def refund_notice(
     vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction
 ) -> OutgoingMessage:
     locale = customer_locale(vendor, customer)
-    amount = str(transaction.amount)
+    amount = shown(transaction.amount, locale)
     return OutgoingMessage(
         vendor_id=vendor.id,
         to_phone=customer.phone,
@@ -125,15 +132,15 @@ def payment_received_note(
         "messages/vendor_payment_received",
         vendor.locale,
         kind=transaction.type.value,
-        amount=str(transaction.amount),
+        amount=shown(transaction.amount, vendor.locale),
         order=order.reference,
         label=order.label,
         customer=f"+{customer.phone}",
         method=transaction.payment_method,
         covered=ledger.is_covered,
-        paid=str(ledger.paid),
-        price=str(ledger.price),
-        balance=str(ledger.balance),
+        paid=shown(ledger.paid, vendor.locale),
+        price=shown(ledger.price, vendor.locale),
+        balance=shown(ledger.balance, vendor.locale),
     )
     return to_admins(vendor, admin_phones, "vendor_payment_received", str(transaction.id), text)
 

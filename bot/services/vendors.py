@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.errors import NoVendor, SecretKeyRequired, VendorNotFound, VendorRequired
+from bot.domain.errors import InvalidSetting, NoVendor, SecretKeyRequired, VendorNotFound, VendorRequired
 from bot.domain.money import Percent, check_currency
 from bot.domain.phone import normalise_phone
 from bot.domain.schedule import QuietHours
 from bot.domain.vendor import (
     DEFAULT_REMINDER_SCHEDULE,
     SECRET_SETTINGS,
+    TEXT_PREFIX,
     PaymentSettings,
     ProviderName,
     ReminderPolicy,
@@ -23,6 +24,7 @@ from bot.domain.vendor import (
     check_locale,
     check_timezone,
 )
+from bot.rendering import check_syntax
 from bot.services.secrets import CredentialCipher
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -122,6 +124,8 @@ async def change_settings(
                     raise SecretKeyRequired(key=normalised)
                 secrets[normalised] = value.strip()
             else:
+                if normalised.startswith(TEXT_PREFIX) and not check_syntax(value):
+                    raise InvalidSetting(key=normalised, value=value)
                 apply_setting(vendor, key, value)
         vendor.updated_at = now
         await uow.vendors.update(vendor)

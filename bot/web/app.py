@@ -126,9 +126,7 @@ async def _recover(app: web.Application, grace: timedelta) -> None:
         async with deps.uow() as uow:
             waiting = await uow.inbox.unprocessed({WHATSAPP_SOURCE}, deps.clock() - grace, 500)
             stored = [await uow.inbox.get(event_id) for event_id in waiting]
-        app[processor_key].submit(
-            [Job(e.id, e.event_type, e.payload) for e in stored if e is not None]
-        )
+        app[processor_key].submit([Job(e.id, e.event_type, e.payload) for e in stored if e is not None])
     except Exception:  # noqa: BLE001 - one bad row must not stop recovery for good
         log.exception("recovery pass failed; it will run again")
 

@@ -197,3 +197,17 @@ async def test_concurrent_first_orders_of_one_customer_share_the_customer(
         )
     )
     assert len({order.customer_id for order in created}) == 1
+
+
+async def test_a_vendor_text_with_broken_syntax_is_refused(uow_factory: UnitOfWorkFactory) -> None:
+    await add_vendor(uow_factory)
+    with pytest.raises(Exception, match="invalid_setting"):
+        await vendor_service.change_settings(
+            uow_factory, None, [("text.payment_request.fr", "{{ oops")], None, NOW
+        )
+    changed = await vendor_service.change_settings(
+        uow_factory, None, [("text.payment_receipt.he", "תודה {{ amount }}")], None, NOW
+    )
+    assert changed.vendor.message_overrides == {"payment_receipt": {"he": "תודה {{ amount }}"}}
+    shown = await vendor_service.show_vendor(uow_factory, None)
+    assert shown.vendor.message_overrides == {"payment_receipt": {"he": "תודה {{ amount }}"}}

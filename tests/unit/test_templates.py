@@ -23,3 +23,45 @@ def test_an_error_is_explained_in_the_vendors_language() -> None:
         "(105.00 EUR; 45.00 EUR is already requested and unpaid)."
     )
     assert explain(error, "fr").startswith("200.00 EUR dépasse ce qui peut encore être demandé")
+
+
+def test_a_vendor_can_word_a_message_their_own_way() -> None:
+    from bot.domain.vendor import apply_setting
+    from bot.rendering import render_for
+    from tests.unit.test_settings_and_rules import make_vendor
+
+    vendor = make_vendor()
+    apply_setting(vendor, "text.payment_request.fr", "Bonjour ! Acompte de {{ amount }} ici : {{ url }}")
+    text = render_for(
+        vendor, "messages/payment_request", "fr", kind="acompte", amount="45.00 EUR", url="https://x"
+    )
+    assert text == "Bonjour ! Acompte de 45.00 EUR ici : https://x"
+    english = render_for(
+        vendor, "messages/payment_request", "en", kind="acompte", amount="45.00 EUR", url="u"
+    )
+    assert english.startswith("💰 Payment link for your deposit")
+    apply_setting(vendor, "text.payment_request.fr", "")
+    assert vendor.message_overrides == {}
+
+
+def test_a_vendor_text_that_does_not_render_falls_back_to_ours() -> None:
+    from bot.domain.vendor import apply_setting
+    from bot.rendering import render_for
+    from tests.unit.test_settings_and_rules import make_vendor
+
+    vendor = make_vendor()
+    apply_setting(vendor, "text.payment_request.fr", "Montant {{ price_typo }}")
+    text = render_for(vendor, "messages/payment_request", "fr", kind="acompte", amount="45.00 EUR", url="u")
+    assert text.startswith("💰 Lien de paiement pour votre acompte")
+
+
+def test_customers_read_amounts_in_their_language() -> None:
+    from decimal import Decimal
+
+    from bot.domain.money import Money
+    from bot.services.messages import shown
+
+    amount = Money(Decimal("1234.5"), "EUR")
+    assert shown(amount, "fr") == "1234.50 EUR"
+    assert shown(amount, "en") == "€1,234.50"
+    assert "₪" in shown(Money(Decimal(45), "ILS"), "he")
