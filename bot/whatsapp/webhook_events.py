@@ -114,12 +114,35 @@ def _split_change(entry_id: Any, change: dict[str, Any]) -> list[SingleEvent]:
     return events
 
 
+def _single_status(data: Any, body: bytes) -> SingleEvent | None:
+    """The common case, one status alone in its body: kept as it came, with nothing to re-encode."""
+    try:
+        [entry] = data["entry"]
+        [change] = entry["changes"]
+        value = change["value"]
+        [status] = value["statuses"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if "messages" in value or not isinstance(status, dict) or not isinstance(status.get("id"), str):
+        return None
+    if not isinstance(value.get("contacts"), list) or not value["contacts"]:
+        return None
+    metadata = value.get("metadata")
+    phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    return SingleEvent(
+        f"{status['id']}:{status.get('status')}", "status", phone_number_id, body.decode("utf-8")
+    )
+
+
 def split_webhook(body: bytes) -> list[SingleEvent]:
     """Every update of a (possibly batched) webhook body, or MalformedWebhook."""
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedWebhook("body is not JSON") from error
+    single = _single_status(data, body)
+    if single is not None:
+        return [single]
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise MalformedWebhook("no entry list")
     events: list[SingleEvent] = []
