@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,6 +36,8 @@ MAX_BACKOFF = timedelta(hours=1)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 IDLE_POLL_SECONDS = 5.0
 STALE_SENDING = timedelta(minutes=5)
+# Settings changed elsewhere (`bot vendor set`, another process) are seen within this delay.
+VENDOR_CACHE_SECONDS = 60.0
 LANGUAGES = {"fr": TemplateLanguage.FRENCH, "en": TemplateLanguage.ENGLISH, "he": TemplateLanguage.HEBREW}
 
 
@@ -43,6 +46,7 @@ class SenderContext:
     phone_id: str
     templates: dict[str, str]
     vendor_locale: str
+    loaded_at: float
 
 
 class OutboxSender:
@@ -83,9 +87,6 @@ class OutboxSender:
             self._task = None
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=10)
-
-    def forget_vendor(self, vendor_id: Any) -> None:
-        self._vendors.pop(vendor_id, None)
 
     async def _run(self) -> None:
         async with self._uow() as uow:
@@ -138,13 +139,15 @@ class OutboxSender:
 
     async def _context(self, vendor_id: Any) -> SenderContext:
         context = self._vendors.get(vendor_id)
-        if context is None:
+        if context is None or time.monotonic() - context.loaded_at > VENDOR_CACHE_SECONDS:
             async with self._uow() as uow:
                 vendor = await uow.vendors.get(vendor_id)
             if vendor is None:  # pragma: no cover - foreign key
                 raise LookupError(vendor_id)
             phone_id = vendor.phone_number_id or self._clients.config.default_phone_id
-            context = SenderContext(phone_id, dict(vendor.whatsapp_templates), vendor.locale)
+            context = SenderContext(
+                phone_id, dict(vendor.whatsapp_templates), vendor.locale, time.monotonic()
+            )
             self._vendors[vendor_id] = context
         return context
 
