@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.domain.deposit import AskKind, Ledger, settlement_type
@@ -49,6 +49,25 @@ class RequestOutcome:
     url: str
 
 
+def _new_transaction(
+    vendor: Vendor, order: Order, ledger: Ledger, amount: Money, now: datetime, provider: str | None
+) -> PaymentTransaction:
+    """A pending request of ``amount``, typed and labelled as the source does (Acompte, Solde, ...)."""
+    kind = ledger.request_type(amount)
+    return PaymentTransaction(
+        id=uuid.uuid4(),
+        commande_id=order.id,
+        vendor_id=vendor.id,
+        amount=amount,
+        type=kind,
+        label=messages.transaction_label(vendor, order, kind.value),
+        status=TransactionStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+        provider=provider,
+    )
+
+
 async def _order(uow: UnitOfWork, vendor: Vendor, number: int) -> Order:
     order = await uow.orders.by_number(vendor.id, number, for_update=True)
     if order is None:
@@ -71,20 +90,8 @@ async def request_payment(
         if typed is not None:
             wanted = parse_amount_or_percent(typed, vendor.currency)
         amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
-        kind = ledger.request_type(amount)
         provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-        transaction = PaymentTransaction(
-            id=uuid.uuid4(),
-            commande_id=order.id,
-            vendor_id=vendor.id,
-            amount=amount,
-            type=kind,
-            label=messages.transaction_label(vendor, order, kind.value),
-            status=TransactionStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-            provider=provider.name,
-        )
+        transaction = _new_transaction(vendor, order, ledger, amount, now, provider.name)
         await uow.transactions.add(transaction)
         await uow.commit()
     url = await _link_and_message(deps, provider, transaction.id)
@@ -258,18 +265,7 @@ async def record_cash_payment(
         amount = ledger.check_request(
             ledger.requestable if typed is None else parse_amount(typed, vendor.currency)
         )
-        kind = ledger.request_type(amount)
-        transaction = PaymentTransaction(
-            id=uuid.uuid4(),
-            commande_id=order.id,
-            vendor_id=vendor.id,
-            amount=amount,
-            type=kind,
-            label=messages.transaction_label(vendor, order, kind.value),
-            status=TransactionStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-        )
+        transaction = _new_transaction(vendor, order, ledger, amount, now, None)
         transaction.mark_paid(now, CASH_REGISTER, None)
         await uow.transactions.add(transaction)
         transactions.append(transaction)
