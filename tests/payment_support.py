@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.domain.money import Money
+from bot.domain.vendor import ProviderName
 from bot.payments.port import (
     Capability,
     LinkRequest,
@@ -40,8 +41,6 @@ def deps_for(uow: UnitOfWorkFactory, registry: Any = None, clock: Any = None) ->
 async def vendor_with_order(
     uow: UnitOfWorkFactory, price: str = "150", provider: str = "sandbox", accept: bool = True
 ) -> int:
-    from bot.domain.vendor import ProviderName
-
     new = vendor_service.NewVendor(
         name="Boulangerie", admin_phones=[f"+{ADMIN}"], provider=ProviderName(provider)
     )

@@ -81,7 +81,6 @@ def test_no_planned_reminder_falls_in_quiet_hours_and_none_is_early(
     due = plan(requested, offsets, quiet, zone)
     assert due == sorted(set(due))
     for at in due:
-
         assert (
             not quiet.contains(at.astimezone(ZoneInfo(zone)).hour)
             or at.astimezone(ZoneInfo(zone)).hour == end
