@@ -23,6 +23,7 @@ from pywa_async.types.templates import BodyText, TemplateLanguage
 
 from bot.domain.customer import SERVICE_WINDOW
 from bot.services.clock import Clock
+from bot.services.delivery import replay_early_statuses
 from bot.services.messages import delivery_failure_notes
 from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWorkFactory
@@ -89,20 +90,22 @@ class OutboxSender:
             await asyncio.wait(set(self._inflight), timeout=10)
 
     async def _run(self) -> None:
-        async with self._uow() as uow:
-            released = await uow.outbox.release_stale(self._clock() - STALE_SENDING, self._clock())
-            await uow.commit()
-        if released:
-            log.warning("%d messages left sending by a stopped sender are queued again", released)
+        try:
+            async with self._uow() as uow:
+                released = await uow.outbox.release_stale(self._clock() - STALE_SENDING, self._clock())
+                await uow.commit()
+            if released:
+                log.warning("%d messages left sending by a stopped sender are queued again", released)
+        except Exception:  # noqa: BLE001 - not fatal: the next start releases them
+            log.exception("could not release messages left sending")
         while True:
             try:
-                sent = await self.send_due()
+                if await self.send_due():
+                    continue
+                await self._sleep_until_due()
             except Exception:  # noqa: BLE001 - the loop must survive a database blip
-                log.exception("outbox pass failed")
-                sent = 0
-            if sent:
-                continue
-            await self._sleep_until_due()
+                log.exception("outbox pass failed; trying again shortly")
+                await asyncio.sleep(IDLE_POLL_SECONDS)
 
     async def _sleep_until_due(self) -> None:
         async with self._uow() as uow:
@@ -206,7 +209,11 @@ class OutboxSender:
                 await uow.outbox.mark_sent(
                     row.id, sent.id, "template" if use_template else "auto", self._clock()
                 )
+                # Statuses that overtook this record of the send are applied now.
+                outcomes = await replay_early_statuses(uow, sent.id, self._clock())
                 await uow.commit()
+            if "resend_as_template" in outcomes:
+                self.wake()
 
     def _backoff(self, row: OutboxRow, now: datetime) -> datetime:
         """4^attempt seconds, as Meta advises, up to an hour."""
