@@ -28,6 +28,7 @@ from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
 from bot.services.context import PaymentDeps
@@ -248,6 +249,15 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_store(settings, work)
 
 
+async def cmd_reminders_run(_args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        queued = await reminder_service.sweep(uow, system_clock)
+        print(f"{queued} reminders queued")
+        return 0
+
+    return await _with_store(settings, work)
+
+
 def run_server(settings: Settings, host: str, port: int) -> int:
     base = settings.public_base_url or f"http://{host}:{port}"
 
@@ -329,6 +339,13 @@ def build_parser() -> OneLineParser:
     detail.add_argument("--vendor")
     detail.add_argument("--json", action="store_true")
     detail.set_defaults(handler=cmd_order_show)
+    reminders = commands.add_parser("reminders", help="payment reminders").add_subparsers(
+        dest="reminders_command", required=True, parser_class=OneLineParser
+    )
+    reminders.add_parser("run", help="one sweep now: queue the reminders that are due").set_defaults(
+        handler=cmd_reminders_run
+    )
+
     pay = commands.add_parser("pay", help="ask the customer to pay, or record a cash payment")
     pay.add_argument("number", type=_order_number, metavar="N")
     pay.add_argument("--vendor")

@@ -29,6 +29,7 @@ from bot.domain.errors import (
 )
 from bot.domain.money import Money, Percent, parse_amount, parse_amount_or_percent
 from bot.domain.order import Order
+from bot.domain.reminders import plan
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.domain.vendor import Vendor
 from bot.payments.port import Capability, LinkRequest, PaymentProvider, ProviderError
@@ -162,6 +163,10 @@ async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transa
             if vendor is None or customer is None:  # pragma: no cover
                 raise LookupError(transaction_id)
             await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
+            if vendor.reminders.enabled:
+                policy = vendor.reminders
+                due = plan(current.created_at, policy.schedule, policy.quiet_hours, vendor.timezone)
+                await uow.reminders.plan(vendor.id, current.id, due, now)
         await uow.commit()
     if cancelled_meanwhile:
         # The vendor cancelled while the link was being made: it must not take money.

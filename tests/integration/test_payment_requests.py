@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bot.domain.deposit import AskKind
 from bot.domain.errors import (
@@ -178,28 +178,17 @@ async def test_a_payment_for_a_cancelled_request_is_flagged_and_not_counted(
     assert not any(link.active for link in view.links.values())
 
 
-async def test_paying_cancels_the_request_s_pending_reminders(uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_request_plans_its_reminders_and_paying_cancels_them(uow_factory: UnitOfWorkFactory) -> None:
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
     request = await payments.request_payment(deps, None, number, AskKind.FULL)
     async with uow_factory() as uow:
-        for sequence in (1, 2):
-            await uow.connection.execute(
-                insert(reminders).values(
-                    vendor_id=request.order.vendor_id,
-                    transaction_id=request.transaction.id,
-                    sequence=sequence,
-                    due_at=NOW + timedelta(days=sequence),
-                    status="pending",
-                    created_at=NOW,
-                    updated_at=NOW,
-                )
-            )
-        await uow.commit()
+        planned = await uow.reminders.for_transaction(request.transaction.id)
+    assert [r.due_at - NOW for r in planned] == [timedelta(days=1), timedelta(days=3), timedelta(days=7)]
     await record_payment(deps, paid_event(request.transaction.id, eur(150)))
     async with uow_factory() as uow:
         statuses = (await uow.connection.execute(select(reminders.c.status))).scalars().all()
-    assert statuses == ["cancelled", "cancelled"]
+    assert statuses == ["cancelled", "cancelled", "cancelled"]
 
 
 async def test_a_provider_outage_leaves_the_request_for_the_next_start(

@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.tables import reminders
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRow:
+    id: int
+    vendor_id: uuid.UUID
+    transaction_id: uuid.UUID
+    sequence: int
+    due_at: datetime
+    status: str
+    sent_at: datetime | None
 
 
 class ReminderRepository:
@@ -20,3 +33,63 @@ class ReminderRepository:
             .values(status="cancelled", updated_at=now)
         )
         return int(result.rowcount)
+
+    async def plan(
+        self, vendor_id: uuid.UUID, transaction_id: uuid.UUID, due: Sequence[datetime], now: datetime
+    ) -> None:
+        if not due:
+            return
+        await self._conn.execute(
+            insert(reminders),
+            [
+                {
+                    "vendor_id": vendor_id,
+                    "transaction_id": transaction_id,
+                    "sequence": index + 1,
+                    "due_at": at,
+                    "status": "pending",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for index, at in enumerate(due)
+            ],
+        )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[ReminderRow]:
+        """Due reminders, locked for this sweep (SKIP LOCKED: another sweep takes the others)."""
+        query = (
+            select(reminders)
+            .where(reminders.c.status == "pending", reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at, reminders.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_reminder(row) for row in await self._conn.execute(query)]
+
+    async def for_transaction(self, transaction_id: uuid.UUID) -> list[ReminderRow]:
+        query = (
+            select(reminders)
+            .where(reminders.c.transaction_id == transaction_id)
+            .order_by(reminders.c.sequence)
+        )
+        return [_reminder(row) for row in await self._conn.execute(query)]
+
+    async def set_status(
+        self, reminder_id: int, status: str, now: datetime, outbox_id: int | None = None
+    ) -> None:
+        values: dict[str, object] = {"status": status, "updated_at": now}
+        if status == "sent":
+            values.update(sent_at=now, outbox_message_id=outbox_id)
+        await self._conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(**values))
+
+    async def postpone(self, reminder_id: int, due_at: datetime, now: datetime) -> None:
+        await self._conn.execute(
+            update(reminders).where(reminders.c.id == reminder_id).values(due_at=due_at, updated_at=now)
+        )
+
+
+def _reminder(row: object) -> ReminderRow:
+    m = row._mapping  # type: ignore[attr-defined]
+    return ReminderRow(
+        m["id"], m["vendor_id"], m["transaction_id"], m["sequence"], m["due_at"], m["status"], m["sent_at"]
+    )

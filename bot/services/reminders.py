@@ -1,0 +1,118 @@
+"""The reminder sweep: due reminders are claimed, checked, rendered and queued in the outbox.
+
+Several sweeps may run at once (SKIP LOCKED on Postgres; SQLite serialises them). After downtime a request
+gets one reminder, not one per missed slot; a reminder due in quiet hours waits for the morning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain.order import OrderStatus
+from bot.domain.reminders import catch_up, out_of_quiet_hours
+from bot.rendering import render_for
+from bot.services.clock import Clock
+from bot.services.messages import customer_locale, shown
+from bot.store.repositories.outbox import OutgoingMessage
+from bot.store.repositories.reminders import ReminderRow
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+SWEEP_BATCH = 500
+REMINDABLE = {OrderStatus.ACCEPTED, OrderStatus.PENDING}
+
+
+async def sweep(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int = SWEEP_BATCH) -> int:
+    """One pass over due reminders; returns how many reminders were queued."""
+    now = clock()
+    queued = 0
+    async with uow_factory() as uow:
+        due = await uow.reminders.claim_due(now, limit)
+        by_transaction: dict[object, list[ReminderRow]] = defaultdict(list)
+        for reminder in due:
+            by_transaction[reminder.transaction_id].append(reminder)
+        for reminders in by_transaction.values():
+            queued += await _remind(uow, reminders, now)
+        await uow.commit()
+    return queued
+
+
+async def _remind(uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> int:
+    first = due[0]
+    transaction = await uow.transactions.get(first.transaction_id)
+    order = None if transaction is None else await uow.orders.get(transaction.commande_id)
+    vendor = await uow.vendors.get(first.vendor_id)
+    customer = None if order is None else await uow.customers.get(order.customer_id)
+    if transaction is None or order is None or vendor is None or customer is None:  # pragma: no cover
+        return 0
+    stop = (
+        not transaction.is_open
+        or order.status not in REMINDABLE
+        or customer.opted_out
+        or not vendor.reminders.enabled
+    )
+    if stop:
+        for reminder in due:
+            await uow.reminders.set_status(reminder.id, "cancelled", now)
+        return 0
+    wake = out_of_quiet_hours(now, vendor.reminders.quiet_hours, vendor.timezone)
+    if wake > now:
+        for reminder in due:
+            await uow.reminders.postpone(reminder.id, wake, now)
+        return 0
+    send_index, skipped = catch_up([r.due_at for r in due], now)
+    for index in skipped:
+        await uow.reminders.set_status(due[index].id, "skipped", now)
+    if send_index is None:  # pragma: no cover - claimed reminders are due
+        return 0
+    chosen = due[send_index]
+    link = None if transaction.payment_link_id is None else await uow.links.get(transaction.payment_link_id)
+    if link is None or not link.active:
+        await uow.reminders.set_status(chosen.id, "skipped", now)
+        return 0
+    locale = customer_locale(vendor, customer)
+    requested = transaction.created_at.astimezone(ZoneInfo(vendor.timezone)).strftime("%d/%m/%Y")
+    amount = shown(transaction.amount, locale)
+    text = render_for(
+        vendor, "messages/payment_reminder", locale,
+        vendor_name=vendor.name, amount=amount, order=order.reference, requested=requested, url=link.url,
+    )  # fmt: skip
+    await uow.outbox.add(
+        OutgoingMessage(
+            vendor_id=vendor.id,
+            to_phone=customer.phone,
+            kind="payment_reminder",
+            locale=locale,
+            text=text,
+            template_params=(amount, link.url, order.reference),
+            customer_id=customer.id,
+            transaction_id=transaction.id,
+            dedupe_key=f"payment_reminder:{chosen.id}",
+        ),
+        now,
+    )
+    await uow.reminders.set_status(chosen.id, "sent", now)
+    remaining = [r for r in await uow.reminders.for_transaction(transaction.id) if r.status == "pending"]
+    if not remaining:
+        note = render_for(
+            vendor, "messages/vendor_reminders_exhausted", vendor.locale,
+            amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
+            customer=f"+{customer.phone}",
+        )  # fmt: skip
+        for phone in await uow.vendors.admin_phones(vendor.id):
+            await uow.outbox.add(
+                OutgoingMessage(
+                    vendor_id=vendor.id,
+                    to_phone=phone,
+                    kind="vendor_reminders_exhausted",
+                    locale=vendor.locale,
+                    text=note,
+                    template_params=(note,),
+                    dedupe_key=f"vendor_reminders_exhausted:{transaction.id}:{phone}",
+                ),
+                now,
+            )
+    return 1

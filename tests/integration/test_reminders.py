@@ -1,0 +1,102 @@
+"""The reminder sweep with an injected clock, on SQLite and on a real Postgres."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.domain.deposit import AskKind
+from bot.services import payments
+from bot.services import reminders as reminder_service
+from bot.services import vendors as vendor_service
+from bot.services.settlement import record_payment
+from bot.store.tables import outbox_messages, reminders
+from bot.store.uow import UnitOfWorkFactory
+from tests.conftest import NOW
+from tests.integration.test_payment_requests import eur, paid_event
+from tests.payment_support import deps_for, vendor_with_order
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def kinds(uow_factory: UnitOfWorkFactory) -> list[str]:
+    async with uow_factory() as uow:
+        return list((await uow.connection.execute(select(outbox_messages.c.kind))).scalars())
+
+
+async def statuses(uow_factory: UnitOfWorkFactory) -> list[str]:
+    async with uow_factory() as uow:
+        query = select(reminders.c.status).order_by(reminders.c.transaction_id, reminders.c.sequence)
+        return list((await uow.connection.execute(query)).scalars())
+
+
+async def test_reminders_fire_at_the_offsets_then_the_vendor_is_told(uow_factory: UnitOfWorkFactory) -> None:
+    number = await vendor_with_order(uow_factory)
+    await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
+    clock = Clock(NOW + timedelta(hours=23))
+    assert await reminder_service.sweep(uow_factory, clock) == 0
+    for day, expected in ((1, 1), (1, 0), (3, 1), (5, 0), (7, 1)):
+        clock.now = NOW + timedelta(days=day, minutes=1)
+        assert await reminder_service.sweep(uow_factory, clock) == expected
+    assert (await kinds(uow_factory)).count("payment_reminder") == 3
+    assert "vendor_reminders_exhausted" in await kinds(uow_factory)
+    assert await statuses(uow_factory) == ["sent", "sent", "sent"]
+
+
+async def test_a_payment_between_two_reminders_stops_the_rest(uow_factory: UnitOfWorkFactory) -> None:
+    number = await vendor_with_order(uow_factory)
+    deps = deps_for(uow_factory)
+    request = await payments.request_payment(deps, None, number, AskKind.FULL)
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 1
+    await record_payment(deps, paid_event(request.transaction.id, eur(150)))
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+    assert await statuses(uow_factory) == ["sent", "cancelled", "cancelled"]
+
+
+async def test_a_ten_day_outage_gives_one_catch_up_reminder_per_request(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = await vendor_with_order(uow_factory)
+    deps = deps_for(uow_factory)
+    await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
+    await payments.request_payment(deps, None, first, AskKind.BALANCE)
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=10))) == 2
+    assert (await kinds(uow_factory)).count("payment_reminder") == 2
+    assert sorted(await statuses(uow_factory)) == ["sent", "sent", "skipped", "skipped", "skipped", "skipped"]
+
+
+async def test_a_customer_who_said_stop_gets_no_reminder(uow_factory: UnitOfWorkFactory) -> None:
+    number = await vendor_with_order(uow_factory)
+    request = await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
+    async with uow_factory() as uow:
+        order = await uow.orders.get(request.order.id)
+        assert order is not None
+        await uow.customers.set_opted_out(order.customer_id, True, NOW)
+        await uow.commit()
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=2))) == 0
+    # The ones not yet due wait: a customer who writes START before then gets them.
+    assert await statuses(uow_factory) == ["cancelled", "pending", "pending"]
+
+
+async def test_a_reminder_due_at_night_waits_for_the_morning(uow_factory: UnitOfWorkFactory) -> None:
+    number = await vendor_with_order(uow_factory)
+    await vendor_service.change_settings(uow_factory, None, [("reminder_quiet_hours", "21-9")], None, NOW)
+    request = await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
+    # Planned at request time: NOW is 10:30 in Paris, so day 1 at 10:30 is allowed.
+    async with uow_factory() as uow:
+        planned = await uow.reminders.for_transaction(request.transaction.id)
+    assert planned[0].due_at == NOW + timedelta(days=1)
+    # Quiet hours set after the plan: the sweep waits too. 23:00 in Paris is 22:00 UTC in November.
+    night = datetime(2026, 11, 22, 22, 0, tzinfo=NOW.tzinfo)
+    assert await reminder_service.sweep(uow_factory, Clock(night)) == 0
+    async with uow_factory() as uow:
+        postponed = await uow.reminders.for_transaction(request.transaction.id)
+    assert postponed[0].due_at == datetime(2026, 11, 23, 8, 0, tzinfo=NOW.tzinfo)
+    assert await reminder_service.sweep(uow_factory, Clock(postponed[0].due_at)) == 1
