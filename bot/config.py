@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     deposit_default_percent: Decimal = Field(default=Decimal(30))
     reminder_schedule: str = "1d,3d,7d"
     reminder_quiet_hours: str = "21-9"
+    reminder_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     vendor_name: str = "Demo vendor"
     vendor_admin_phones: str = ""

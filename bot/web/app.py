@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.domain.vendor import ProviderName
 from bot.handlers.context import ChatDeps
 from bot.payments.registry import ProviderRegistry
+from bot.reminders_scheduler import reminder_scheduler
 from bot.sandbox.checkout import setup_checkout_routes
 from bot.sandbox.graph import FakeGraphAPI
 from bot.services.clock import Clock, system_clock
@@ -174,12 +175,15 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     writer.start()
     sender.start()
     processor.start()
+    scheduler = reminder_scheduler(app[uow_key], app[clock_key], settings.reminder_sweep_seconds, sender.wake)
+    scheduler.start()
     app[tasks_key].spawn(_recover(app, timedelta(0)))
     periodic = asyncio.create_task(_recover_periodically(app, app[recovery_interval_key]))
     yield
     periodic.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await periodic
+    scheduler.shutdown(wait=False)
     await app[tasks_key].drain()
     await processor.stop()
     await sender.stop()

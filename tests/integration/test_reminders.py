@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from bot.domain.deposit import AskKind
+from bot.domain.money import Money
+from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.services import payments
 from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
@@ -16,6 +20,8 @@ from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW
 from tests.integration.test_payment_requests import eur, paid_event
 from tests.payment_support import deps_for, vendor_with_order
+
+ONE_EURO = Money.from_minor(100, "EUR")
 
 
 class Clock:
@@ -100,3 +106,33 @@ async def test_a_reminder_due_at_night_waits_for_the_morning(uow_factory: UnitOf
         postponed = await uow.reminders.for_transaction(request.transaction.id)
     assert postponed[0].due_at == datetime(2026, 11, 23, 8, 0, tzinfo=NOW.tzinfo)
     assert await reminder_service.sweep(uow_factory, Clock(postponed[0].due_at)) == 1
+
+
+async def test_two_sweeps_at_once_queue_each_of_a_thousand_reminders_exactly_once(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await vendor_with_order(uow_factory, price="99999")
+    async with uow_factory() as uow:
+        vendor = (await uow.vendors.all())[0]
+        order = (await uow.orders.recent(vendor.id))[0]
+        for index in range(1000):
+            transaction = PaymentTransaction(
+                id=uuid.uuid4(), commande_id=order.id, vendor_id=vendor.id, amount=ONE_EURO,
+                type=TransactionType.ACOMPTE, label="Acompte", status=TransactionStatus.PENDING,
+                created_at=NOW, updated_at=NOW, provider="sandbox",
+            )  # fmt: skip
+            link = await uow.links.add(
+                vendor.id, "sandbox", f"sbx_{index}", f"http://x/{index}", transaction.amount, NOW
+            )
+            transaction.payment_link_id = link.id
+            await uow.transactions.add(transaction)
+            await uow.reminders.plan(vendor.id, transaction.id, [NOW + timedelta(hours=1)], NOW)
+        await uow.commit()
+    clock = Clock(NOW + timedelta(hours=2))
+    queued = await asyncio.gather(
+        reminder_service.sweep(uow_factory, clock, limit=2000),
+        reminder_service.sweep(uow_factory, clock, limit=2000),
+    )
+    assert sum(queued) == 1000
+    assert (await kinds(uow_factory)).count("payment_reminder") == 1000
+    assert set(await statuses(uow_factory)) == {"sent"}
