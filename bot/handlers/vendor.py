@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain.cards import REDACTION
 from bot.domain.deposit import AskKind
@@ -13,10 +15,15 @@ from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_com
 from bot.handlers.replies import to_admin
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import reminders as reminder_service
 from bot.services.chat import AdminActor
 
 Command = Callable[[ChatDeps, AdminActor, VendorCommand], Awaitable[None]]
 ACTIVE = {OrderStatus.PENDING, OrderStatus.ACCEPTED, OrderStatus.PAID, OrderStatus.IN_DELIVERY}
+
+
+def _local(actor: AdminActor, at: datetime) -> str:
+    return at.astimezone(ZoneInfo(actor.vendor.timezone)).strftime("%d/%m %H:%M")
 
 
 def _number(command: VendorCommand) -> int:
@@ -122,6 +129,10 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 "status": t.status.value,
                 "url": link.url if link is not None and link.active else None,
                 "paid_at": t.paid_at,
+                "reminders": [
+                    {"sequence": r.sequence, "status": r.status, "at": _local(actor, r.sent_at or r.due_at)}
+                    for r in view.reminders.get(t.id, [])
+                ],
             }
         )
     await deps.queue(
@@ -162,6 +173,19 @@ async def done(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> Non
     await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
 
 
+async def remind(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    sent = await reminder_service.remind_now(deps.uow, str(actor.vendor.id), _number(command), deps.clock())
+    await deps.queue([to_admin(actor, "reminder_sent", order=f"#{_number(command)}", count=sent)])
+
+
+async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    on = bool(command.switch)
+    await reminder_service.switch_reminders(
+        deps.uow, str(actor.vendor.id), _number(command), on, deps.clock()
+    )
+    await deps.queue([to_admin(actor, "reminders_switched", order=f"#{_number(command)}", on=on)])
+
+
 COMMANDS: dict[Verb, Command] = {
     Verb.HELP: show_help,
     Verb.ORDERS: list_orders,
@@ -176,6 +200,8 @@ COMMANDS: dict[Verb, Command] = {
     Verb.CANCEL: cancel,
     Verb.SHIP: ship,
     Verb.DONE: done,
+    Verb.REMIND: remind,
+    Verb.REMINDERS: reminders,
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.customer import Customer
@@ -14,6 +14,7 @@ from bot.domain.order import Order, OrderStatus
 from bot.domain.phone import normalise_phone
 from bot.domain.transaction import PaymentTransaction
 from bot.services.vendors import find_vendor
+from bot.store.repositories.reminders import ReminderRow
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -24,6 +25,7 @@ class OrderView:
     customer: Customer
     transactions: list[PaymentTransaction]
     links: dict[uuid.UUID, PaymentLinkRecord]
+    reminders: dict[uuid.UUID, list[ReminderRow]] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Ledger | None:
@@ -106,7 +108,8 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
         transactions = await uow.transactions.for_order(order.id)
         link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
-        return OrderView(order, customer, transactions, links)
+        history = {t.id: await uow.reminders.for_transaction(t.id) for t in transactions}
+        return OrderView(order, customer, transactions, links, history)
 
 
 async def advance_order(

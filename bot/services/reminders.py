@@ -11,11 +11,16 @@ from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.order import OrderStatus
-from bot.domain.reminders import catch_up, out_of_quiet_hours
+from bot.domain.customer import Customer
+from bot.domain.errors import NoOpenRequest, OrderNotFound
+from bot.domain.order import Order, OrderStatus
+from bot.domain.reminders import catch_up, out_of_quiet_hours, plan
+from bot.domain.transaction import PaymentTransaction
+from bot.domain.vendor import Vendor
 from bot.rendering import render_for
 from bot.services.clock import Clock
 from bot.services.messages import customer_locale, shown
+from bot.services.vendors import find_vendor
 from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.repositories.reminders import ReminderRow
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -38,6 +43,29 @@ async def sweep(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int = SWEEP
             queued += await _remind(uow, reminders, now)
         await uow.commit()
     return queued
+
+
+def _reminder_message(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str, key: str
+) -> OutgoingMessage:
+    locale = customer_locale(vendor, customer)
+    requested = transaction.created_at.astimezone(ZoneInfo(vendor.timezone)).strftime("%d/%m/%Y")
+    amount = shown(transaction.amount, locale)
+    text = render_for(
+        vendor, "messages/payment_reminder", locale,
+        vendor_name=vendor.name, amount=amount, order=order.reference, requested=requested, url=url,
+    )  # fmt: skip
+    return OutgoingMessage(
+        vendor_id=vendor.id,
+        to_phone=customer.phone,
+        kind="payment_reminder",
+        locale=locale,
+        text=text,
+        template_params=(amount, url, order.reference),
+        customer_id=customer.id,
+        transaction_id=transaction.id,
+        dedupe_key=key,
+    )
 
 
 async def _remind(uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> int:
@@ -73,27 +101,10 @@ async def _remind(uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> int
     if link is None or not link.active:
         await uow.reminders.set_status(chosen.id, "skipped", now)
         return 0
-    locale = customer_locale(vendor, customer)
-    requested = transaction.created_at.astimezone(ZoneInfo(vendor.timezone)).strftime("%d/%m/%Y")
-    amount = shown(transaction.amount, locale)
-    text = render_for(
-        vendor, "messages/payment_reminder", locale,
-        vendor_name=vendor.name, amount=amount, order=order.reference, requested=requested, url=link.url,
-    )  # fmt: skip
-    await uow.outbox.add(
-        OutgoingMessage(
-            vendor_id=vendor.id,
-            to_phone=customer.phone,
-            kind="payment_reminder",
-            locale=locale,
-            text=text,
-            template_params=(amount, link.url, order.reference),
-            customer_id=customer.id,
-            transaction_id=transaction.id,
-            dedupe_key=f"payment_reminder:{chosen.id}",
-        ),
-        now,
+    message = _reminder_message(
+        vendor, customer, order, transaction, link.url, f"payment_reminder:{chosen.id}"
     )
+    await uow.outbox.add(message, now)
     await uow.reminders.set_status(chosen.id, "sent", now)
     remaining = [r for r in await uow.reminders.for_transaction(transaction.id) if r.status == "pending"]
     if not remaining:
@@ -116,3 +127,64 @@ async def _remind(uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> int
                 now,
             )
     return 1
+
+
+async def remind_now(
+    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, now: datetime
+) -> int:
+    """``rappel 12``: one reminder now for each open request of the order; kept in the history."""
+    sent = 0
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await uow.orders.by_number(vendor.id, number, for_update=True)
+        if order is None:
+            raise OrderNotFound(order=f"#{number}")
+        customer = await uow.customers.get(order.customer_id)
+        for transaction in await uow.transactions.for_order(order.id):
+            link = (
+                None
+                if transaction.payment_link_id is None
+                else await uow.links.get(transaction.payment_link_id)
+            )
+            if not transaction.is_open or link is None or not link.active or customer is None:
+                continue
+            history = await uow.reminders.for_transaction(transaction.id)
+            sequence = max((r.sequence for r in history), default=0) + 1
+            key = f"payment_reminder:{transaction.id}:{sequence}"
+            await uow.outbox.add(_reminder_message(vendor, customer, order, transaction, link.url, key), now)
+            await uow.reminders.plan(vendor.id, transaction.id, [now], now, sequence, status="sent")
+            sent += 1
+        if sent == 0:
+            raise NoOpenRequest(order=order.reference)
+        await uow.commit()
+    return sent
+
+
+async def switch_reminders(
+    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, on: bool, now: datetime
+) -> int:
+    """``rappels 12 off`` cancels the order's pending reminders; ``on`` plans them again from now.
+    Returns how many reminders were cancelled or planned."""
+    changed = 0
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await uow.orders.by_number(vendor.id, number, for_update=True)
+        if order is None:
+            raise OrderNotFound(order=f"#{number}")
+        for transaction in await uow.transactions.for_order(order.id):
+            if not transaction.is_open:
+                continue
+            history = await uow.reminders.for_transaction(transaction.id)
+            pending = [r for r in history if r.status == "pending"]
+            if not on:
+                for reminder in pending:
+                    await uow.reminders.set_status(reminder.id, "cancelled", now)
+                changed += len(pending)
+            elif not pending:
+                policy = vendor.reminders
+                due = plan(now, policy.schedule, policy.quiet_hours, vendor.timezone)
+                sequence = max((r.sequence for r in history), default=0) + 1
+                await uow.reminders.plan(vendor.id, transaction.id, due, now, sequence)
+                changed += len(due)
+        await uow.commit()
+    return changed

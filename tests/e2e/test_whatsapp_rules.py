@@ -231,3 +231,21 @@ async def test_status_webhooks_update_the_outbox_row(bot: RunningBot) -> None:
         ).scalar_one()
     assert status == "read"
     assert json.loads(reply.raw)["to"].lstrip("+") == CUSTOMER
+
+
+async def test_the_vendor_reminds_now_stops_reminders_and_sees_the_history(bot: RunningBot) -> None:
+    await open_admin_window(bot)
+    await bot.says(CUSTOMER, "Bonjour")
+    await bot.next_to(CUSTOMER)
+    await bot.next_to(ADMIN)
+    await new_request(bot)
+    await bot.next_to(CUSTOMER)
+    await bot.says(ADMIN, "rappel 1")
+    reminder = await bot.next_to(CUSTOMER)
+    assert "Petit rappel" in reminder.text and "150.00 EUR" in reminder.text
+    assert "Rappel envoyé" in (await bot.next_to(ADMIN)).text
+    await bot.says(ADMIN, "rappels 1 off")
+    assert "Plus de rappels" in (await bot.next_to(ADMIN)).text
+    await bot.says(ADMIN, "statut 1")
+    status = (await bot.next_to(ADMIN)).text
+    assert "rappel 4 : envoyé" in status and "rappel 1 : annulé" in status

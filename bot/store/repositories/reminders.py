@@ -35,7 +35,13 @@ class ReminderRepository:
         return int(result.rowcount)
 
     async def plan(
-        self, vendor_id: uuid.UUID, transaction_id: uuid.UUID, due: Sequence[datetime], now: datetime
+        self,
+        vendor_id: uuid.UUID,
+        transaction_id: uuid.UUID,
+        due: Sequence[datetime],
+        now: datetime,
+        first_sequence: int = 1,
+        status: str = "pending",
     ) -> None:
         if not due:
             return
@@ -45,9 +51,10 @@ class ReminderRepository:
                 {
                     "vendor_id": vendor_id,
                     "transaction_id": transaction_id,
-                    "sequence": index + 1,
+                    "sequence": first_sequence + index,
                     "due_at": at,
-                    "status": "pending",
+                    "status": status,
+                    "sent_at": at if status == "sent" else None,
                     "created_at": now,
                     "updated_at": now,
                 }
