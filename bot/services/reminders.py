@@ -7,6 +7,7 @@ gets one reminder, not one per missed slot; a reminder due in quiet hours waits 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from bot.services.messages import customer_locale, shown
 from bot.services.vendors import find_vendor
 from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.repositories.reminders import ReminderRow
+from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -31,18 +33,123 @@ REMINDABLE = {OrderStatus.ACCEPTED, OrderStatus.PENDING}
 
 
 async def sweep(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int = SWEEP_BATCH) -> int:
-    """One pass over due reminders; returns how many reminders were queued."""
+    """One pass over due reminders, in one transaction; returns how many reminders were queued."""
     now = clock()
-    queued = 0
     async with uow_factory() as uow:
         due = await uow.reminders.claim_due(now, limit)
-        by_transaction: dict[object, list[ReminderRow]] = defaultdict(list)
+        if not due:
+            return 0
+        batch = await _Batch.load(uow, due)
+        by_transaction: dict[uuid.UUID, list[ReminderRow]] = defaultdict(list)
         for reminder in due:
             by_transaction[reminder.transaction_id].append(reminder)
         for reminders in by_transaction.values():
-            queued += await _remind(uow, reminders, now)
+            await batch.decide(uow, reminders, now)
+        await batch.apply(uow, now)
         await uow.commit()
-    return queued
+        return batch.queued
+
+
+class _Batch:
+    """What one sweep reads in a few statements and writes in a few more, whatever its size."""
+
+    def __init__(self) -> None:
+        self.transactions: dict[uuid.UUID, PaymentTransaction] = {}
+        self.orders: dict[uuid.UUID, Order] = {}
+        self.customers: dict[uuid.UUID, Customer] = {}
+        self.links: dict[uuid.UUID, PaymentLinkRecord] = {}
+        self.vendors: dict[uuid.UUID, tuple[Vendor, list[str]]] = {}
+        self.remaining: dict[uuid.UUID, int] = {}
+        self.statuses: dict[str, list[int]] = defaultdict(list)
+        self.postponed: list[tuple[int, datetime]] = []
+        self.messages: list[OutgoingMessage] = []
+        self.queued = 0
+
+    @classmethod
+    async def load(cls, uow: UnitOfWork, due: list[ReminderRow]) -> _Batch:
+        batch = cls()
+        batch.transactions = await uow.transactions.get_many(list({r.transaction_id for r in due}))
+        batch.orders = await uow.orders.get_many(list({t.commande_id for t in batch.transactions.values()}))
+        batch.customers = await uow.customers.get_many(list({o.customer_id for o in batch.orders.values()}))
+        links = [t.payment_link_id for t in batch.transactions.values() if t.payment_link_id is not None]
+        batch.links = await uow.transactions.links(links)
+        batch.remaining = await uow.reminders.pending_counts(list(batch.transactions), [r.id for r in due])
+        return batch
+
+    async def _vendor(self, uow: UnitOfWork, vendor_id: uuid.UUID) -> tuple[Vendor, list[str]] | None:
+        if vendor_id not in self.vendors:
+            vendor = await uow.vendors.get(vendor_id)
+            if vendor is None:  # pragma: no cover - foreign key
+                return None
+            self.vendors[vendor_id] = (vendor, await uow.vendors.admin_phones(vendor_id))
+        return self.vendors[vendor_id]
+
+    async def decide(self, uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> None:
+        transaction = self.transactions.get(due[0].transaction_id)
+        order = None if transaction is None else self.orders.get(transaction.commande_id)
+        customer = None if order is None else self.customers.get(order.customer_id)
+        found = await self._vendor(uow, due[0].vendor_id)
+        if transaction is None or order is None or customer is None or found is None:  # pragma: no cover
+            return
+        vendor, admins = found
+        link = self.links.get(transaction.payment_link_id) if transaction.payment_link_id else None
+        stop = (
+            not transaction.is_open
+            or order.status not in REMINDABLE
+            or customer.opted_out
+            or not vendor.reminders.enabled
+        )
+        if stop:
+            self.statuses["cancelled"] += [r.id for r in due]
+            return
+        wake = out_of_quiet_hours(now, vendor.reminders.quiet_hours, vendor.timezone)
+        if wake > now:
+            self.postponed += [(r.id, wake) for r in due]
+            return
+        send_index, skipped = catch_up([r.due_at for r in due], now)
+        self.statuses["skipped"] += [due[index].id for index in skipped]
+        if send_index is None:  # pragma: no cover - claimed reminders are due
+            return
+        chosen = due[send_index]
+        if link is None or not link.active:
+            self.statuses["skipped"].append(chosen.id)
+            return
+        key = f"payment_reminder:{chosen.id}"
+        self.messages.append(_reminder_message(vendor, customer, order, transaction, link.url, key))
+        self.statuses["sent"].append(chosen.id)
+        self.queued += 1
+        if self.remaining.get(transaction.id, 0) == 0:
+            self.messages += _exhausted_notes(vendor, admins, customer, order, transaction)
+
+    async def apply(self, uow: UnitOfWork, now: datetime) -> None:
+        for status, ids in self.statuses.items():
+            await uow.reminders.set_status_many(ids, status, now)
+        for reminder_id, wake in self.postponed:
+            await uow.reminders.postpone(reminder_id, wake, now)
+        await uow.outbox.add_many(self.messages, now)
+
+
+def _exhausted_notes(
+    vendor: Vendor, admins: list[str], customer: Customer, order: Order, transaction: PaymentTransaction
+) -> list[OutgoingMessage]:
+    """After the last reminder: the vendor learns the request is still unpaid."""
+    note = render_for(
+        vendor, "messages/vendor_reminders_exhausted", vendor.locale,
+        amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
+        customer=f"+{customer.phone}",
+    )  # fmt: skip
+    return [
+        OutgoingMessage(
+            vendor_id=vendor.id,
+            to_phone=phone,
+            kind="vendor_reminders_exhausted",
+            locale=vendor.locale,
+            text=note,
+            template_params=(note,),
+            dedupe_key=f"vendor_reminders_exhausted:{transaction.id}:{phone}",
+        )
+        for phone in admins
+    ]
 
 
 def _reminder_message(
@@ -66,67 +173,6 @@ def _reminder_message(
         transaction_id=transaction.id,
         dedupe_key=key,
     )
-
-
-async def _remind(uow: UnitOfWork, due: list[ReminderRow], now: datetime) -> int:
-    first = due[0]
-    transaction = await uow.transactions.get(first.transaction_id)
-    order = None if transaction is None else await uow.orders.get(transaction.commande_id)
-    vendor = await uow.vendors.get(first.vendor_id)
-    customer = None if order is None else await uow.customers.get(order.customer_id)
-    if transaction is None or order is None or vendor is None or customer is None:  # pragma: no cover
-        return 0
-    stop = (
-        not transaction.is_open
-        or order.status not in REMINDABLE
-        or customer.opted_out
-        or not vendor.reminders.enabled
-    )
-    if stop:
-        for reminder in due:
-            await uow.reminders.set_status(reminder.id, "cancelled", now)
-        return 0
-    wake = out_of_quiet_hours(now, vendor.reminders.quiet_hours, vendor.timezone)
-    if wake > now:
-        for reminder in due:
-            await uow.reminders.postpone(reminder.id, wake, now)
-        return 0
-    send_index, skipped = catch_up([r.due_at for r in due], now)
-    for index in skipped:
-        await uow.reminders.set_status(due[index].id, "skipped", now)
-    if send_index is None:  # pragma: no cover - claimed reminders are due
-        return 0
-    chosen = due[send_index]
-    link = None if transaction.payment_link_id is None else await uow.links.get(transaction.payment_link_id)
-    if link is None or not link.active:
-        await uow.reminders.set_status(chosen.id, "skipped", now)
-        return 0
-    message = _reminder_message(
-        vendor, customer, order, transaction, link.url, f"payment_reminder:{chosen.id}"
-    )
-    await uow.outbox.add(message, now)
-    await uow.reminders.set_status(chosen.id, "sent", now)
-    remaining = [r for r in await uow.reminders.for_transaction(transaction.id) if r.status == "pending"]
-    if not remaining:
-        note = render_for(
-            vendor, "messages/vendor_reminders_exhausted", vendor.locale,
-            amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
-            customer=f"+{customer.phone}",
-        )  # fmt: skip
-        for phone in await uow.vendors.admin_phones(vendor.id):
-            await uow.outbox.add(
-                OutgoingMessage(
-                    vendor_id=vendor.id,
-                    to_phone=phone,
-                    kind="vendor_reminders_exhausted",
-                    locale=vendor.locale,
-                    text=note,
-                    template_params=(note,),
-                    dedupe_key=f"vendor_reminders_exhausted:{transaction.id}:{phone}",
-                ),
-                now,
-            )
-    return 1
 
 
 async def remind_now(

@@ -31,6 +31,12 @@ class CustomerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
+    async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+        if not ids:
+            return {}
+        rows = await self._conn.execute(select(customers).where(customers.c.id.in_(ids)))
+        return {row.id: _to_customer(row) for row in rows}
+
     async def get(self, customer_id: uuid.UUID) -> Customer | None:
         row = (await self._conn.execute(select(customers).where(customers.c.id == customer_id))).first()
         return None if row is None else _to_customer(row)

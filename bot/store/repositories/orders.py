@@ -67,6 +67,12 @@ class OrderRepository:
         row = (await self._conn.execute(query)).first()
         return None if row is None else _to_order(row)
 
+    async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Order]:
+        if not ids:
+            return {}
+        rows = await self._conn.execute(select(commandes).where(commandes.c.id.in_(ids)))
+        return {row.id: _to_order(row) for row in rows}
+
     async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> Order | None:
         query = select(commandes).where(commandes.c.id == order_id)
         if for_update:

@@ -113,6 +113,33 @@ class OutboxRepository:
         result = await self._conn.execute(statement)
         return bool(result.rowcount)
 
+    async def add_many(self, messages: list[OutgoingMessage], now: datetime) -> None:
+        """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
+        if not messages:
+            return
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        rows = [
+            {
+                "vendor_id": m.vendor_id,
+                "customer_id": m.customer_id,
+                "to_phone": m.to_phone,
+                "kind": m.kind,
+                "locale": m.locale,
+                "payload": m.payload(),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "transaction_id": m.transaction_id,
+                "dedupe_key": m.dedupe_key,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for m in messages
+        ]
+        await self._conn.execute(
+            dialect.insert(outbox_messages).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+
     async def for_transaction(self, transaction_id: uuid.UUID) -> list[dict[str, Any]]:
         query = (
             select(outbox_messages)

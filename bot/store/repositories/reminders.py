@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.tables import reminders
@@ -88,6 +88,31 @@ class ReminderRepository:
         if status == "sent":
             values.update(sent_at=now, outbox_message_id=outbox_id)
         await self._conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(**values))
+
+    async def set_status_many(self, ids: list[int], status: str, now: datetime) -> None:
+        if not ids:
+            return
+        values: dict[str, object] = {"status": status, "updated_at": now}
+        if status == "sent":
+            values["sent_at"] = now
+        await self._conn.execute(update(reminders).where(reminders.c.id.in_(ids)).values(**values))
+
+    async def pending_counts(
+        self, transaction_ids: list[uuid.UUID], besides: list[int]
+    ) -> dict[uuid.UUID, int]:
+        """How many pending reminders each request has, not counting ``besides``."""
+        if not transaction_ids:
+            return {}
+        query = (
+            select(reminders.c.transaction_id, func.count())
+            .where(
+                reminders.c.transaction_id.in_(transaction_ids),
+                reminders.c.status == "pending",
+                reminders.c.id.not_in(besides),
+            )
+            .group_by(reminders.c.transaction_id)
+        )
+        return {row[0]: int(row[1]) for row in await self._conn.execute(query)}
 
     async def postpone(self, reminder_id: int, due_at: datetime, now: datetime) -> None:
         await self._conn.execute(

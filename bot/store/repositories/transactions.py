@@ -95,6 +95,14 @@ class TransactionRepository:
             .values(failure_reason=reason[:2000])
         )
 
+    async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentTransaction]:
+        if not ids:
+            return {}
+        rows = await self._conn.execute(
+            select(payment_transactions).where(payment_transactions.c.id.in_(ids))
+        )
+        return {row.id: _to_transaction(row) for row in rows}
+
     async def get(self, transaction_id: uuid.UUID) -> PaymentTransaction | None:
         query = select(payment_transactions).where(payment_transactions.c.id == transaction_id)
         row = (await self._conn.execute(query)).first()
