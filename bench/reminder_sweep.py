@@ -39,8 +39,8 @@ WITH links AS (
          1.00, 'EUR', true, now(), now()
   FROM generate_series(1, $3) g RETURNING id
 ), requests AS (
-  INSERT INTO payment_transactions (id, commande_id, montant, devise, type, label, status, vendor_id, provider,
-                                    payment_link_id, created_at, updated_at)
+  INSERT INTO payment_transactions (id, commande_id, montant, devise, type, label, status, vendor_id,
+                                    provider, payment_link_id, created_at, updated_at)
   SELECT gen_random_uuid(), $2, 1.00, 'EUR', 'acompte', 'Acompte', 'pending', $1, 'sandbox', links.id,
          now() - interval '2 days', now() - interval '2 days'
   FROM links RETURNING id
