@@ -29,24 +29,38 @@ def transaction_label(vendor: Vendor, order: Order, kind: str) -> str:
     return render_for(vendor, "messages/transaction_label", vendor.locale, kind=kind, order=order.reference)
 
 
-def payment_request(
-    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str
+def _to_customer(
+    vendor: Vendor,
+    customer: Customer,
+    transaction: PaymentTransaction,
+    message: str,
+    template_params: tuple[str, ...],
+    /,
+    **context: object,
 ) -> OutgoingMessage:
+    """A message about one request, worded from ``messages/<message>``, queued once per request."""
     locale = customer_locale(vendor, customer)
-    amount = shown(transaction.amount, locale)
     return OutgoingMessage(
         vendor_id=vendor.id,
         to_phone=customer.phone,
-        kind="payment_request",
+        kind=message,
         locale=locale,
-        text=render_for(
-            vendor, "messages/payment_request", locale, kind=transaction.type.value, amount=amount, url=url
-        ),
-        template_params=(amount, url, order.reference),
+        text=render_for(vendor, f"messages/{message}", locale, **context),
+        template_params=template_params,
         customer_id=customer.id,
         transaction_id=transaction.id,
-        dedupe_key=f"payment_request:{transaction.id}",
+        dedupe_key=f"{message}:{transaction.id}",
     )
+
+
+def payment_request(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str
+) -> OutgoingMessage:
+    amount = shown(transaction.amount, customer_locale(vendor, customer))
+    return _to_customer(
+        vendor, customer, transaction, "payment_request", (amount, url, order.reference),
+        kind=transaction.type.value, amount=amount, url=url,
+    )  # fmt: skip
 
 
 def receipt(
@@ -54,52 +68,21 @@ def receipt(
 ) -> OutgoingMessage:
     locale = customer_locale(vendor, customer)
     amount, balance = shown(transaction.amount, locale), shown(ledger.balance, locale)
-    return OutgoingMessage(
-        vendor_id=vendor.id,
-        to_phone=customer.phone,
-        kind="payment_receipt",
-        locale=locale,
-        text=render_for(
-            vendor,
-            "messages/payment_receipt",
-            locale,
-            vendor_name=vendor.name,
-            order=order.reference,
-            label=order.label,
-            amount=amount,
-            balance=balance,
-            balance_due=not ledger.balance.is_zero(),
-        ),
-        template_params=(amount, order.reference, balance),
-        customer_id=customer.id,
-        transaction_id=transaction.id,
-        dedupe_key=f"payment_receipt:{transaction.id}",
-    )
+    return _to_customer(
+        vendor, customer, transaction, "payment_receipt", (amount, order.reference, balance),
+        vendor_name=vendor.name, order=order.reference, label=order.label, amount=amount, balance=balance,
+        balance_due=not ledger.balance.is_zero(),
+    )  # fmt: skip
 
 
 def refund_notice(
     vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction
 ) -> OutgoingMessage:
-    locale = customer_locale(vendor, customer)
-    amount = shown(transaction.amount, locale)
-    return OutgoingMessage(
-        vendor_id=vendor.id,
-        to_phone=customer.phone,
-        kind="payment_refunded",
-        locale=locale,
-        text=render_for(
-            vendor,
-            "messages/payment_refunded",
-            locale,
-            amount=amount,
-            order=order.reference,
-            vendor_name=vendor.name,
-        ),
-        template_params=(amount, order.reference),
-        customer_id=customer.id,
-        transaction_id=transaction.id,
-        dedupe_key=f"payment_refunded:{transaction.id}",
-    )
+    amount = shown(transaction.amount, customer_locale(vendor, customer))
+    return _to_customer(
+        vendor, customer, transaction, "payment_refunded", (amount, order.reference),
+        amount=amount, order=order.reference, vendor_name=vendor.name,
+    )  # fmt: skip
 
 
 def to_admins(
