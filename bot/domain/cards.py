@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 REDACTION = "[card number removed]"
-_CANDIDATE = re.compile(r"(?<![\d+])\d(?:[ \-]?\d){12,18}(?!\d)")
+# Separators people paste: spaces (also no-break and thin), hyphens, dots, slashes, up to two in a row.
+_CANDIDATE = re.compile(r"(?<![\d+])\d(?:[\s.\-/]{0,2}\d){12,18}(?!\d)")
 # (prefix ranges, allowed lengths) of the major brands.
 _BRANDS: tuple[tuple[tuple[tuple[int, int], ...], frozenset[int]], ...] = (
     (((4, 4),), frozenset({13, 16, 19})),  # Visa

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store.inbox_writer import NewEvent
 from bot.web.keys import clock_key, inbox_writer_key, processor_key, whatsapp_key
@@ -48,7 +47,7 @@ async def receive(request: web.Request) -> web.Response:
         ids = await request.app[inbox_writer_key].store(
             [NewEvent(SOURCE, e.key, e.event_type, e.payload) for e in events], request.app[clock_key]()
         )
-    except (OSError, SQLAlchemyError):
+    except Exception:  # noqa: BLE001 - whatever the store refused, Meta delivers again later
         log.warning("inbox unavailable; WhatsApp will deliver again", exc_info=True)
         return web.Response(status=503, text="temporarily unavailable")
     request.app[processor_key].submit(

@@ -190,13 +190,12 @@ class OutboxSender:
         except wa_errors.ReEngagementMessage:
             await self._retry(row, context, "131047 outside the 24-hour window", now, send_mode="template")
         except wa_errors.TooManyMessages:
+            # Throttling is not a failure: the message waits without using up its attempts.
             self._pairs.penalise(context.phone_id, row.to_phone, 12.0)
-            await self._retry(row, context, "131056 pair rate limit", now + timedelta(seconds=12))
-        except wa_errors.ThrottlingError as error:
+            await self._wait(row.id, now + timedelta(seconds=12))
+        except wa_errors.ThrottlingError:
             self._rate.pause(context.phone_id, RATE_LIMIT_PAUSE_SECONDS)
-            await self._retry(
-                row, context, f"{error.code} throttled", now + timedelta(seconds=RATE_LIMIT_PAUSE_SECONDS)
-            )
+            await self._wait(row.id, now + timedelta(seconds=RATE_LIMIT_PAUSE_SECONDS))
         except wa_errors.WhatsAppError as error:
             if error.is_transient or (error.status_code or 0) >= 500:
                 await self._retry(row, context, f"{error.code} {error.message}", self._backoff(row, now))
@@ -214,6 +213,12 @@ class OutboxSender:
                 await uow.commit()
             if "resend_as_template" in outcomes:
                 self.wake()
+
+    async def _wait(self, message_id: int, when: datetime) -> None:
+        async with self._uow() as uow:
+            await uow.outbox.give_back(message_id, when, self._clock())
+            await uow.commit()
+        self.wake()
 
     def _backoff(self, row: OutboxRow, now: datetime) -> datetime:
         """4^attempt seconds, as Meta advises, up to an hour."""

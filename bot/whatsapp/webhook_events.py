@@ -69,7 +69,7 @@ def _wrap(entry_id: Any, field: str, value: dict[str, Any]) -> str:
         "object": "whatsapp_business_account",
         "entry": [{"id": entry_id, "changes": [{"field": field, "value": value}]}],
     }
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(body, separators=(",", ":"))
 
 
 def _split_change(entry_id: Any, change: dict[str, Any]) -> list[SingleEvent]:

@@ -41,3 +41,10 @@ def test_redaction_never_fails_and_leaves_no_card_behind(text: str) -> None:
 def test_luhn_matches_the_known_test_cards() -> None:
     assert luhn_valid("4242424242424242")
     assert not luhn_valid("4242424242424243")
+
+
+@pytest.mark.parametrize("separator", ["\u00a0", "\u202f", "  ", ".", "/"])
+def test_pasted_card_numbers_with_other_separators_are_redacted(separator: str) -> None:
+    card = separator.join(["4242", "4242", "4242", "4242"])
+    text, found = redact_cards(f"carte {card}")
+    assert found and "4242" not in text

@@ -61,3 +61,9 @@ def test_the_signature_is_checked_on_the_exact_bytes() -> None:
     assert not signature_valid(body + b" ", header, "secret")
     assert not signature_valid(body, header, "other")
     assert not signature_valid(body, None, "secret")
+
+
+def test_a_lone_surrogate_is_stored_escaped_rather_than_breaking_the_commit() -> None:
+    body = payloads.encode(payloads.text_message(PHONE_ID, "33600000001", "x\ud800y"))
+    [event] = split_webhook(body)
+    event.payload.encode("utf-8")

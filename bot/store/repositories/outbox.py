@@ -246,7 +246,11 @@ class OutboxRepository:
 
     async def advance_status(self, message_id: int, status: str, now: datetime) -> bool:
         """Moves a sent message to delivered or read, never backwards; True if it moved."""
-        lower = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        # Only a message already sent moves on: a row queued again (a 131047 resend as template) or being
+        # sent is not overwritten by a late tick of its earlier attempt.
+        lower = [
+            name for name, rank in STATUS_RANK.items() if STATUS_RANK["sent"] <= rank < STATUS_RANK[status]
+        ]
         result = await self._conn.execute(
             update(outbox_messages)
             .where(outbox_messages.c.id == message_id, outbox_messages.c.status.in_(lower))
@@ -273,7 +277,11 @@ class OutboxRepository:
         """Moves these messages to ``status`` where that is forwards (see advance_status)."""
         if not message_ids:
             return 0
-        lower = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        # Only a message already sent moves on: a row queued again (a 131047 resend as template) or being
+        # sent is not overwritten by a late tick of its earlier attempt.
+        lower = [
+            name for name, rank in STATUS_RANK.items() if STATUS_RANK["sent"] <= rank < STATUS_RANK[status]
+        ]
         result = await self._conn.execute(
             update(outbox_messages)
             .where(outbox_messages.c.id.in_(message_ids), outbox_messages.c.status.in_(lower))
