@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
+from bot.services.messages import queue
 from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.uow import UnitOfWorkFactory
 
@@ -39,9 +40,5 @@ class ChatDeps:
         """Commits the replies to the outbox; the sender sends them at once."""
         if not messages:
             return
-        now = self.clock()
-        async with self.uow() as uow:
-            for message in messages:
-                await uow.outbox.add(message, now)
-            await uow.commit()
+        await queue(self.uow, list(messages), self.clock())
         self.notify_sender()

@@ -11,6 +11,7 @@ from bot.domain.money import parse_amount_or_percent
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.rendering import explain
+from bot.services import conversations
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services.chat import AdminActor
@@ -84,12 +85,9 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
 
 async def ask_amount(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     _, ledger = await _ledger(deps, actor, number)
-    now = deps.clock()
-    async with deps.uow() as uow:
-        await uow.conversations.start(
-            actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, now + FLOW_LIFETIME, now
-        )
-        await uow.commit()
+    await conversations.start(
+        deps.uow, actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, deps.clock(), FLOW_LIFETIME
+    )
     await deps.queue([to_admin(actor, "ask_amount", order=f"#{number}", requestable=str(ledger.requestable))])
 
 
@@ -98,12 +96,15 @@ async def typed_amount(deps: ChatDeps, actor: AdminActor, number: int, text: str
     try:
         await confirm_step(deps, actor, number, AskKind.DEPOSIT, text)
     except DomainError as error:
-        now = deps.clock()
-        async with deps.uow() as uow:
-            await uow.conversations.start(
-                actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, now + FLOW_LIFETIME, now
-            )
-            await uow.commit()
+        await conversations.start(
+            deps.uow,
+            actor.vendor.id,
+            actor.phone,
+            TYPED_AMOUNT,
+            {"order": number},
+            deps.clock(),
+            FLOW_LIFETIME,
+        )
         await deps.queue([to_admin(actor, "try_again", problem=explain(error, actor.vendor.locale))])
 
 
@@ -115,11 +116,10 @@ async def confirm_step(
     wanted = None if typed is None else parse_amount_or_percent(typed, actor.vendor.currency)
     amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
     kind = ledger.request_type(amount)
-    now = deps.clock()
     state = {"order": number, "ask": ask.value, "amount": f"{amount.amount}"}
-    async with deps.uow() as uow:
-        await uow.conversations.start(actor.vendor.id, actor.phone, CONFIRM, state, now + FLOW_LIFETIME, now)
-        await uow.commit()
+    await conversations.start(
+        deps.uow, actor.vendor.id, actor.phone, CONFIRM, state, deps.clock(), FLOW_LIFETIME
+    )
     buttons = (
         (f"ok:{number}:{ask.value}:{amount.amount}", admin_text(actor.vendor, "button_confirm")),
         (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
@@ -129,10 +129,7 @@ async def confirm_step(
 
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, amount_text: str) -> None:
     """[Confirmer et envoyer]: the request is made once, whatever the double clicks."""
-    now = deps.clock()
-    async with deps.uow() as uow:
-        taken = await uow.conversations.take(actor.vendor.id, actor.phone, CONFIRM, now)
-        await uow.commit()
+    taken = await conversations.take(deps.uow, actor.vendor.id, actor.phone, CONFIRM, deps.clock())
     expected = {"order": number, "ask": ask.value, "amount": amount_text}
     if taken is None or taken.state != expected:
         await deps.queue([to_admin(actor, "stale_confirmation", order=f"#{number}")])
@@ -157,9 +154,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
 
 
 async def cancel(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    async with deps.uow() as uow:
-        await uow.conversations.clear(actor.vendor.id, actor.phone)
-        await uow.commit()
+    await conversations.clear(deps.uow, actor.vendor.id, actor.phone)
     await deps.queue([to_admin(actor, "flow_cancelled", order=f"#{number}")])
 
 

@@ -13,6 +13,7 @@ from bot.handlers import payment_flow
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
+from bot.services import conversations
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services import reminders as reminder_service
@@ -212,8 +213,7 @@ async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
         return
     parsed = parse_vendor_command(text)
     if isinstance(parsed, Unparsed):
-        async with deps.uow() as uow:
-            flow = await uow.conversations.current(actor.vendor.id, actor.phone, deps.clock())
+        flow = await conversations.current(deps.uow, actor.vendor.id, actor.phone, deps.clock())
         if flow is not None and flow.flow == payment_flow.TYPED_AMOUNT:
             await payment_flow.typed_amount(deps, actor, int(flow.state["order"]), text)
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.money import Money, format_money
@@ -10,7 +12,7 @@ from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.rendering import render_for
 from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
-from bot.store.uow import UnitOfWork
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 
 def shown(money: Money, locale: str) -> str:
@@ -199,3 +201,11 @@ async def delivery_failure_notes(
         )
         for phone in admins
     ]
+
+
+async def queue(uow_factory: UnitOfWorkFactory, messages: list[OutgoingMessage], now: datetime) -> None:
+    """Commits messages to the outbox (the sender picks them up)."""
+    async with uow_factory() as uow:
+        for message in messages:
+            await uow.outbox.add(message, now)
+        await uow.commit()

@@ -68,7 +68,12 @@ async def test_pay_settles_the_deposit_and_the_page_then_says_so(client: TestCli
         sources = (await uow.connection.execute(select(inbound_events.c.source))).scalars().all()
         kinds = (await uow.connection.execute(select(outbox_messages.c.kind))).scalars().all()
     assert sources == ["sandbox"]
-    assert sorted(kinds) == ["payment_receipt", "payment_request", "vendor_payment_received"]
+    # The customer never wrote, so the sender may already have reported the messages as undeliverable.
+    assert sorted(k for k in kinds if k != "vendor_delivery_failed") == [
+        "payment_receipt",
+        "payment_request",
+        "vendor_payment_received",
+    ]
 
 
 async def test_decline_leaves_the_request_open_and_tells_the_vendor(client: TestClient) -> None:

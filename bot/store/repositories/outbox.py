@@ -244,20 +244,6 @@ class OutboxRepository:
         ).first()
         return None if row is None else _row(row)
 
-    async def advance_status(self, message_id: int, status: str, now: datetime) -> bool:
-        """Moves a sent message to delivered or read, never backwards; True if it moved."""
-        # Only a message already sent moves on: a row queued again (a 131047 resend as template) or being
-        # sent is not overwritten by a late tick of its earlier attempt.
-        lower = [
-            name for name, rank in STATUS_RANK.items() if STATUS_RANK["sent"] <= rank < STATUS_RANK[status]
-        ]
-        result = await self._conn.execute(
-            update(outbox_messages)
-            .where(outbox_messages.c.id == message_id, outbox_messages.c.status.in_(lower))
-            .values(status=status, updated_at=now)
-        )
-        return bool(result.rowcount)
-
     async def release_stale(self, older_than: datetime, now: datetime) -> int:
         """Messages a crashed sender left "sending" go back to the queue (sent at least once)."""
         result = await self._conn.execute(
@@ -274,7 +260,8 @@ class OutboxRepository:
         return {row.wamid: _row(row) for row in rows}
 
     async def advance_many(self, message_ids: list[int], status: str, now: datetime) -> int:
-        """Moves these messages to ``status`` where that is forwards (see advance_status)."""
+        """Moves these sent messages on to ``status``, never backwards: a late "delivered" after "read"
+        changes nothing."""
         if not message_ids:
             return 0
         # Only a message already sent moves on: a row queued again (a 131047 resend as template) or being
