@@ -66,6 +66,8 @@ vendors = Table(
     Column("reminder_schedule", Text(), nullable=False),
     Column("reminder_quiet_hours", Text(), nullable=True),
     Column("reminders_enabled", Boolean(), nullable=False, server_default=text("true")),
+    Column("reminder_repeat_every", Text(), nullable=True),
+    Column("reminder_repeat_count", Integer(), nullable=False, server_default=text("0")),
     Column("whatsapp_templates", JSONDocument, nullable=False),
     # Per-vendor wording of messages: {"<kind>": {"<locale>": "<Jinja2 text>"}}.
     Column("message_overrides", JSONDocument, nullable=False, server_default=text("'{}'")),
