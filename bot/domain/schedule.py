@@ -25,17 +25,28 @@ def parse_offsets(text: str) -> tuple[timedelta, ...]:
     return tuple(offsets)
 
 
+def parse_interval(text: str, key: str) -> timedelta | None:
+    """``2d`` -> two days; an empty text or ``off`` means none."""
+    cleaned = text.strip().lower()
+    if cleaned in {"", "off", "none"}:
+        return None
+    match = _OFFSET.fullmatch(cleaned)
+    if match is None or int(match.group(1)) == 0:
+        raise InvalidSetting(key=key, value=text)
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_interval(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds()) // 60
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
 def format_offsets(offsets: tuple[timedelta, ...]) -> str:
-    parts = []
-    for offset in offsets:
-        minutes = int(offset.total_seconds()) // 60
-        if minutes % 1440 == 0:
-            parts.append(f"{minutes // 1440}d")
-        elif minutes % 60 == 0:
-            parts.append(f"{minutes // 60}h")
-        else:
-            parts.append(f"{minutes}m")
-    return ",".join(parts)
+    return ",".join(format_interval(offset) for offset in offsets)
 
 
 @dataclass(frozen=True, slots=True)

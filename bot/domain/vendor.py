@@ -20,7 +20,15 @@ from bot.domain.errors import (
 )
 from bot.domain.money import Money, Percent, check_currency
 from bot.domain.order import ConfirmationRule
-from bot.domain.schedule import QuietHours, format_offsets, parse_offsets, parse_quiet_hours
+from bot.domain.reminders import plan
+from bot.domain.schedule import (
+    QuietHours,
+    format_interval,
+    format_offsets,
+    parse_interval,
+    parse_offsets,
+    parse_quiet_hours,
+)
 
 VENDOR_LOCALES = ("fr", "en")
 CUSTOMER_LOCALES = ("fr", "en", "he")
@@ -76,11 +84,22 @@ class PaymentSettings:
         return DepositPolicy(self.deposit_mode, self.deposit_percent, self.deposit_fixed)
 
 
+MAX_REPEATED_REMINDERS = 30
+
+
 @dataclass(slots=True)
 class ReminderPolicy:
     schedule: tuple[timedelta, ...] = DEFAULT_REMINDER_SCHEDULE
     quiet_hours: QuietHours | None = None
     enabled: bool = True
+    # After the last offset: one more every ``repeat_every``, ``repeat_count`` times.
+    repeat_every: timedelta | None = None
+    repeat_count: int = 0
+
+    def due_times(self, requested_at: datetime, timezone: str) -> list[datetime]:
+        return plan(
+            requested_at, self.schedule, self.quiet_hours, timezone, self.repeat_every, self.repeat_count
+        )
 
 
 @dataclass(slots=True)
@@ -202,6 +221,17 @@ def _set_reminders(v: Vendor, value: str) -> None:
     v.reminders.enabled = _on_off("reminders", value)
 
 
+def _set_repeat_every(v: Vendor, value: str) -> None:
+    v.reminders.repeat_every = parse_interval(value, "reminder_repeat_every")
+
+
+def _set_repeat_count(v: Vendor, value: str) -> None:
+    cleaned = value.strip()
+    if not cleaned.isdigit() or int(cleaned) > MAX_REPEATED_REMINDERS:
+        raise InvalidSetting(key="reminder_repeat_count", value=value)
+    v.reminders.repeat_count = int(cleaned)
+
+
 _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "name": _set_name,
     "currency": _set_currency,
@@ -217,6 +247,8 @@ _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "reminder_schedule": _set_reminder_schedule,
     "reminder_quiet_hours": _set_quiet_hours,
     "reminders": _set_reminders,
+    "reminder_repeat_every": _set_repeat_every,
+    "reminder_repeat_count": _set_repeat_count,
 }
 TEMPLATE_PREFIX = "template."
 TEXT_PREFIX = "text."
@@ -280,6 +312,10 @@ def describe_settings(vendor: Vendor) -> dict[str, object]:
             None if vendor.reminders.quiet_hours is None else str(vendor.reminders.quiet_hours)
         ),
         "reminders": vendor.reminders.enabled,
+        "reminder_repeat_every": (
+            None if vendor.reminders.repeat_every is None else format_interval(vendor.reminders.repeat_every)
+        ),
+        "reminder_repeat_count": vendor.reminders.repeat_count,
         "templates": dict(vendor.whatsapp_templates),
         "texts": {kind: dict(texts) for kind, texts in vendor.message_overrides.items()},
     }

@@ -131,7 +131,12 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 "url": link.url if link is not None and link.active else None,
                 "paid_at": t.paid_at,
                 "reminders": [
-                    {"sequence": r.sequence, "status": r.status, "at": _local(actor, r.sent_at or r.due_at)}
+                    {
+                        "sequence": r.sequence,
+                        "status": r.status,
+                        "delivery": r.delivery,
+                        "at": _local(actor, r.sent_at or r.due_at),
+                    }
                     for r in view.reminders.get(t.id, [])
                 ],
             }

@@ -108,7 +108,7 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
         transactions = await uow.transactions.for_order(order.id)
         link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
-        history = {t.id: await uow.reminders.for_transaction(t.id) for t in transactions}
+        history = await uow.reminders.history([t.id for t in transactions])
         return OrderView(order, customer, transactions, links, history)
 
 

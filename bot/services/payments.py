@@ -29,7 +29,6 @@ from bot.domain.errors import (
 )
 from bot.domain.money import Money, Percent, parse_amount, parse_amount_or_percent
 from bot.domain.order import Order
-from bot.domain.reminders import plan
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.domain.vendor import Vendor
 from bot.payments.port import Capability, LinkRequest, PaymentProvider, ProviderError
@@ -164,8 +163,7 @@ async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transa
                 raise LookupError(transaction_id)
             await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
             if vendor.reminders.enabled:
-                policy = vendor.reminders
-                due = plan(current.created_at, policy.schedule, policy.quiet_hours, vendor.timezone)
+                due = vendor.reminders.due_times(current.created_at, vendor.timezone)
                 await uow.reminders.plan(vendor.id, current.id, due, now)
         await uow.commit()
     if cancelled_meanwhile:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.customer import Customer
 from bot.domain.errors import NoOpenRequest, OrderNotFound
 from bot.domain.order import Order, OrderStatus
-from bot.domain.reminders import catch_up, out_of_quiet_hours, plan
+from bot.domain.reminders import catch_up, out_of_quiet_hours
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.rendering import render_for
@@ -23,7 +23,7 @@ from bot.services.clock import Clock
 from bot.services.messages import customer_locale, shown
 from bot.services.vendors import find_vendor
 from bot.store.repositories.outbox import OutgoingMessage
-from bot.store.repositories.reminders import ReminderRow
+from bot.store.repositories.reminders import ReminderRow, reminder_message_key
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -114,7 +114,7 @@ class _Batch:
         if link is None or not link.active:
             self.statuses["skipped"].append(chosen.id)
             return
-        key = f"payment_reminder:{chosen.id}"
+        key = reminder_message_key(chosen.id)
         self.messages.append(_reminder_message(vendor, customer, order, transaction, link.url, key))
         self.statuses["sent"].append(chosen.id)
         self.queued += 1
@@ -196,9 +196,9 @@ async def remind_now(
                 continue
             history = await uow.reminders.for_transaction(transaction.id)
             sequence = max((r.sequence for r in history), default=0) + 1
-            key = f"payment_reminder:{transaction.id}:{sequence}"
+            reminder_id = await uow.reminders.record_sent(vendor.id, transaction.id, sequence, now)
+            key = reminder_message_key(reminder_id)
             await uow.outbox.add(_reminder_message(vendor, customer, order, transaction, link.url, key), now)
-            await uow.reminders.plan(vendor.id, transaction.id, [now], now, sequence, status="sent")
             sent += 1
         if sent == 0:
             raise NoOpenRequest(order=order.reference)
@@ -227,8 +227,7 @@ async def switch_reminders(
                     await uow.reminders.set_status(reminder.id, "cancelled", now)
                 changed += len(pending)
             elif not pending:
-                policy = vendor.reminders
-                due = plan(now, policy.schedule, policy.quiet_hours, vendor.timezone)
+                due = vendor.reminders.due_times(now, vendor.timezone)
                 sequence = max((r.sequence for r in history), default=0) + 1
                 await uow.reminders.plan(vendor.id, transaction.id, due, now, sequence)
                 changed += len(due)

@@ -136,3 +136,45 @@ async def test_two_sweeps_at_once_queue_each_of_a_thousand_reminders_exactly_onc
     assert sum(queued) == 1000
     assert (await kinds(uow_factory)).count("payment_reminder") == 1000
     assert set(await statuses(uow_factory)) == {"sent"}
+
+
+async def test_a_repeating_reminder_follows_the_offsets_up_to_its_count(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    settings = [("reminder_schedule", "1d"), ("reminder_repeat_every", "2d"), ("reminder_repeat_count", "2")]
+    await vendor_service.change_settings(uow_factory, None, settings, None, NOW)
+    request = await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
+    async with uow_factory() as uow:
+        planned = await uow.reminders.for_transaction(request.transaction.id)
+    assert [r.due_at - NOW for r in planned] == [timedelta(days=1), timedelta(days=3), timedelta(days=5)]
+    for day in (1, 3, 5):
+        assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=day, minutes=1))) == 1
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+    assert (await kinds(uow_factory)).count("payment_reminder") == 3
+
+
+async def test_the_history_shows_each_sent_reminder_with_its_delivery_status(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    request = await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 1
+    assert await reminder_service.remind_now(uow_factory, None, number, NOW + timedelta(days=2)) == 1
+    async with uow_factory() as uow:
+        history = (await uow.reminders.history([request.transaction.id]))[request.transaction.id]
+        keys = {r.id: reminder_service.reminder_message_key(r.id) for r in history if r.status == "sent"}
+        query = select(outbox_messages.c.id).where(outbox_messages.c.dedupe_key.in_(keys.values()))
+        ids = list((await uow.connection.execute(query)).scalars())
+        for message_id in ids:
+            await uow.outbox.mark_sent(message_id, f"wamid.{message_id}", "text", NOW + timedelta(days=2))
+        await uow.outbox.advance_many(ids, "delivered", NOW + timedelta(days=2))
+        await uow.commit()
+    async with uow_factory() as uow:
+        history = (await uow.reminders.history([request.transaction.id]))[request.transaction.id]
+    assert [(r.sequence, r.status, r.delivery) for r in history] == [
+        (1, "sent", "delivered"),
+        (2, "pending", None),
+        (3, "pending", None),
+        (4, "sent", "delivered"),
+    ]

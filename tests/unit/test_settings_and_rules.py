@@ -98,6 +98,8 @@ def test_vendor_settings_change_by_key() -> None:
         ("reminder_schedule", "2d,5d"),
         ("reminder_quiet_hours", "22-8"),
         ("reminders", "off"),
+        ("reminder_repeat_every", "2d"),
+        ("reminder_repeat_count", "4"),
         ("provider", "stripe"),
         ("locale", "EN"),
         ("timezone", "Asia/Jerusalem"),
@@ -112,6 +114,7 @@ def test_vendor_settings_change_by_key() -> None:
     assert shown["deposit_percent"] == "50%"
     assert shown["reminder_schedule"] == "2d,5d"
     assert shown["reminders"] is False
+    assert (shown["reminder_repeat_every"], shown["reminder_repeat_count"]) == ("2d", 4)
     assert shown["locale"] == "en"
     assert shown["templates"] == {"payment_request": "deposit_link_v2"}
     apply_setting(vendor, "template.payment_request", "")
@@ -130,6 +133,10 @@ def test_vendor_settings_change_by_key() -> None:
         ("timezone", "Europe/Atlantis", UnknownTimezone),
         ("reminders", "maybe", InvalidSetting),
         ("hold_minutes", "-3", InvalidSetting),
+        ("reminder_repeat_every", "often", InvalidSetting),
+        ("reminder_repeat_every", "0d", InvalidSetting),
+        ("reminder_repeat_count", "31", InvalidSetting),
+        ("reminder_repeat_count", "-1", InvalidSetting),
     ],
 )
 def test_bad_settings_are_refused_with_a_named_error(key: str, value: str, error: type[Exception]) -> None:

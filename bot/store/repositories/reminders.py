@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Text, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.store.tables import reminders
+from bot.store.tables import outbox_messages, reminders
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,16 @@ class ReminderRow:
     due_at: datetime
     status: str
     sent_at: datetime | None
+    # The outbox status of the message a sent reminder became (sent, delivered, read, failed, ...).
+    delivery: str | None = None
+
+
+def reminder_message_key(reminder_id: int) -> str:
+    """The outbox dedupe key of a reminder's message: queued once, and how its delivery is found."""
+    return f"payment_reminder:{reminder_id}"
+
+
+_MESSAGE_KEY = literal(reminder_message_key(0)[:-1], Text()) + cast(reminders.c.id, Text())
 
 
 class ReminderRepository:
@@ -61,6 +72,42 @@ class ReminderRepository:
                 for index, at in enumerate(due)
             ],
         )
+
+    async def record_sent(
+        self, vendor_id: uuid.UUID, transaction_id: uuid.UUID, sequence: int, now: datetime
+    ) -> int:
+        """A reminder sent by hand (``rappel 12``), kept in the history; returns its id."""
+        query = (
+            insert(reminders)
+            .values(
+                vendor_id=vendor_id,
+                transaction_id=transaction_id,
+                sequence=sequence,
+                due_at=now,
+                status="sent",
+                sent_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(reminders.c.id)
+        )
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def history(self, transaction_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ReminderRow]]:
+        """Each request's reminders in order, with the delivery status of those sent."""
+        if not transaction_ids:
+            return {}
+        query = (
+            select(reminders, outbox_messages.c.status.label("delivery"))
+            .outerjoin(outbox_messages, outbox_messages.c.dedupe_key == _MESSAGE_KEY)
+            .where(reminders.c.transaction_id.in_(transaction_ids))
+            .order_by(reminders.c.transaction_id, reminders.c.sequence)
+        )
+        found: dict[uuid.UUID, list[ReminderRow]] = defaultdict(list)
+        for row in await self._conn.execute(query):
+            reminder = _reminder(row)
+            found[reminder.transaction_id].append(reminder)
+        return dict(found)
 
     async def claim_due(self, now: datetime, limit: int) -> list[ReminderRow]:
         """Due reminders, locked for this sweep (SKIP LOCKED: another sweep takes the others)."""
@@ -123,5 +170,12 @@ class ReminderRepository:
 def _reminder(row: object) -> ReminderRow:
     m = row._mapping  # type: ignore[attr-defined]
     return ReminderRow(
-        m["id"], m["vendor_id"], m["transaction_id"], m["sequence"], m["due_at"], m["status"], m["sent_at"]
+        m["id"],
+        m["vendor_id"],
+        m["transaction_id"],
+        m["sequence"],
+        m["due_at"],
+        m["status"],
+        m["sent_at"],
+        m.get("delivery"),
     )

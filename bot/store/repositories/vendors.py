@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.domain.deposit import DepositMode
 from bot.domain.money import Percent
 from bot.domain.order import ConfirmationRule
-from bot.domain.schedule import format_offsets, parse_offsets, parse_quiet_hours
+from bot.domain.schedule import (
+    format_interval,
+    format_offsets,
+    parse_interval,
+    parse_offsets,
+    parse_quiet_hours,
+)
 from bot.domain.vendor import PaymentSettings, ProviderName, ReminderPolicy, Vendor
 from bot.store.tables import payment_settings, vendor_admins, vendors
 
@@ -27,6 +33,10 @@ def _vendor_values(vendor: Vendor) -> dict[str, Any]:
         "reminder_schedule": format_offsets(policy.schedule),
         "reminder_quiet_hours": None if policy.quiet_hours is None else str(policy.quiet_hours),
         "reminders_enabled": policy.enabled,
+        "reminder_repeat_every": (
+            None if policy.repeat_every is None else format_interval(policy.repeat_every)
+        ),
+        "reminder_repeat_count": policy.repeat_count,
         "whatsapp_templates": dict(vendor.whatsapp_templates),
         "message_overrides": vendor.message_overrides,
         "updated_at": vendor.updated_at,
@@ -69,6 +79,8 @@ def _to_vendor(row: Row[Any]) -> Vendor:
             schedule=parse_offsets(m["reminder_schedule"]),
             quiet_hours=parse_quiet_hours(m["reminder_quiet_hours"] or ""),
             enabled=m["reminders_enabled"],
+            repeat_every=parse_interval(m["reminder_repeat_every"] or "", "reminder_repeat_every"),
+            repeat_count=m["reminder_repeat_count"],
         ),
         whatsapp_templates=dict(m["whatsapp_templates"] or {}),
         message_overrides={k: dict(v) for k, v in (m["message_overrides"] or {}).items()},
