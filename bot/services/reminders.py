@@ -63,6 +63,8 @@ class _Batch:
         self.statuses: dict[str, list[int]] = defaultdict(list)
         self.postponed: list[tuple[int, datetime]] = []
         self.messages: list[OutgoingMessage] = []
+        # Requests whose last reminder went out in this batch, per vendor: one note each vendor.
+        self.exhausted: dict[uuid.UUID, list[tuple[Customer, Order, PaymentTransaction]]] = defaultdict(list)
         self.queued = 0
 
     @classmethod
@@ -119,9 +121,12 @@ class _Batch:
         self.statuses["sent"].append(chosen.id)
         self.queued += 1
         if self.remaining.get(transaction.id, 0) == 0:
-            self.messages += _exhausted_notes(vendor, admins, customer, order, transaction)
+            self.exhausted[vendor.id].append((customer, order, transaction))
 
     async def apply(self, uow: UnitOfWork, now: datetime) -> None:
+        for vendor_id, requests in self.exhausted.items():
+            vendor, admins = self.vendors[vendor_id]
+            self.messages += _exhausted_notes(vendor, admins, requests)
         for status, ids in self.statuses.items():
             await uow.reminders.set_status_many(ids, status, now)
         for reminder_id, wake in self.postponed:
@@ -129,15 +134,30 @@ class _Batch:
         await uow.outbox.add_many(self.messages, now)
 
 
+EXHAUSTED_LISTED = 10
+
+
 def _exhausted_notes(
-    vendor: Vendor, admins: list[str], customer: Customer, order: Order, transaction: PaymentTransaction
+    vendor: Vendor, admins: list[str], requests: list[tuple[Customer, Order, PaymentTransaction]]
 ) -> list[OutgoingMessage]:
-    """After the last reminder: the vendor learns the request is still unpaid."""
-    note = render_for(
-        vendor, "messages/vendor_reminders_exhausted", vendor.locale,
-        amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
-        customer=f"+{customer.phone}",
-    )  # fmt: skip
+    """After the last reminder the vendor learns the request is still unpaid: one note per sweep, which
+    lists the orders when several requests ran out of reminders at once."""
+    customer, order, transaction = requests[0]
+    if len(requests) == 1:
+        note = render_for(
+            vendor, "messages/vendor_reminders_exhausted", vendor.locale,
+            amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
+            customer=f"+{customer.phone}",
+        )  # fmt: skip
+    else:
+        listed = [
+            {"order": o.reference, "amount": shown(t.amount, vendor.locale), "customer": f"+{c.phone}"}
+            for c, o, t in requests[:EXHAUSTED_LISTED]
+        ]
+        note = render_for(
+            vendor, "messages/vendor_reminders_exhausted_many", vendor.locale,
+            count=len(requests), listed=listed, more=len(requests) - len(listed),
+        )  # fmt: skip
     return [
         OutgoingMessage(
             vendor_id=vendor.id,

@@ -136,6 +136,8 @@ async def test_two_sweeps_at_once_queue_each_of_a_thousand_reminders_exactly_onc
     assert sum(queued) == 1000
     assert (await kinds(uow_factory)).count("payment_reminder") == 1000
     assert set(await statuses(uow_factory)) == {"sent"}
+    # The vendor hears of the thousand unpaid requests in one note per sweep, not a thousand notes.
+    assert 1 <= (await kinds(uow_factory)).count("vendor_reminders_exhausted") <= 2
 
 
 async def test_a_repeating_reminder_follows_the_offsets_up_to_its_count(
@@ -178,3 +180,21 @@ async def test_the_history_shows_each_sent_reminder_with_its_delivery_status(
         (3, "pending", None),
         (4, "sent", "delivered"),
     ]
+
+
+async def test_a_vendor_hears_of_several_requests_out_of_reminders_in_one_note(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    first = await vendor_with_order(uow_factory)
+    deps = deps_for(uow_factory)
+    await vendor_service.change_settings(uow_factory, None, [("reminder_schedule", "1d")], None, NOW)
+    await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
+    await payments.request_payment(deps, None, first, AskKind.BALANCE)
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 2
+    async with uow_factory() as uow:
+        query = select(outbox_messages.c.payload).where(
+            outbox_messages.c.kind == "vendor_reminders_exhausted"
+        )
+        notes = list((await uow.connection.execute(query)).scalars())
+    assert len(notes) == 1
+    assert "2" in notes[0]["text"] and "\n" not in notes[0]["template_params"][0]

@@ -86,6 +86,12 @@ class OutgoingMessage:
         return body
 
 
+_INSERT_ONCE = {
+    True: postgresql.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    False: sqlite.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+
+
 class OutboxRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -117,7 +123,6 @@ class OutboxRepository:
         """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
         if not messages:
             return
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         rows = [
             {
                 "vendor_id": m.vendor_id,
@@ -136,9 +141,10 @@ class OutboxRepository:
             }
             for m in messages
         ]
-        await self._conn.execute(
-            dialect.insert(outbox_messages).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
+        # One cached statement run with many parameter sets (asyncpg pipelines them), not a multi-row
+        # VALUES compiled afresh for each batch.
+        statement = _INSERT_ONCE[self._conn.dialect.name == "postgresql"]
+        await self._conn.execute(statement, rows)
 
     async def for_transaction(self, transaction_id: uuid.UUID) -> list[dict[str, Any]]:
         query = (
