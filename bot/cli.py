@@ -251,7 +251,7 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_reminders_run(_args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
-        queued = await reminder_service.sweep(uow, system_clock)
+        queued = await reminder_service.sweep_all(uow, system_clock)
         print(f"{queued} reminders queued")
         return 0
 

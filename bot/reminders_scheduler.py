@@ -17,15 +17,17 @@ log = logging.getLogger(__name__)
 def reminder_scheduler(
     uow: UnitOfWorkFactory, clock: Clock, interval_seconds: float, notify_sender: Callable[[], None]
 ) -> AsyncIOScheduler:
+    def batch_queued(_count: int) -> None:
+        notify_sender()
+
     async def sweep_once() -> None:
         try:
-            queued = await reminders.sweep(uow, clock)
+            queued = await reminders.sweep_all(uow, clock, batch_queued)
         except Exception:  # noqa: BLE001 - the next run tries again
             log.exception("reminder sweep failed")
             return
         if queued:
             log.info("%d reminders queued", queued)
-            notify_sender()
 
     scheduler = AsyncIOScheduler(timezone="UTC")
     # coalesce: after a pause, one run rather than one per missed interval; max_instances: never two at once.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -33,12 +34,35 @@ REMINDABLE = {OrderStatus.ACCEPTED, OrderStatus.PENDING}
 
 
 async def sweep(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int = SWEEP_BATCH) -> int:
-    """One pass over due reminders, in one transaction; returns how many reminders were queued."""
+    """One batch of due reminders, in one transaction; returns how many reminders were queued."""
+    _, queued = await _sweep_batch(uow_factory, clock, limit)
+    return queued
+
+
+async def sweep_all(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    on_batch: Callable[[int], None] | None = None,
+    limit: int = SWEEP_BATCH,
+) -> int:
+    """Batches until no reminder is due (after downtime there may be many); ``on_batch`` hears of each
+    batch's queued count, so the sender starts while the sweep goes on. Returns the total queued."""
+    total = 0
+    while True:
+        claimed, queued = await _sweep_batch(uow_factory, clock, limit)
+        total += queued
+        if queued and on_batch is not None:
+            on_batch(queued)
+        if claimed < limit:
+            return total
+
+
+async def _sweep_batch(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int) -> tuple[int, int]:
     now = clock()
     async with uow_factory() as uow:
         due = await uow.reminders.claim_due(now, limit)
         if not due:
-            return 0
+            return 0, 0
         batch = await _Batch.load(uow, due)
         by_transaction: dict[uuid.UUID, list[ReminderRow]] = defaultdict(list)
         for reminder in due:
@@ -47,7 +71,7 @@ async def sweep(uow_factory: UnitOfWorkFactory, clock: Clock, limit: int = SWEEP
             await batch.decide(uow, reminders, now)
         await batch.apply(uow, now)
         await uow.commit()
-        return batch.queued
+        return len(due), batch.queued
 
 
 class _Batch:

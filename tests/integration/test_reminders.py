@@ -198,3 +198,14 @@ async def test_a_vendor_hears_of_several_requests_out_of_reminders_in_one_note(
         notes = list((await uow.connection.execute(query)).scalars())
     assert len(notes) == 1
     assert "2" in notes[0]["text"] and "\n" not in notes[0]["template_params"][0]
+
+
+async def test_a_full_sweep_takes_batch_after_batch_until_none_is_due(uow_factory: UnitOfWorkFactory) -> None:
+    first = await vendor_with_order(uow_factory)
+    deps = deps_for(uow_factory)
+    await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
+    await payments.request_payment(deps, None, first, AskKind.BALANCE)
+    batches: list[int] = []
+    clock = Clock(NOW + timedelta(days=1, minutes=1))
+    assert await reminder_service.sweep_all(uow_factory, clock, batches.append, limit=1) == 2
+    assert batches == [1, 1]
