@@ -111,6 +111,9 @@ payment_settings = Table(
     CheckConstraint(
         "deposit_percent > 0 AND deposit_percent <= 100", name="payment_settings_deposit_percent"
     ),
+    # The document issued after each iCount payment: invrec (VAT-registered) or receipt (exempt).
+    Column("invoice_doctype", String(16), nullable=False, server_default=text("'invrec'")),
+    CheckConstraint(_in("invoice_doctype", ["invrec", "receipt"]), name="payment_settings_invoice_doctype"),
 )
 
 customers = Table(
@@ -290,4 +293,23 @@ conversations = Table(
     Column("expires_at", UTCDateTime(), nullable=False),
     *_timestamps(),
     UniqueConstraint("vendor_id", "phone"),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    # One document per payment: a retried issue finds the row (and iCount's sanity_string the document).
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=False, unique=True),
+    Column("provider", String(16), nullable=False),
+    Column("doctype", String(16), nullable=False),
+    Column("docnum", String(64), nullable=False),
+    Column("url", Text(), nullable=True),
+    Column("amount", ExactDecimal(10, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'issued'")),
+    *_timestamps(),
+    UniqueConstraint("provider", "doctype", "docnum"),
+    CheckConstraint(_in("status", ["issued", "cancelled"]), name="invoices_status"),
 )
