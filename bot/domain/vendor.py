@@ -35,6 +35,14 @@ CUSTOMER_LOCALES = ("fr", "en", "he")
 DEFAULT_REMINDER_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
 
+class InvoiceDoctype(StrEnum):
+    """The document issued after each provider payment: a tax invoice-receipt for a VAT-registered
+    business, a plain receipt for an exempt one."""
+
+    INVREC = "invrec"
+    RECEIPT = "receipt"
+
+
 class ProviderName(StrEnum):
     STRIPE = "stripe"
     ICOUNT = "icount"
@@ -78,6 +86,7 @@ class PaymentSettings:
     deposit_fixed: Decimal | None = None
     confirmation_rule: ConfirmationRule = ConfirmationRule.IMMEDIATE
     hold_minutes: int = 30
+    invoice_doctype: InvoiceDoctype = InvoiceDoctype.INVREC
 
     @property
     def deposit_policy(self) -> DepositPolicy:
@@ -209,6 +218,10 @@ def _set_hold_minutes(v: Vendor, value: str) -> None:
     v.payment.hold_minutes = int(value)
 
 
+def _set_invoice_doctype(v: Vendor, value: str) -> None:
+    v.payment.invoice_doctype = InvoiceDoctype(_enum("invoice_doctype", value, InvoiceDoctype))
+
+
 def _set_reminder_schedule(v: Vendor, value: str) -> None:
     v.reminders.schedule = parse_offsets(value)
 
@@ -244,6 +257,7 @@ _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "deposit_fixed": _set_deposit_fixed,
     "confirmation_rule": _set_confirmation_rule,
     "hold_minutes": _set_hold_minutes,
+    "invoice_doctype": _set_invoice_doctype,
     "reminder_schedule": _set_reminder_schedule,
     "reminder_quiet_hours": _set_quiet_hours,
     "reminders": _set_reminders,
@@ -307,6 +321,7 @@ def describe_settings(vendor: Vendor) -> dict[str, object]:
         "deposit_fixed": None if payment.deposit_fixed is None else f"{payment.deposit_fixed:f}",
         "confirmation_rule": payment.confirmation_rule.value,
         "hold_minutes": str(payment.hold_minutes),
+        "invoice_doctype": payment.invoice_doctype.value,
         "reminder_schedule": format_offsets(vendor.reminders.schedule),
         "reminder_quiet_hours": (
             None if vendor.reminders.quiet_hours is None else str(vendor.reminders.quiet_hours)

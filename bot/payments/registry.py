@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from bot.config import Settings
 from bot.domain.errors import ProviderNotConfigured
 from bot.domain.vendor import ProviderName, Vendor
+from bot.payments.icount.client import IcountClient, IcountCredentials
+from bot.payments.icount.provider import IcountProvider
 from bot.payments.port import PaymentProvider
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.payments.stripe.client import StripeProvider
@@ -25,6 +27,7 @@ class ProviderRegistry:
         self._cipher = cipher
         self._sandbox = SandboxProvider(settings.base_url)
         self._stripe: dict[str, StripeProvider] = {}
+        self._icount: dict[tuple[str, str], IcountProvider] = {}
 
     def credentials(self, sealed: str | None) -> dict[str, str]:
         if self._cipher is None or not sealed:
@@ -44,7 +47,34 @@ class ProviderRegistry:
             if api_key not in self._stripe:
                 self._stripe[api_key] = StripeProvider(api_key, self._settings.stripe_api_base)
             return self._stripe[api_key]
-        raise ProviderNotConfigured(provider=provider.value, missing="the iCount integration")
+        return self._icount_for(self.credentials(sealed_credentials))
+
+    def _icount_for(self, stored: dict[str, str]) -> IcountProvider:
+        """The vendor's own iCount account (token, or cid/user/pass) and pay page, else the environment's."""
+        env_token = self._settings.icount_api_token
+        paypage = stored.get("icount_paypage_id") or self._settings.icount_paypage_id
+        try:
+            if stored.get("icount_api_token") or stored.get("icount_cid"):
+                credentials = IcountCredentials(
+                    token=stored.get("icount_api_token"),
+                    cid=stored.get("icount_cid"),
+                    user=stored.get("icount_user"),
+                    password=stored.get("icount_pass"),
+                )
+            else:
+                credentials = IcountCredentials(token=env_token.get_secret_value() if env_token else None)
+        except ValueError:
+            raise ProviderNotConfigured(provider="icount", missing="icount_api_token") from None
+        if not paypage:
+            raise ProviderNotConfigured(provider="icount", missing="icount_paypage_id")
+        key = (credentials.identity, paypage)
+        if key not in self._icount:
+            secret = self._settings.secret_key
+            # The IPN secrets' key: SECRET_KEY, else the account's own secret (env-only set-ups).
+            ipn_key = secret.get_secret_value() if secret else (credentials.token or credentials.password or "")
+            client = IcountClient(credentials, self._settings.icount_api_base)
+            self._icount[key] = IcountProvider(client, paypage, self._settings.base_url, ipn_key)
+        return self._icount[key]
 
     def platform_webhook_secrets(self) -> dict[str, str]:
         env = self._settings.stripe_webhook_secret
@@ -66,3 +96,5 @@ class ProviderRegistry:
     async def close(self) -> None:
         for provider in self._stripe.values():
             await provider.close()
+        for icount in self._icount.values():
+            await icount.close()

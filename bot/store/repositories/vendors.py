@@ -18,7 +18,7 @@ from bot.domain.schedule import (
     parse_offsets,
     parse_quiet_hours,
 )
-from bot.domain.vendor import PaymentSettings, ProviderName, ReminderPolicy, Vendor
+from bot.domain.vendor import InvoiceDoctype, PaymentSettings, ProviderName, ReminderPolicy, Vendor
 from bot.store.tables import payment_settings, vendor_admins, vendors
 
 
@@ -52,6 +52,7 @@ def _settings_values(vendor: Vendor) -> dict[str, Any]:
         "deposit_fixed": payment.deposit_fixed,
         "confirmation_rule": payment.confirmation_rule.value,
         "hold_minutes": payment.hold_minutes,
+        "invoice_doctype": payment.invoice_doctype.value,
         "updated_at": vendor.updated_at,
     }
 
@@ -74,6 +75,7 @@ def _to_vendor(row: Row[Any]) -> Vendor:
             deposit_fixed=m["deposit_fixed"],
             confirmation_rule=ConfirmationRule(m["confirmation_rule"]),
             hold_minutes=m["hold_minutes"],
+            invoice_doctype=InvoiceDoctype(m["invoice_doctype"]),
         ),
         reminders=ReminderPolicy(
             schedule=parse_offsets(m["reminder_schedule"]),
@@ -95,6 +97,7 @@ _SELECT = select(
     payment_settings.c.deposit_fixed,
     payment_settings.c.confirmation_rule,
     payment_settings.c.hold_minutes,
+    payment_settings.c.invoice_doctype,
 ).join(payment_settings, payment_settings.c.vendor_id == vendors.c.id)
 
 
