@@ -36,7 +36,9 @@ async def apply_statuses(uow: UnitOfWork, statuses: list[DeliveryStatus], now: d
         elif item.status in TICKS:
             ticks[item.status].append(row.id)
             outcomes.append(item.status)
-        elif item.status == "failed" and row.status != "failed":
+        elif item.status == "failed" and row.status in TICKS:
+            # Only a message out at WhatsApp can fail there: one queued again (a 131047 resend as
+            # template) or being sent is not failed by a late report on its earlier attempt.
             outcomes.append(await _failed(uow, row, item.error_code, now))
         else:
             outcomes.append("unchanged")

@@ -105,11 +105,16 @@ async def process_status_events(
     """Applies a webhook's delivery statuses in one transaction. Applying one twice changes nothing."""
     if not events:
         return
-    statuses = [found for _, payload in events if (found := parse_status(payload)) is not None]
     now = clock()
     async with uow_factory() as uow:
+        # Claimed first, in the same transaction: a status applied by someone else is not applied again.
+        claimed = await uow.inbox.claim_many_processed([event_id for event_id, _ in events], now)
+        statuses = [
+            found
+            for event_id, payload in events
+            if event_id in claimed and (found := parse_status(payload)) is not None
+        ]
         outcomes = await apply_statuses(uow, statuses, now)
-        await uow.inbox.mark_many_processed([event_id for event_id, _ in events], now)
         await uow.commit()
     if "resend_as_template" in outcomes:
         notify_sender()

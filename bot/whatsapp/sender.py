@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ MAX_BACKOFF = timedelta(hours=1)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 IDLE_POLL_SECONDS = 5.0
 STALE_SENDING = timedelta(minutes=5)
+RELEASE_EVERY_SECONDS = 60.0
+# Meta refuses template parameters with new lines, tabs or more than four spaces in a row (132018).
+_TEMPLATE_SPACING = re.compile(r"\s*[\r\n\t]+\s*| {5,}")
 # Settings changed elsewhere (`bot vendor set`, another process) are seen within this delay.
 VENDOR_CACHE_SECONDS = 60.0
 LANGUAGES = {"fr": TemplateLanguage.FRENCH, "en": TemplateLanguage.ENGLISH, "he": TemplateLanguage.HEBREW}
@@ -89,17 +93,26 @@ class OutboxSender:
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=10)
 
-    async def _run(self) -> None:
+    async def _release_stale(self) -> None:
+        """Messages claimed more than STALE_SENDING ago and never recorded (a sender stopped, or a send
+        that raised after its claim) are queued again."""
         try:
             async with self._uow() as uow:
                 released = await uow.outbox.release_stale(self._clock() - STALE_SENDING, self._clock())
                 await uow.commit()
             if released:
-                log.warning("%d messages left sending by a stopped sender are queued again", released)
-        except Exception:  # noqa: BLE001 - not fatal: the next start releases them
+                log.warning("%d messages left sending are queued again", released)
+        except Exception:  # noqa: BLE001 - not fatal: the next pass releases them
             log.exception("could not release messages left sending")
+
+    async def _run(self) -> None:
+        await self._release_stale()
+        released_at = time.monotonic()
         while True:
             try:
+                if time.monotonic() - released_at > RELEASE_EVERY_SECONDS:
+                    await self._release_stale()
+                    released_at = time.monotonic()
                 if await self.send_due():
                     continue
                 await self._sleep_until_due()
@@ -178,7 +191,8 @@ class OutboxSender:
         client = self._clients.for_number(context.phone_id)
         try:
             if use_template and template is not None:
-                params = [BodyText.params(*row.payload.get("template_params", []))]
+                values = [template_parameter(value) for value in row.payload.get("template_params", [])]
+                params = [BodyText.params(*values)]
                 language = LANGUAGES.get(row.locale, TemplateLanguage.ENGLISH)
                 sent: Any = await client.send_template(
                     to=row.to_phone, name=template, language=language, params=params
@@ -208,7 +222,10 @@ class OutboxSender:
                 await uow.outbox.mark_sent(
                     row.id, sent.id, "template" if use_template else "auto", self._clock()
                 )
-                # Statuses that overtook this record of the send are applied now.
+                await uow.commit()
+            # Statuses that overtook this record of the send are applied now. In a second transaction:
+            # a status processed while the first was open could not see the wamid, but is stored by now.
+            async with self._uow() as uow:
                 outcomes = await replay_early_statuses(uow, sent.id, self._clock())
                 await uow.commit()
             if "resend_as_template" in outcomes:
@@ -250,6 +267,11 @@ class OutboxSender:
                     await uow.outbox.add(note, now)
             await uow.commit()
         self.wake()
+
+
+def template_parameter(value: object) -> str:
+    """A template parameter as Meta accepts it: one line, no tab, no long run of spaces."""
+    return _TEMPLATE_SPACING.sub(" · ", str(value)).strip(" ·") or "-"
 
 
 def _buttons(payload: dict[str, Any]) -> list[Button] | SectionList | None:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.domain.deposit import AskKind
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services import vendors as vendor_service
+from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.tables import inbound_events, outbox_messages
 from bot.web.keys import payments_key, uow_key
+from bot.whatsapp import sender as sender_module
 from bot.whatsapp.clients import SANDBOX_PHONE_ID
+from bot.whatsapp.sender import template_parameter
 from tests.whatsapp_support import ADMIN, CUSTOMER, RunningBot, start_bot
 
 
@@ -249,3 +253,33 @@ async def test_the_vendor_reminds_now_stops_reminders_and_sees_the_history(bot: 
     await bot.says(ADMIN, "statut 1")
     status = (await bot.next_to(ADMIN)).text
     assert "rappel 4 : envoyé" in status and "rappel 1 : annulé" in status
+
+
+async def test_a_message_left_sending_by_a_send_that_raised_is_queued_again_without_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sender_module, "RELEASE_EVERY_SECONDS", 0.1)
+    async for bot in start_bot(tmp_path):
+        await open_admin_window(bot)
+        deps = bot.app[payments_key]
+        stuck_since = deps.clock() - timedelta(minutes=10)
+        async with deps.uow() as uow:
+            vendor_id = (await uow.vendors.all())[0].id
+            message = OutgoingMessage(
+                vendor_id, ADMIN, "vendor_reply", "fr", "Toujours là ?", dedupe_key="stuck"
+            )
+            await uow.outbox.add(message, stuck_since)
+            await uow.connection.execute(
+                update(outbox_messages)
+                .where(outbox_messages.c.dedupe_key == "stuck")
+                .values(status="sending", updated_at=stuck_since)
+            )
+            await uow.commit()
+        sent = await bot.next_to(ADMIN, wait=10)
+        assert sent.text == "Toujours là ?"
+
+
+def test_template_parameters_are_made_one_line_as_meta_requires() -> None:
+    assert template_parameter("Payé :\n45,00 €\tmerci") == "Payé : · 45,00 € · merci"
+    assert template_parameter("a      b") == "a · b"
+    assert template_parameter("") == "-"

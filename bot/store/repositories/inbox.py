@@ -118,12 +118,18 @@ class InboxRepository:
         rows = await self._conn.execute(query)
         return [(row.event_key.rsplit(":", 1)[1], status_error_code(row.payload)) for row in rows]
 
-    async def mark_many_processed(self, event_ids: list[int], now: datetime) -> None:
-        await self._conn.execute(
+    async def claim_many_processed(self, event_ids: list[int], now: datetime) -> set[int]:
+        """Marks these events processed; returns those that were not already (another processor, or
+        the recovery pass, may have applied the rest), so each is applied once."""
+        if not event_ids:
+            return set()
+        result = await self._conn.execute(
             update(inbound_events)
-            .where(inbound_events.c.id.in_(event_ids))
+            .where(inbound_events.c.id.in_(event_ids), inbound_events.c.processed_at.is_(None))
             .values(processed_at=now, attempts=inbound_events.c.attempts + 1, locked_until=None)
+            .returning(inbound_events.c.id)
         )
+        return set(result.scalars())
 
 
 def status_error_code(payload: str) -> int | None:
