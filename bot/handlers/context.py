@@ -26,6 +26,8 @@ class Inbound:
     name: str | None = None
     text: str | None = None
     choice: str | None = None  # the id of the button or list row clicked
+    # Handling this very message was cut off before (a crash or restart): what it did is unknown.
+    interrupted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

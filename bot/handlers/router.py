@@ -20,6 +20,12 @@ async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
         deps.uow, inbound.phone_number_id, deps.default_phone_id, inbound.sender, inbound.at, inbound.name
     )
     if isinstance(actor, AdminActor):
+        if inbound.interrupted:
+            # Its effects may be committed already: doing it again could record a payment twice, so the
+            # vendor checks and repeats it if needed (at most once, never twice).
+            said = inbound.text or inbound.choice or ""
+            await deps.queue([to_admin(actor, "interrupted", said=said)])
+            return
         try:
             if inbound.choice is not None:
                 await payment_flow.on_choice(deps, actor, inbound.choice)

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 _failures: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
     "failures", default=None
 )
+_interrupted: contextvars.ContextVar[bool] = contextvars.ContextVar("interrupted", default=False)
 
 
 def _guarded(work: Callable[[Any], Awaitable[None]]) -> Callable[[Any, Any], Awaitable[None]]:
@@ -60,6 +61,7 @@ def _inbound(
         wamid=update.id,
         at=update.timestamp,
         name=user.name,
+        interrupted=_interrupted.get(),
         **content,
     )
 
@@ -143,11 +145,14 @@ async def process_whatsapp_event(
         return True
     failures: list[BaseException] = []
     token = _failures.set(failures)
+    # A lease that ran out without a result: an earlier processor stopped while handling this event.
+    interrupted = _interrupted.set(stored.locked_until is not None)
     try:
         if stored.event_type != "other":
             client = clients.for_number(_phone_number_id(stored.payload))
             await client.webhook_update_handler(stored.payload.encode("utf-8"))
     finally:
+        _interrupted.reset(interrupted)
         _failures.reset(token)
     async with uow_factory() as uow:
         if failures:

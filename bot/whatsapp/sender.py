@@ -191,7 +191,7 @@ class OutboxSender:
         client = self._clients.for_number(context.phone_id)
         try:
             if use_template and template is not None:
-                values = [template_parameter(value) for value in row.payload.get("template_params", [])]
+                values: list[Any] = [template_parameter(v) for v in row.payload.get("template_params", [])]
                 params = [BodyText.params(*values)]
                 language = LANGUAGES.get(row.locale, TemplateLanguage.ENGLISH)
                 sent: Any = await client.send_template(

@@ -17,9 +17,10 @@ from bot.services import payments as payment_service
 from bot.services import vendors as vendor_service
 from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.tables import inbound_events, outbox_messages
-from bot.web.keys import payments_key, uow_key
+from bot.web.keys import payments_key, uow_key, whatsapp_key
 from bot.whatsapp import sender as sender_module
 from bot.whatsapp.clients import SANDBOX_PHONE_ID
+from bot.whatsapp.dispatch import process_whatsapp_event
 from bot.whatsapp.sender import template_parameter
 from tests.whatsapp_support import ADMIN, CUSTOMER, RunningBot, start_bot
 
@@ -283,3 +284,29 @@ def test_template_parameters_are_made_one_line_as_meta_requires() -> None:
     assert template_parameter("Payé :\n45,00 €\tmerci") == "Payé : · 45,00 € · merci"
     assert template_parameter("a      b") == "a · b"
     assert template_parameter("") == "-"
+
+
+async def test_a_vendor_command_cut_off_by_a_crash_is_not_done_twice_and_the_vendor_is_told(
+    bot: RunningBot,
+) -> None:
+    await open_admin_window(bot)
+    deps = bot.app[payments_key]
+    order = await order_service.create_order(deps.uow, None, f"+{CUSTOMER}", "150", "", True, deps.clock())
+    payload = payloads.text_message(SANDBOX_PHONE_ID, ADMIN, f"caisse {order.number} 20")
+    wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    now = deps.clock()
+    async with deps.uow() as uow:
+        event_id = await uow.inbox.add("whatsapp", wamid, "message", json.dumps(payload), now)
+        # A processor took it, maybe recorded the cash, and stopped before marking it processed.
+        await uow.connection.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id == event_id)
+            .values(locked_until=now - timedelta(seconds=1))
+        )
+        await uow.commit()
+    assert event_id is not None
+    assert await process_whatsapp_event(deps.uow, bot.app[whatsapp_key], deps.clock, event_id)
+    notice = await bot.next_to(ADMIN)
+    assert "interrompu" in notice.text and f"caisse {order.number} 20" in notice.text
+    view = await order_service.show_order(deps.uow, None, order.number)
+    assert view.transactions == []

@@ -21,6 +21,9 @@ class InboundEvent:
     received_at: datetime
     attempts: int
     processed_at: datetime | None
+    # Set while a processor holds the event; still set on an unprocessed event once the lease is over,
+    # the processor was stopped part-way (a crash or a restart).
+    locked_until: datetime | None = None
 
 
 # After this many failed tries an event is left for a person to look at (it stays in the table).
@@ -61,6 +64,7 @@ class InboxRepository:
             row.received_at,
             row.attempts,
             row.processed_at,
+            row.locked_until,
         )
 
     async def unprocessed(self, sources: set[str], received_before: datetime, limit: int) -> list[int]:
