@@ -61,7 +61,8 @@ async def identify(
         if customer is None:
             customer = await uow.customers.get_or_create(vendor.id, sender, at, name)
         await uow.customers.touch(customer.id, at, name)
-        customer.last_inbound_at = at
+        if customer.last_inbound_at is None or customer.last_inbound_at < at:
+            customer.last_inbound_at = at
         admins = await uow.vendors.admin_phones(vendor.id)
         await uow.commit()
         return CustomerActor(vendor, customer, admins)

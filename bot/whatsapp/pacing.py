@@ -10,11 +10,14 @@ Monotonic = Callable[[], float]
 
 
 class NumberRate:
-    """A token bucket per business number (default 80 messages/s), with a pause after a 130429."""
+    """A token bucket per business number (default 80 messages/s), with a pause after a 130429.
+
+    The burst is a tenth of a second's worth: a bucket as big as the rate would let twice the rate through
+    in the first second (a full bucket, then its refill)."""
 
     def __init__(self, per_second: float, monotonic: Monotonic = time.monotonic) -> None:
         self._interval = 1.0 / per_second
-        self._burst = max(1.0, per_second)
+        self._burst = max(1.0, per_second / 10)
         self._now = monotonic
         self._state: dict[str, tuple[float, float]] = {}
         self._paused_until: dict[str, float] = {}

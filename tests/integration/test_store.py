@@ -211,3 +211,18 @@ async def test_a_vendor_text_with_broken_syntax_is_refused(uow_factory: UnitOfWo
     assert changed.vendor.message_overrides == {"payment_receipt": {"he": "תודה {{ amount }}"}}
     shown = await vendor_service.show_vendor(uow_factory, None)
     assert shown.vendor.message_overrides == {"payment_receipt": {"he": "תודה {{ amount }}"}}
+
+
+async def test_a_redelivered_old_message_never_moves_the_24_hour_window_back(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    await add_vendor(uow_factory)
+    async with uow_factory() as uow:
+        vendor = (await uow.vendors.all())[0]
+        customer = await uow.customers.get_or_create(vendor.id, "33611111111", NOW, None)
+        await uow.customers.touch(customer.id, NOW, None)
+        await uow.customers.touch(customer.id, NOW - timedelta(hours=30), None)
+        await uow.commit()
+    async with uow_factory() as uow:
+        stored = await uow.customers.get(customer.id)
+    assert stored is not None and stored.last_inbound_at == NOW

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -71,8 +71,12 @@ class CustomerRepository:
 
     async def touch(self, customer_id: uuid.UUID, at: datetime, name: str | None) -> None:
         """Records an inbound message: it opens the 24-hour window; the profile name fills a blank one."""
+        # A redelivered old message never moves the 24-hour window backwards.
         await self._conn.execute(
-            update(customers).where(customers.c.id == customer_id).values(last_inbound_at=at, updated_at=at)
+            update(customers)
+            .where(customers.c.id == customer_id)
+            .where(or_(customers.c.last_inbound_at.is_(None), customers.c.last_inbound_at < at))
+            .values(last_inbound_at=at, updated_at=at)
         )
         if name:
             await self._conn.execute(

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.deposit import DepositMode
@@ -177,6 +177,8 @@ class VendorRepository:
         await self._conn.execute(
             update(vendor_admins)
             .where(vendor_admins.c.vendor_id == vendor_id, vendor_admins.c.phone == phone)
+            # A redelivered old message never moves the 24-hour window backwards.
+            .where(or_(vendor_admins.c.last_inbound_at.is_(None), vendor_admins.c.last_inbound_at < at))
             .values(last_inbound_at=at)
         )
 
