@@ -71,7 +71,8 @@ class ProviderRegistry:
         if key not in self._icount:
             secret = self._settings.secret_key
             # The IPN secrets' key: SECRET_KEY, else the account's own secret (env-only set-ups).
-            ipn_key = secret.get_secret_value() if secret else (credentials.token or credentials.password or "")
+            own = credentials.token or credentials.password or ""
+            ipn_key = secret.get_secret_value() if secret else own
             client = IcountClient(credentials, self._settings.icount_api_base)
             self._icount[key] = IcountProvider(client, paypage, self._settings.base_url, ipn_key)
         return self._icount[key]

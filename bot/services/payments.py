@@ -34,6 +34,7 @@ from bot.domain.vendor import Vendor
 from bot.payments.port import Capability, LinkRequest, PaymentProvider, ProviderError
 from bot.services import messages
 from bot.services.context import PaymentDeps, with_retries
+from bot.services.provider_clients import ensure_provider_client
 from bot.services.settlement import apply_refund
 from bot.services.vendors import find_vendor
 from bot.store.uow import UnitOfWork
@@ -122,8 +123,21 @@ async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: Payment
     )
 
 
+async def link_request_for(deps: PaymentDeps, transaction_id: uuid.UUID) -> LinkRequest | None:
+    """What a provider needs to make (or make again) the payment page of a transaction."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        return None if transaction is None else await _link_request(deps, uow, transaction)
+
+
 async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transaction_id: uuid.UUID) -> str:
     """Steps 2 and 3 of a request; safe to run again for the same transaction."""
+    async with deps.uow() as uow:
+        found = await uow.transactions.get(transaction_id)
+        order = None if found is None else await uow.orders.get(found.commande_id)
+    if order is not None:
+        # The customer's client at the provider (iCount) comes before their first link.
+        await ensure_provider_client(deps, provider, order.customer_id)
     async with deps.uow() as uow:
         transaction = await uow.transactions.get(transaction_id)
         if transaction is None:  # pragma: no cover

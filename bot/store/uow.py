@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.repositories.billing import BillingRepository
 from bot.store.repositories.conversations import ConversationRepository
 from bot.store.repositories.customers import CustomerRepository
 from bot.store.repositories.inbox import InboxRepository
@@ -27,6 +28,7 @@ class UnitOfWork:
     reminders: ReminderRepository
     inbox: InboxRepository
     conversations: ConversationRepository
+    billing: BillingRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -45,6 +47,7 @@ class UnitOfWork:
         self.reminders = ReminderRepository(connection)
         self.inbox = InboxRepository(connection)
         self.conversations = ConversationRepository(connection)
+        self.billing = BillingRepository(connection)
         return self
 
     async def __aexit__(

@@ -28,6 +28,7 @@ from bot.store.inbox_writer import InboxWriter
 from bot.store.uow import UnitOfWorkFactory
 from bot.web import health, payments, whatsapp
 from bot.web.background import BackgroundTasks
+from bot.web.icount import setup_icount
 from bot.web.keys import (
     chat_key,
     clock_key,
@@ -99,6 +100,8 @@ def create_app(
         graph.add_routes(app, SANDBOX_GRAPH_PREFIX)
         app[graph_key] = graph
     app.cleanup_ctx.append(_whatsapp)
+    # After _whatsapp: its jobs wake the outbox sender.
+    setup_icount(app)
     return app
 
 

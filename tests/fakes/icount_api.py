@@ -130,13 +130,15 @@ class FakeIcount:
 
     def __init__(
         self,
-        token: str = "API3E8-FAKE-TOKEN",
+        token: str | None = None,
         paypage_id: str = "77",
         cid: str = "fakeco",
         user: str = "api",
         password: str = "s3cret",
     ) -> None:
-        self.token, self.paypage_id = token, paypage_id
+        # A fresh token per fake: the client's rate limit is per token, for the whole process.
+        self.token = token or f"API3E8-{secrets.token_hex(4)}-{secrets.token_hex(8)}"
+        self.paypage_id = paypage_id
         self.cid, self.user, self.password = cid, user, password
         self.clients: dict[str, Json] = {}
         self.sales: dict[str, Json] = {}

@@ -55,7 +55,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoices")),
         sa.UniqueConstraint("transaction_id", name=op.f("uq_invoices_transaction_id")),
-        sa.UniqueConstraint("provider", "doctype", "docnum", name=op.f("uq_invoices_provider_doctype_docnum")),
+        sa.UniqueConstraint(
+            "provider", "doctype", "docnum", name=op.f("uq_invoices_provider_doctype_docnum")
+        ),
     )
     if op.get_context().dialect.name == "postgresql":
         op.execute("ALTER TABLE invoices ENABLE ROW LEVEL SECURITY")

@@ -1,0 +1,282 @@
+"""iCount use cases: IPNs (stored, then confirmed through the API before anything is recorded), the
+checkout page's redirect to a fresh sale, refunds, and the connection test.
+
+An IPN proves nothing by itself: anyone who learnt its URL could post one. It names its request by the
+secret in its URL; its payment counts only once ``cc/transactions`` (by confirmation code) or ``doc/info``
+(by document) shows that payment, for that amount, not refunded, and not already counted for another
+request. iCount repeats IPNs: the inbox keeps one per request and confirmation code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.errors import NothingToRefund, ProviderNotConfigured, RefundFailed, RefundNotSupported
+from bot.domain.money import Money, parse_amount
+from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.vendor import ProviderName
+from bot.payments.icount import consts
+from bot.payments.port import PaymentEvent, PaymentEventKind, ProviderError
+from bot.services.context import PaymentDeps, with_retries
+from bot.services.inbox import PROCESSING_LEASE
+from bot.services.invoices import issue_invoice
+from bot.services.payments import link_request_for
+from bot.services.provider_clients import icount_for
+from bot.services.settlement import Outcome, apply_event, apply_refund
+from bot.services.vendors import find_vendor
+
+log = logging.getLogger(__name__)
+SOURCE = consts.NAME
+EVENT_TYPE = "ipn"
+BACKLOG_BATCH = 100
+
+
+class UnconfirmedPayment(Exception):
+    """The API does not show the payment an IPN claims: nothing is recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class IpnNotice:
+    transaction_id: uuid.UUID
+    fields: dict[str, str]
+
+    @property
+    def key(self) -> str | None:
+        """One inbox row per request and payment: iCount's repeats collide on it."""
+        code = self.fields.get("confirmation_code")
+        if code:
+            return f"{self.transaction_id}:{code}"
+        doctype, docnum = self.fields.get("doctype"), self.fields.get("docnum")
+        if doctype and docnum:
+            return f"{self.transaction_id}:{doctype}:{docnum}"
+        return None
+
+    def payload(self) -> str:
+        return json.dumps({"transaction_id": str(self.transaction_id), "fields": self.fields}, sort_keys=True)
+
+    @classmethod
+    def of(cls, transaction_id: uuid.UUID, received: Mapping[str, str]) -> IpnNotice:
+        kept = {k: str(v)[:200] for k, v in received.items() if k in consts.IPN_FIELDS}
+        return cls(transaction_id, kept)
+
+    @classmethod
+    def load(cls, payload: str) -> IpnNotice:
+        data = json.loads(payload)
+        return cls(uuid.UUID(data["transaction_id"]), {str(k): str(v) for k, v in data["fields"].items()})
+
+
+async def provider_for_secret(deps: PaymentDeps, secret: str, transaction_id: uuid.UUID) -> bool:
+    """Whether ``secret`` is the IPN secret of this iCount request (a forged or stale URL is not)."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if transaction is None or transaction.provider != consts.NAME:
+            return False
+        try:
+            provider = await icount_for(deps, uow, transaction.vendor_id)
+        except (ProviderNotConfigured, ValueError):
+            return False
+    return provider is not None and provider.checks_secret(secret)
+
+
+async def _confirmed_event(
+    deps: PaymentDeps, notice: IpnNotice, event_key: str, at: datetime
+) -> PaymentEvent:
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(notice.transaction_id)
+        if transaction is None:
+            raise UnconfirmedPayment(f"no request {notice.transaction_id}")
+        provider = await icount_for(deps, uow, transaction.vendor_id)
+        if provider is None:
+            raise UnconfirmedPayment("the vendor no longer uses iCount")
+        code = notice.fields.get("confirmation_code")
+        if code:
+            other = await uow.transactions.by_reference(consts.NAME, code)
+            if other is not None and other.id != transaction.id:
+                raise UnconfirmedPayment(f"payment {code} is already counted for another request")
+    currency = transaction.amount.currency
+    if code:
+        found = await with_retries(lambda: provider.find_card_payment(code, at.date()), deps.retry_delay)
+        if found is None or found.refunded or found.amount is None:
+            raise UnconfirmedPayment(f"cc/transactions does not show payment {code}")
+        amount, reference = found.amount, code
+    else:
+        doctype, docnum = notice.fields["doctype"], notice.fields["docnum"]
+        total = await with_retries(
+            lambda: provider.document_total(doctype, docnum, currency), deps.retry_delay
+        )
+        if total.cancelled or total.paid is None or not total.paid.is_positive():
+            raise UnconfirmedPayment(f"doc/info does not show {doctype} {docnum} paid")
+        amount, reference = total.paid, f"{doctype}:{docnum}"
+    return PaymentEvent(
+        provider=consts.NAME,
+        event_id=event_key,
+        kind=PaymentEventKind.PAID,
+        occurred_at=at,
+        transaction_id=transaction.id,
+        reference=reference,
+        amount=amount,
+        method="card",
+        vendor_id=transaction.vendor_id,
+    )
+
+
+async def process_ipn(deps: PaymentDeps, event_id: int) -> Outcome | None:
+    """Confirms a stored IPN through the API and records its payment once. An IPN the API does not
+    confirm stays in the inbox as failed (tried again a few times, in case iCount's lists lag)."""
+    async with deps.uow() as uow:
+        stored = await uow.inbox.get(event_id)
+        claimed = stored is not None and await uow.inbox.claim(event_id, deps.clock(), PROCESSING_LEASE)
+        await uow.commit()
+    if stored is None or not claimed:
+        return None
+    try:
+        notice = IpnNotice.load(stored.payload)
+        event = await _confirmed_event(deps, notice, stored.event_key, deps.clock())
+        outcome = await apply_event(deps, event)
+    except Exception as error:  # noqa: BLE001 - kept in the inbox and tried again; never lost
+        log.warning("icount IPN %s not recorded: %s", event_id, error)
+        async with deps.uow() as uow:
+            await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
+            await uow.commit()
+        return None
+    async with deps.uow() as uow:
+        await uow.inbox.mark_processed(event_id, deps.clock())
+        await uow.commit()
+    log.info("icount IPN %s: %s", event_id, outcome)
+    if outcome is Outcome.RECORDED:
+        try:
+            await issue_invoice(deps, notice.transaction_id)
+        except ProviderError as error:
+            log.warning(
+                "invoice for %s delayed (the invoice pass will retry): %s", notice.transaction_id, error
+            )
+    return outcome
+
+
+async def process_ipn_backlog(deps: PaymentDeps, grace: timedelta = timedelta(seconds=30)) -> int:
+    async with deps.uow() as uow:
+        waiting = await uow.inbox.unprocessed({SOURCE}, deps.clock() - grace, BACKLOG_BATCH)
+    done = 0
+    for event_id in waiting:
+        done += (await process_ipn(deps, event_id)) is not None
+    return done
+
+
+async def checkout_url(deps: PaymentDeps, transaction_id: uuid.UUID) -> str | None:
+    """Where the customer's link leads now: a fresh iCount sale while the request is open and its link
+    active, else None (the link has ended)."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if transaction is None or transaction.provider != consts.NAME or not transaction.is_open:
+            return None
+        link = (
+            None if transaction.payment_link_id is None else await uow.links.get(transaction.payment_link_id)
+        )
+        if link is None or not link.active:
+            return None
+        provider = await icount_for(deps, uow, transaction.vendor_id)
+    request = await link_request_for(deps, transaction_id)
+    if provider is None or request is None:
+        return None
+    sale = await with_retries(lambda: provider.generate_sale(request), deps.retry_delay)
+    return sale.url
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCheck:
+    provider: str
+    ok: bool
+    company: str | None = None
+    detail: str | None = None
+
+
+async def check_provider(deps: PaymentDeps, vendor_reference: str | None) -> ProviderCheck:
+    """The connection test: ``auth/info`` with the vendor's iCount credentials."""
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        name = vendor.payment.provider.value
+        try:
+            provider = await icount_for(deps, uow, vendor.id)
+        except ProviderNotConfigured as error:
+            return ProviderCheck(name, False, detail=f"{error.params.get('missing')} is missing")
+        except ValueError:
+            return ProviderCheck(name, False, detail="stored credentials do not open with SECRET_KEY")
+    if provider is None:
+        return ProviderCheck(name, vendor.payment.provider is ProviderName.SANDBOX, detail="no test for it")
+    try:
+        info = await provider.company_info()
+    except ProviderError as error:
+        return ProviderCheck(name, False, detail=str(error))
+    return ProviderCheck(name, True, company=info.name or info.cid)
+
+
+async def refund_payment(
+    deps: PaymentDeps,
+    vendor_reference: str | None,
+    number: int,
+    amount_text: str | None = None,
+    transaction_id: uuid.UUID | None = None,
+) -> tuple[PaymentTransaction, Money]:
+    """Refunds an iCount card payment (the latest unless named): in full by cancelling its document with
+    ``refund_cc`` (or ``cc/refund`` when it has none yet), in part by ``cc/refund``. Neither call has an
+    idempotency key at iCount, so neither is retried blindly."""
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await uow.orders.by_number(vendor.id, number)
+        if order is None:
+            raise NothingToRefund(order=f"#{number}")
+        paid = [
+            t
+            for t in await uow.transactions.for_order(order.id)
+            if t.status is TransactionStatus.PAID and transaction_id in (None, t.id)
+        ]
+        if not paid:
+            raise NothingToRefund(order=order.reference)
+        transaction = paid[-1]
+        if transaction.provider != consts.NAME or not transaction.provider_reference:
+            raise RefundNotSupported(provider=transaction.provider or transaction.payment_method or "")
+        provider = await icount_for(deps, uow, vendor.id)
+        invoice = await uow.billing.invoice_for(transaction.id)
+    if provider is None:
+        raise RefundNotSupported(provider=transaction.provider)
+    amount = transaction.amount if amount_text is None else parse_amount(amount_text, vendor.currency)
+    if not amount.is_positive() or amount > transaction.amount:
+        raise RefundFailed(
+            amount=str(amount), order=order.reference, provider=consts.NAME, reason="0 < amount <= paid"
+        )
+    try:
+        if amount == transaction.amount and invoice is not None and invoice.status == "issued":
+            await provider.cancel_document(invoice.doctype, invoice.docnum, "refund", refund_card=True)
+            async with deps.uow() as uow:
+                await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
+                await uow.commit()
+        else:
+            paid_on = (transaction.paid_at or deps.clock()).date()
+            found = await provider.find_card_payment(transaction.provider_reference, paid_on)
+            if found is None or found.cc_bill_log_id is None:
+                raise RefundFailed(
+                    amount=str(amount),
+                    order=order.reference,
+                    provider=consts.NAME,
+                    reason="payment not found",
+                )
+            await provider.refund_card(found.cc_bill_log_id, amount)
+    except ProviderError as error:
+        raise RefundFailed(
+            amount=str(amount), order=order.reference, provider=consts.NAME, reason=str(error)
+        ) from error
+    outcome = await apply_refund(deps, transaction.id, amount)
+    log.info("refund of %s on %s: %s", amount, transaction.id, outcome)
+    return transaction, amount
+
+
+def ipn_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str, str]:
+    """IPN fields from the query string and the body (iCount's own plugin reads both)."""
+    merged = {str(k): str(v) for k, v in query.items()}
+    merged.update({str(k): str(v) for k, v in form.items()})
+    return merged

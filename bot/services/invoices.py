@@ -1,0 +1,128 @@
+"""Invoices: one iCount document per payment, its link sent to the customer on WhatsApp.
+
+Durable without a queue of its own: a paid iCount transaction without an ``invoices`` row is work to do,
+found again by the periodic pass after a crash. ``doc/create`` carries a ``sanity_string`` derived from
+the transaction, so asking again (a retry after a timeout, a pass after a crash) gives back the document
+made the first time instead of a second one; the ``invoices`` row (unique per transaction) and the
+customer's message are written in one database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from bot.domain.customer import Customer
+from bot.domain.errors import DomainError
+from bot.domain.order import Order
+from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.vendor import Vendor
+from bot.payments.icount import consts
+from bot.payments.icount.provider import InvoiceRequest, IssuedDocument
+from bot.payments.port import ProviderError
+from bot.rendering import render_for
+from bot.services.context import PaymentDeps, with_retries
+from bot.services.messages import customer_locale
+from bot.services.provider_clients import ensure_provider_client, icount_for
+from bot.store.repositories.outbox import OutgoingMessage
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+
+def sanity_string(transaction_id: uuid.UUID) -> str:
+    return f"bot-{transaction_id.hex}"
+
+
+def invoice_message(
+    vendor: Vendor,
+    customer: Customer,
+    order: Order,
+    transaction: PaymentTransaction,
+    document: IssuedDocument,
+) -> OutgoingMessage:
+    locale = customer_locale(vendor, customer)
+    url = document.url or ""
+    return OutgoingMessage(
+        vendor_id=vendor.id,
+        to_phone=customer.phone,
+        kind="invoice_issued",
+        locale=locale,
+        text=render_for(
+            vendor,
+            "messages/invoice_issued",
+            locale,
+            vendor_name=vendor.name,
+            order=order.reference,
+            docnum=document.docnum,
+            url=url,
+            doctype=document.doctype,
+        ),  # fmt: skip
+        template_params=(document.docnum, url, order.reference),
+        customer_id=customer.id,
+        transaction_id=transaction.id,
+        dedupe_key=f"invoice_issued:{transaction.id}",
+    )
+
+
+async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
+    """Issues the document of one paid iCount transaction; True when it was issued now (False: it had
+    one, or is not an iCount payment)."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if transaction is None or transaction.provider != consts.NAME:
+            return False
+        if transaction.status is not TransactionStatus.PAID:
+            return False
+        if await uow.billing.invoice_for(transaction_id) is not None:
+            return False
+        vendor = await uow.vendors.get(transaction.vendor_id)
+        order = await uow.orders.get(transaction.commande_id)
+        provider = await icount_for(deps, uow, transaction.vendor_id)
+    if vendor is None or order is None or provider is None:
+        return False
+    client_id = await ensure_provider_client(deps, provider, order.customer_id)
+    async with deps.uow() as uow:
+        customer = await uow.customers.get(order.customer_id)
+    if customer is None:  # pragma: no cover - a foreign key guarantees it
+        return False
+    reference = transaction.provider_reference or ""
+    request = InvoiceRequest(
+        doctype=vendor.payment.invoice_doctype.value,
+        sanity_string=sanity_string(transaction.id),
+        client_id=client_id,
+        client_name=customer.name or f"+{customer.phone}",
+        amount=transaction.amount,
+        description=transaction.label,
+        paid_on=(transaction.paid_at or deps.clock()).date(),
+        # A reference "doctype:docnum" came from a document, not from a card confirmation code.
+        confirmation_code=None if ":" in reference else reference or None,
+        lang="he" if customer_locale(vendor, customer) == "he" else "en",
+    )
+    # Safe to retry: the sanity_string makes iCount give back the first document.
+    document = await with_retries(lambda: provider.issue_document(request), deps.retry_delay)
+    now = deps.clock()
+    async with deps.uow() as uow:
+        await uow.orders.get(order.id, for_update=True)
+        added = await uow.billing.add_invoice(
+            vendor.id, transaction.id, consts.NAME, document.doctype, document.docnum, document.url,
+            transaction.amount, now,
+        )  # fmt: skip
+        if added and document.url:
+            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
+        await uow.commit()
+    log.info("invoice %s %s for transaction %s", document.doctype, document.docnum, transaction.id)
+    return added
+
+
+async def issue_invoices(deps: PaymentDeps, limit: int = BATCH) -> int:
+    """The recovery pass: issues the documents of paid iCount transactions that have none yet."""
+    async with deps.uow() as uow:
+        waiting = await uow.billing.uninvoiced_payments(consts.NAME, limit)
+    issued = 0
+    for transaction_id in waiting:
+        try:
+            issued += await issue_invoice(deps, transaction_id)
+        except (ProviderError, DomainError, ValueError) as error:
+            log.warning("invoice for %s not issued yet: %s", transaction_id, error)
+    return issued

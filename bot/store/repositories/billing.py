@@ -1,0 +1,162 @@
+"""Invoices, provider client ids and held orders: what the iCount integration and the hold job keep."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.domain.money import Money
+from bot.store.tables import commandes, customers, invoices, payment_settings, payment_transactions
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceRecord:
+    id: uuid.UUID
+    vendor_id: uuid.UUID
+    transaction_id: uuid.UUID
+    provider: str
+    doctype: str
+    docnum: str
+    url: str | None
+    amount: Decimal
+    currency: str
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOrder:
+    order_id: uuid.UUID
+    vendor_id: uuid.UUID
+    created_at: datetime
+    hold_minutes: int
+
+
+def _invoice(row: Row[Any]) -> InvoiceRecord:
+    m = row._mapping
+    return InvoiceRecord(
+        id=m["id"],
+        vendor_id=m["vendor_id"],
+        transaction_id=m["transaction_id"],
+        provider=m["provider"],
+        doctype=m["doctype"],
+        docnum=m["docnum"],
+        url=m["url"],
+        amount=m["amount"],
+        currency=m["currency"],
+        status=m["status"],
+        created_at=m["created_at"],
+    )
+
+
+class BillingRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def set_provider_client_id(self, customer_id: uuid.UUID, client_id: str, now: datetime) -> None:
+        """Stores the provider's id of the customer, unless one is stored already (the first one stays)."""
+        await self._conn.execute(
+            update(customers)
+            .where(customers.c.id == customer_id, customers.c.provider_client_id.is_(None))
+            .values(provider_client_id=client_id, updated_at=now)
+        )
+
+    async def add_invoice(
+        self,
+        vendor_id: uuid.UUID,
+        transaction_id: uuid.UUID,
+        provider: str,
+        doctype: str,
+        docnum: str,
+        url: str | None,
+        amount: Money,
+        now: datetime,
+    ) -> bool:
+        """Records the document issued for a payment; False when the payment had one already."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        result = await self._conn.execute(
+            dialect.insert(invoices)
+            .values(
+                id=uuid.uuid4(),
+                vendor_id=vendor_id,
+                transaction_id=transaction_id,
+                provider=provider,
+                doctype=doctype,
+                docnum=docnum,
+                url=url,
+                amount=amount.amount,
+                currency=amount.currency,
+                status="issued",
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["transaction_id"])
+        )
+        return bool(result.rowcount)
+
+    async def invoice_for(self, transaction_id: uuid.UUID) -> InvoiceRecord | None:
+        query = select(invoices).where(invoices.c.transaction_id == transaction_id)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _invoice(row)
+
+    async def invoices_for_order(self, order_id: uuid.UUID) -> list[InvoiceRecord]:
+        query = (
+            select(invoices)
+            .join(payment_transactions, payment_transactions.c.id == invoices.c.transaction_id)
+            .where(payment_transactions.c.commande_id == order_id)
+            .order_by(invoices.c.created_at)
+        )
+        return [_invoice(row) for row in await self._conn.execute(query)]
+
+    async def mark_invoice_cancelled(self, transaction_id: uuid.UUID, now: datetime) -> None:
+        await self._conn.execute(
+            update(invoices)
+            .where(invoices.c.transaction_id == transaction_id)
+            .values(status="cancelled", updated_at=now)
+        )
+
+    async def uninvoiced_payments(self, provider: str, limit: int = 50) -> list[uuid.UUID]:
+        """Paid transactions of ``provider`` without their document yet, oldest first."""
+        query = (
+            select(payment_transactions.c.id)
+            .outerjoin(invoices, invoices.c.transaction_id == payment_transactions.c.id)
+            .where(
+                payment_transactions.c.provider == provider,
+                payment_transactions.c.status == "paid",
+                invoices.c.id.is_(None),
+            )
+            .order_by(payment_transactions.c.paid_at)
+            .limit(limit)
+        )
+        return list((await self._conn.execute(query)).scalars())
+
+    async def held_orders(self, created_before: datetime, limit: int = 200) -> list[HeldOrder]:
+        """Orders still ``pending`` at vendors whose rule is ``paid_only``, made before ``created_before``
+        (the caller applies each vendor's own hold)."""
+        query = (
+            select(
+                commandes.c.id,
+                commandes.c.vendor_id,
+                commandes.c.created_at,
+                payment_settings.c.hold_minutes,
+            )
+            .join(payment_settings, payment_settings.c.vendor_id == commandes.c.vendor_id)
+            .where(
+                payment_settings.c.confirmation_rule == "paid_only",
+                commandes.c.status == "pending",
+                commandes.c.created_at <= created_before,
+            )
+            .order_by(commandes.c.created_at)
+            .limit(limit)
+        )
+        return [
+            HeldOrder(row.id, row.vendor_id, row.created_at, row.hold_minutes)
+            for row in await self._conn.execute(query)
+        ]
