@@ -90,14 +90,16 @@ class RunningBot:
             await asyncio.sleep(0.02)
 
 
-async def start_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[RunningBot]:
+async def start_bot(
+    tmp_path: Path, database_url: str | None = None, **overrides: Any
+) -> AsyncIterator[RunningBot]:
+    """The bot on a free port, on ``database_url`` (an empty database) or a new SQLite file."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     options: dict[str, Any] = {"vendor_admin_phones": f"+{ADMIN}", "vendor_name": "Boulangerie Test"}
     options.update(overrides)
-    settings: Settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}", **options).model_copy(
-        update={"public_base_url": base}
-    )
+    url = database_url or f"sqlite:///{tmp_path / 'bot.db'}"
+    settings: Settings = settings_for(url, **options).model_copy(update={"public_base_url": base})
     app = create_app(settings, sandbox_settle_delay=0.05, pair_interval=0.05)
     runner = web.AppRunner(app)
     await runner.setup()

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.order import OrderStatus
 from bot.services import orders as order_service
@@ -15,8 +16,9 @@ from tests.whatsapp_support import ADMIN, CUSTOMER, RunningBot, start_bot
 
 
 @pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[RunningBot]:
-    async for running in start_bot(tmp_path):
+async def bot(tmp_path: Path, engine: AsyncEngine, database_url: str) -> AsyncIterator[RunningBot]:
+    """The whole flow once on SQLite and once on a real Postgres (``engine`` empties it first)."""
+    async for running in start_bot(tmp_path, database_url):
         yield running
 
 
