@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.payments.port import PaymentEvent
@@ -65,3 +66,20 @@ async def process_payment_backlog(
     for event_id in waiting:
         done += await process_payment_event(deps, parsers, event_id)
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHealth:
+    """What an operator watches: work waiting, and work given up that needs a person."""
+
+    inbox_waiting: int
+    inbox_given_up: int
+    outbox_pending: int
+    outbox_failed: int
+
+
+async def queue_health(uow_factory: UnitOfWorkFactory) -> QueueHealth:
+    async with uow_factory() as uow:
+        waiting, given_up = await uow.inbox.unprocessed_counts()
+        outbox = await uow.outbox.counts_by_status(["pending", "sending", "failed"])
+    return QueueHealth(waiting, given_up, outbox["pending"] + outbox["sending"], outbox["failed"])

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.services.inbox import queue_health
 from bot.store.database import ping
-from bot.web.keys import engine_key, metrics_key
+from bot.web.keys import engine_key, metrics_key, uow_key
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 2.0
@@ -30,4 +32,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     registry = request.app[metrics_key]
+    try:
+        health = await asyncio.wait_for(queue_health(request.app[uow_key]), READY_TIMEOUT_SECONDS)
+    except (TimeoutError, OSError, SQLAlchemyError) as error:
+        log.warning("queue gauges not read: %s", type(error).__name__)
+    else:
+        for name, value in asdict(health).items():
+            registry.queues.labels(name).set(value)
     return web.Response(body=registry.exposition(), headers={"Content-Type": registry.content_type})

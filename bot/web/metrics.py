@@ -6,7 +6,7 @@ import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 import bot
@@ -27,6 +27,12 @@ class Metrics:
             ["route"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.queues = Gauge(
+            "bot_queue_items",
+            "Inbox events and outbox messages by state, read at each scrape; alert on inbox_given_up > 0.",
+            ["queue"],
+            registry=self.registry,
         )
         info = Counter("bot_build", "Build information.", ["version"], registry=self.registry)
         info.labels(version=bot.__version__).inc(0)

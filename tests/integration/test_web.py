@@ -61,6 +61,21 @@ async def test_metrics_are_prometheus_text_counting_requests(
     assert "bot_http_request_duration_seconds_bucket" in body
 
 
+async def test_metrics_show_work_waiting_and_inbox_events_given_up(
+    aiohttp_client: AiohttpClient, sqlite_settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(sqlite_settings, clock=lambda: NOW))
+    async with client.app[uow_key]() as uow:
+        given_up = await uow.inbox.add("stripe", "evt_given_up", "payment", "{}", NOW)
+        assert given_up is not None
+        for _ in range(10):
+            await uow.inbox.mark_failed(given_up, "ValueError: no")
+        await uow.commit()
+    body = await (await client.get("/metrics")).text()
+    assert 'bot_queue_items{queue="inbox_given_up"} 1.0' in body
+    assert 'bot_queue_items{queue="outbox_failed"} 0.0' in body
+
+
 @pytest.mark.postgres
 async def test_readiness_fails_with_503_when_the_database_goes_away(
     aiohttp_client: AiohttpClient, postgres_server: str

@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -121,6 +121,15 @@ class InboxRepository:
         )
         rows = await self._conn.execute(query)
         return [(row.event_key.rsplit(":", 1)[1], status_error_code(row.payload)) for row in rows]
+
+    async def unprocessed_counts(self) -> tuple[int, int]:
+        """(events waiting to be processed, events given up after MAX_ATTEMPTS failures)."""
+        given_up = inbound_events.c.attempts >= MAX_ATTEMPTS
+        query = select(func.count().filter(~given_up), func.count().filter(given_up)).where(
+            inbound_events.c.processed_at.is_(None)
+        )
+        waiting, abandoned = (await self._conn.execute(query)).one()
+        return int(waiting), int(abandoned)
 
     async def claim_many_processed(self, event_ids: list[int], now: datetime) -> set[int]:
         """Marks these events processed; returns those that were not already (another processor, or

@@ -250,6 +250,16 @@ class OutboxRepository:
         ).first()
         return None if row is None else _row(row)
 
+    async def counts_by_status(self, statuses: list[str]) -> dict[str, int]:
+        query = (
+            select(outbox_messages.c.status, func.count())
+            .where(outbox_messages.c.status.in_(statuses))
+            .group_by(outbox_messages.c.status)
+        )
+        found = dict.fromkeys(statuses, 0)
+        found.update({row[0]: int(row[1]) for row in await self._conn.execute(query)})
+        return found
+
     async def release_stale(self, older_than: datetime, now: datetime) -> int:
         """Messages a crashed sender left "sending" go back to the queue (sent at least once)."""
         result = await self._conn.execute(
