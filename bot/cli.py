@@ -26,6 +26,7 @@ from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
+from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services import reminders as reminder_service
@@ -164,6 +165,23 @@ async def cmd_vendor_show(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_store(settings, work)
 
 
+async def cmd_vendor_check(args: argparse.Namespace, settings: Settings) -> int:
+    """The connection test: the vendor's provider credentials tried against the provider (auth/info)."""
+
+    async def work(uow: UnitOfWorkFactory) -> int:
+        deps = _payment_deps(settings, uow)
+        try:
+            check = await icount_service.check_provider(deps, args.vendor)
+        finally:
+            await deps.providers.close()
+        if check.ok:
+            print(f"{check.provider}: connected" + (f" ({check.company})" if check.company else ""))
+            return 0
+        return _fail(f"{check.provider}: connection failed: {check.detail}", 1)
+
+    return await _with_store(settings, work)
+
+
 async def cmd_order_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         order = await order_service.create_order(
@@ -249,6 +267,21 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_store(settings, work)
 
 
+async def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        deps = _payment_deps(settings, uow)
+        try:
+            transaction, amount = await icount_service.refund_payment(
+                deps, args.vendor, args.number, args.amount
+            )
+        finally:
+            await deps.providers.close()
+        print(f"{amount} refunded on {transaction.label}")
+        return 0
+
+    return await _with_store(settings, work)
+
+
 async def cmd_reminders_run(_args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         queued = await reminder_service.sweep_all(uow, system_clock)
@@ -265,12 +298,13 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         print(f"bot listening on http://{host}:{port} (public URL {base})", flush=True)
         if settings.sandbox_whatsapp:
             print("sandbox mode: no WhatsApp credentials, messages go to the built-in fake WhatsApp")
+            print(f"open the sandbox (the vendor's phone and a customer's): {base}/sandbox", flush=True)
         print(f"payment provider: {settings.effective_provider}; health: {base}/healthz", flush=True)
 
     if settings.public_base_url is None:
         settings = settings.model_copy(update={"public_base_url": base})
     try:
-        web.run_app(create_app(settings), host=host, port=port, print=announce, access_log=None)
+        web.run_app(create_app(settings, sandbox_demo=True), host=host, port=port, print=announce, access_log=None)
     except OSError as error:
         if error.errno in {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}:
             return _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
@@ -313,6 +347,9 @@ def build_parser() -> OneLineParser:
     show.add_argument("--vendor")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=cmd_vendor_show)
+    check = vendor.add_parser("check", help="test the connection to the vendor's payment provider")
+    check.add_argument("--vendor")
+    check.set_defaults(handler=cmd_vendor_check)
 
     order = commands.add_parser("order", help="orders").add_subparsers(
         dest="order_command", required=True, parser_class=OneLineParser
@@ -355,6 +392,12 @@ def build_parser() -> OneLineParser:
     how.add_argument("--balance", action="store_true", help="all that remains to be paid")
     how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
     pay.set_defaults(handler=cmd_pay)
+
+    refund = commands.add_parser("refund", help="refund an iCount card payment, in full or in part")
+    refund.add_argument("number", type=_order_number, metavar="N")
+    refund.add_argument("--vendor")
+    refund.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all of it)")
+    refund.set_defaults(handler=cmd_refund)
     return parser
 
 

@@ -44,6 +44,7 @@ class Verb(StrEnum):
     DONE = "done"
     REMIND = "remind"
     REMINDERS = "reminders"
+    CHECK = "check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,7 @@ _KEYWORDS_BY_VERB: Final[dict[Verb, tuple[tuple[str, ...], tuple[str, ...]]]] = 
     Verb.DONE: (("termine", "fini"), ("done",)),
     Verb.REMIND: (("rappel",), ("remind",)),
     Verb.REMINDERS: (("rappels",), ("reminders",)),
+    Verb.CHECK: (("connexion",), ("connection",)),
 }
 _KEYWORDS: Final[dict[str, tuple[Verb, str]]] = {
     word: (verb, language)
@@ -296,8 +298,9 @@ def _with_order(
 def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     """Reads one command from a vendor's admin phone. Never raises: anything unreadable is ``Unparsed``.
 
-    The verb comes first (``payé 12``), or second after the order (``12 payé``). ``aide`` and ``commandes``
-    ignore trailing words (they cannot do harm); every other verb refuses arguments it does not take.
+    The verb comes first (``payé 12``), or second after the order (``12 payé``). ``aide``, ``commandes`` and
+    ``connexion`` ignore trailing words (they cannot do harm); every other verb refuses arguments it does
+    not take.
     """
     tokens = _tokens(text)
     if not tokens:
@@ -305,7 +308,7 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     found = _verb(tokens[0])
     if found is not None:
         verb, language = found
-        if verb in {Verb.HELP, Verb.ORDERS}:
+        if verb in {Verb.HELP, Verb.ORDERS, Verb.CHECK}:
             return VendorCommand(verb, language=language)
         if verb is Verb.NEW:
             return _new_order(text, tokens[1:], language)
@@ -317,7 +320,7 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     if found is None:
         return _nearest(text, tokens[after].word)
     verb, language = found
-    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW}:
+    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK}:
         return Unparsed(text, verb, "unexpected_argument", language)
     return _with_order(text, tokens, after + 1, verb, language, order)
 

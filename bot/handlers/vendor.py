@@ -14,6 +14,7 @@ from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
 from bot.services import conversations
+from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services import reminders as reminder_service
@@ -192,6 +193,22 @@ async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
     await deps.queue([to_admin(actor, "reminders_switched", order=f"#{_number(command)}", on=on)])
 
 
+async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
+    check = await icount_service.check_provider(deps.payments, str(actor.vendor.id))
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "provider_check",
+                provider=check.provider,
+                ok=check.ok,
+                company=check.company,
+                detail=check.detail,
+            )
+        ]
+    )
+
+
 COMMANDS: dict[Verb, Command] = {
     Verb.HELP: show_help,
     Verb.ORDERS: list_orders,
@@ -208,6 +225,7 @@ COMMANDS: dict[Verb, Command] = {
     Verb.DONE: done,
     Verb.REMIND: remind,
     Verb.REMINDERS: reminders,
+    Verb.CHECK: check_connection,
 }
 
 

@@ -37,6 +37,7 @@ KEYWORDS: dict[Verb, list[tuple[str, str]]] = {
     Verb.DONE: [("terminé", "fr"), ("fini", "fr"), ("done", "en")],
     Verb.REMIND: [("rappel", "fr"), ("remind", "en")],
     Verb.REMINDERS: [("rappels", "fr"), ("reminders", "en")],
+    Verb.CHECK: [("connexion", "fr"), ("connection", "en")],
 }
 ORDER_ONLY = [
     Verb.ACCEPT,
@@ -276,7 +277,16 @@ def test_a_known_verb_with_wrong_arguments_names_the_verb_and_the_problem(
 
 
 def test_every_verb_has_a_wrong_argument_case_above() -> None:
-    covered = {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.DEPOSIT, Verb.CASH, Verb.REMINDERS, *ORDER_ONLY}
+    covered = {
+        Verb.HELP,
+        Verb.ORDERS,
+        Verb.CHECK,
+        Verb.NEW,
+        Verb.DEPOSIT,
+        Verb.CASH,
+        Verb.REMINDERS,
+        *ORDER_ONLY,
+    }
     assert covered == set(Verb)
 
 
@@ -482,7 +492,7 @@ def documented_command(draw: st.DrawFn) -> tuple[str, VendorCommand]:
     word, language = draw(keyword(verb))
     parts = [word]
     fields: dict[str, object] = {}
-    if verb in {Verb.HELP, Verb.ORDERS}:
+    if verb in {Verb.HELP, Verb.ORDERS, Verb.CHECK}:
         pass
     elif verb is Verb.NEW:
         phone = draw(st.sampled_from(["+33612345678", "0033612345678", "+33-6-12-34-56-78", "+972501234567"]))
