@@ -1,0 +1,275 @@
+"""Outbox pace and confirmation latency benchmark (DESIGN.md §8), run by hand:
+
+    .venv/bin/python bench/outbox_and_confirmation.py [--database-url postgresql://...]
+        [--messages 2400] [--pair-messages 15] [--confirmations 200]
+
+The real app (sandbox mode: the built-in fake Graph API, reached by pywa over HTTP) on a fresh Postgres
+database, in this process. Three measurements:
+
+1. Outbox pace: ``--messages`` messages to as many customers (each inside the 24-hour window) are queued at
+   once; the fake Graph API stamps each send. Prints sends/s overall and the most sends seen in any one
+   second, against WHATSAPP_MESSAGES_PER_SECOND (default 80): the sender should reach it, never exceed it.
+2. Pair pace: ``--pair-messages`` messages to one customer; prints the mean gap after the allowed burst,
+   which should be about 6 s (WhatsApp's one message per 6 s per user).
+3. Confirmation latency: ``--confirmations`` times, a vendor goes through ``payé N`` -> Acompte -> 30% and
+   clicks "Confirmer et envoyer"; the time from posting that signed webhook to the fake Graph API receiving
+   the customer's payment link. The sandbox provider answers at once, so this is our own time. The pace
+   per user is relaxed for this part (one admin clicks hundreds of times). Prints p50/p90/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.config import load_settings  # noqa: E402
+from bot.sandbox import whatsapp_payloads as payloads  # noqa: E402
+from bot.sandbox.graph import FakeGraphAPI, SentMessage  # noqa: E402
+from bot.services import orders as order_service  # noqa: E402
+from bot.store import migrate  # noqa: E402
+from bot.store.database import create_engine  # noqa: E402
+from bot.store.repositories.outbox import OutgoingMessage  # noqa: E402
+from bot.store.uow import UnitOfWorkFactory  # noqa: E402
+from bot.web.app import create_app  # noqa: E402
+from bot.web.keys import graph_key, sender_key, uow_key  # noqa: E402
+from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID  # noqa: E402
+
+ADMIN = "33612345678"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Bench:
+    def __init__(self, app: web.Application, base: str, http: aiohttp.ClientSession) -> None:
+        self.app = app
+        self.base = base
+        self.http = http
+
+    @property
+    def graph(self) -> FakeGraphAPI:
+        return self.app[graph_key]
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        return self.app[uow_key]
+
+    async def post(self, payload: dict[str, Any]) -> None:
+        body = payloads.encode(payload)
+        headers = {"X-Hub-Signature-256": payloads.sign(body, SANDBOX_APP_SECRET)}
+        async with self.http.post(f"{self.base}/webhooks/whatsapp", data=body, headers=headers) as answer:
+            assert answer.status == 200, answer.status
+
+    async def next_to(self, phone: str, after: int) -> SentMessage:
+        return await self.graph.wait_for(lambda m: m.to == phone and m.seq > after, timeout=30)
+
+    def last_seq(self) -> int:
+        return max((m.seq for m in self.graph.sent), default=0)
+
+
+async def customers_in_window(bench: Bench, count: int, prefix: str) -> list[tuple[uuid.UUID, str]]:
+    now = datetime.now(UTC)
+    made = []
+    async with bench.uow() as uow:
+        vendor = (await uow.vendors.all())[0]
+        for index in range(count):
+            phone = f"{prefix}{index:06d}"
+            customer = await uow.customers.get_or_create(vendor.id, phone, now, None)
+            await uow.customers.touch(customer.id, now, None)
+            made.append((customer.id, phone))
+        await uow.commit()
+    return made
+
+
+async def queue_messages(bench: Bench, to: list[tuple[uuid.UUID, str]]) -> None:
+    async with bench.uow() as uow:
+        vendor = (await uow.vendors.all())[0]
+        messages = [
+            OutgoingMessage(
+                vendor.id, phone, "vendor_customer_message", "fr", f"Bonjour {index}", customer_id=cid
+            )
+            for index, (cid, phone) in enumerate(to)
+        ]
+        await uow.outbox.add_many(messages, datetime.now(UTC))
+        await uow.commit()
+    bench.app[sender_key].wake()
+
+
+async def outbox_pace(bench: Bench, count: int) -> tuple[float, int]:
+    to = await customers_in_window(bench, count, "3361")
+    phones = {phone for _, phone in to}
+    after = bench.last_seq()
+    await queue_messages(bench, to)
+    deadline = time.monotonic() + count / 10 + 60
+    while time.monotonic() < deadline:
+        sent = [m for m in bench.graph.sent if m.seq > after and m.to in phones]
+        if len(sent) >= count:
+            break
+        await asyncio.sleep(0.2)
+    stamps = sorted(m.at.timestamp() for m in sent)
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    per_second = Counter(int(stamp - stamps[0]) for stamp in stamps)
+    # Any one-second window, not only whole seconds from the start.
+    busiest = max(
+        sum(1 for later in stamps[index:] if later - start < 1.0) for index, start in enumerate(stamps)
+    )
+    return rate, max(busiest, max(per_second.values()))
+
+
+async def pair_pace(bench: Bench, count: int) -> tuple[int, float]:
+    ((customer_id, phone),) = await customers_in_window(bench, 1, "3362")
+    after = bench.last_seq()
+    await queue_messages(bench, [(customer_id, phone)] * 1)
+    async with bench.uow() as uow:
+        vendor = (await uow.vendors.all())[0]
+        more = [
+            OutgoingMessage(
+                vendor.id, phone, "vendor_customer_message", "fr", f"Message {i}", customer_id=customer_id
+            )
+            for i in range(count - 1)
+        ]
+        await uow.outbox.add_many(more, datetime.now(UTC))
+        await uow.commit()
+    bench.app[sender_key].wake()
+    deadline = time.monotonic() + count * 7 + 30
+    while time.monotonic() < deadline:
+        sent = [m for m in bench.graph.sent if m.seq > after and m.to == phone]
+        if len(sent) >= count:
+            break
+        await asyncio.sleep(0.5)
+    stamps = sorted(m.at.timestamp() for m in sent)
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+    burst = 1 + sum(1 for gap in gaps if gap < 1.0)
+    paced = [gap for gap in gaps if gap >= 1.0]
+    return burst, statistics.mean(paced) if paced else 0.0
+
+
+async def confirmation_latency(bench: Bench, count: int) -> list[float]:
+    to = await customers_in_window(bench, count, "3363")
+    latencies = []
+    for _, phone in to:
+        order = await order_service.create_order(
+            bench.uow, None, f"+{phone}", "150", "", True, datetime.now(UTC)
+        )
+        seen = bench.last_seq()
+        await bench.post(payloads.text_message(SANDBOX_PHONE_ID, ADMIN, f"payé {order.number}"))
+        choice = await bench.next_to(ADMIN, seen)
+        deposit = next(b for b in choice.buttons if b.title == "Acompte")
+        await bench.post(
+            payloads.button_reply(
+                SANDBOX_PHONE_ID, ADMIN, deposit.id, deposit.title, context_wamid=choice.wamid
+            )
+        )
+        menu = await bench.next_to(ADMIN, choice.seq)
+        row = menu.buttons[0]
+        await bench.post(
+            payloads.list_reply(SANDBOX_PHONE_ID, ADMIN, row.id, row.title, context_wamid=menu.wamid)
+        )
+        confirmation = await bench.next_to(ADMIN, menu.seq)
+        confirm = confirmation.buttons[0]
+        started = time.perf_counter()
+        await bench.post(
+            payloads.button_reply(
+                SANDBOX_PHONE_ID, ADMIN, confirm.id, confirm.title, context_wamid=confirmation.wamid
+            )
+        )
+        await bench.next_to(phone, confirmation.seq)
+        latencies.append((time.perf_counter() - started) * 1000)
+        await bench.next_to(ADMIN, confirmation.seq)  # the vendor's "sent" note, before the next round
+    return latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def run(admin_url: str, args: argparse.Namespace) -> None:
+    name = f"bot_bench_out_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = load_settings(
+        env_file=None,
+        database_url=url,
+        public_base_url=base,
+        vendor_name="Bench",
+        vendor_admin_phones=f"+{ADMIN}",
+    )
+    try:
+        parts = (("pace", 6.0), ("confirm", 0.001)) if args.messages else (("confirm", 0.001),)
+        for part, pair_interval in parts:
+            app = create_app(settings, pair_interval=pair_interval, sandbox_settle_delay=0.05)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            async with aiohttp.ClientSession() as http:
+                bench = Bench(app, base, http)
+                bench.graph.auto_statuses = ()
+                if part == "pace":
+                    rate, busiest = await outbox_pace(bench, args.messages)
+                    limit = settings.whatsapp_messages_per_second
+                    print(
+                        f"outbox: {args.messages} messages, {rate:.1f} sends/s, "
+                        f"busiest second {busiest} (limit {limit:g}/s)"
+                    )
+                    burst, gap = await pair_pace(bench, args.pair_messages)
+                    print(
+                        f"pair: {args.pair_messages} messages to one customer, burst {burst}, "
+                        f"then one every {gap:.2f} s"
+                    )
+                else:
+                    latencies = await confirmation_latency(bench, args.confirmations)
+                    print(
+                        f"confirmation -> customer message at the Graph API ({len(latencies)} runs): "
+                        f"p50 {percentile(latencies, 0.5):.1f} ms, p90 {percentile(latencies, 0.9):.1f} ms, "
+                        f"p99 {percentile(latencies, 0.99):.1f} ms"
+                    )
+            await runner.cleanup()
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    parser.add_argument("--messages", type=int, default=2400)
+    parser.add_argument("--pair-messages", type=int, default=15)
+    parser.add_argument("--confirmations", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(run(args.database_url, args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
