@@ -1,10 +1,12 @@
 """Invoices: one iCount document per payment, its link sent to the customer on WhatsApp.
 
 Durable without a queue of its own: a paid iCount transaction without an ``invoices`` row is work to do,
-found again by the periodic pass after a crash. ``doc/create`` carries a ``sanity_string`` derived from
-the transaction, so asking again (a retry after a timeout, a pass after a crash) gives back the document
-made the first time instead of a second one; the ``invoices`` row (unique per transaction) and the
-customer's message are written in one database transaction.
+found again by the periodic pass after a crash. Before making a document, the payment is looked up
+(``cc/transactions``): a document iCount already has for it (the pay page's own, or ours made before a
+crash) is recorded instead. ``doc/create`` carries a ``sanity_string`` derived from the transaction, so
+asking again (a retry after a timeout) gives back the document made the first time instead of a second
+one. The ``invoices`` row (unique per transaction) and the customer's message are written in one
+database transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from bot.domain.order import Order
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.domain.vendor import Vendor
 from bot.payments.icount import consts
-from bot.payments.icount.provider import InvoiceRequest, IssuedDocument
+from bot.payments.icount.provider import IcountProvider, InvoiceRequest, IssuedDocument
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
 from bot.services.context import PaymentDeps, with_retries
@@ -99,8 +101,10 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         confirmation_code=None if ":" in reference else reference or None,
         lang="he" if customer_locale(vendor, customer) == "he" else "en",
     )
-    # Safe to retry: the sanity_string makes iCount give back the first document.
-    document = await with_retries(lambda: provider.issue_document(request), deps.retry_delay)
+    document = await _existing_document(deps, provider, transaction, request.lang)
+    if document is None:
+        # Safe to retry: the sanity_string makes iCount give back the first document.
+        document = await with_retries(lambda: provider.issue_document(request), deps.retry_delay)
     now = deps.clock()
     async with deps.uow() as uow:
         await uow.orders.get(order.id, for_update=True)
@@ -113,6 +117,26 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         await uow.commit()
     log.info("invoice %s %s for transaction %s", document.doctype, document.docnum, transaction.id)
     return added
+
+
+async def _existing_document(
+    deps: PaymentDeps, provider: IcountProvider, transaction: PaymentTransaction, lang: str
+) -> IssuedDocument | None:
+    """The document iCount already has for this payment: the pay page's own (when it is set to issue
+    one, the IPN and ``cc/transactions`` name it), or ours made before a crash. Never a second one."""
+    reference = transaction.provider_reference or ""
+    if ":" in reference:
+        doctype, _, docnum = reference.partition(":")
+    else:
+        if not reference:
+            return None
+        paid_on = (transaction.paid_at or deps.clock()).date()
+        found = await with_retries(lambda: provider.find_card_payment(reference, paid_on), deps.retry_delay)
+        if found is None or not found.doctype or not found.docnum:
+            return None
+        doctype, docnum = found.doctype, found.docnum
+    url = await with_retries(lambda: provider.document_url(doctype, docnum, lang), deps.retry_delay)
+    return IssuedDocument(doctype, docnum, url)
 
 
 async def issue_invoices(deps: PaymentDeps, limit: int = BATCH) -> int:

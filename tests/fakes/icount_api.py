@@ -199,9 +199,12 @@ class FakeIcount:
     def calls_to(self, method: str) -> list[RecordedCall]:
         return [call for call in self.calls if call.method == method]
 
-    def pay(self, sale_uniqid: str, amount: Decimal | None = None) -> tuple[str, Json]:
+    def pay(
+        self, sale_uniqid: str, amount: Decimal | None = None, document: str | None = None
+    ) -> tuple[str, Json]:
         """The customer pays the sale: a card transaction is recorded; returns the sale's ``ipn_url`` and
-        the IPN fields iCount posts there (form fields, as strings)."""
+        the IPN fields iCount posts there (form fields, as strings). With ``document`` (a doctype), the
+        pay page issues its own document for the payment, as one set up with a doctype does."""
         sale = self.sales[sale_uniqid]
         total = Decimal(str(sale["sum"])) if amount is None else amount
         currency = str(sale.get("currency_code") or CURRENCY_IDS.get(str(sale.get("currency_id")), "ILS"))
@@ -228,6 +231,11 @@ class FakeIcount:
             "customer_phone": str(sale.get("phone", "")),
             "utm_content": str(sale.get("utm_content", "")),
         }
+        if document is not None:
+            payment = {"sum": f"{total:.2f}", "confirmation_code": code}
+            key = self._store_document(document, {"doctype": document, "cc": [payment]}, [payment])
+            fields.update(doctype=key[0], docnum=key[1])
+            self.created["paypage_document"] += 1
         return str(sale["ipn_url"]), fields
 
     # The wire
@@ -415,6 +423,13 @@ class FakeIcount:
             raise _Refusal("missing_items", "an invrec needs items")
         if not isinstance(payments, list) or not all(isinstance(p, dict) and p.get("sum") for p in payments):
             raise _Refusal("bad_payment", "cc must be a list of payments with a sum")
+        key = self._store_document(doctype, params, payments)
+        if sanity:
+            self._sanity[str(sanity)] = key
+        self.created["document"] += 1
+        return {"doctype": doctype, "docnum": key[1], "doc_url": self.documents[key]["doc_url"]}
+
+    def _store_document(self, doctype: str, params: Json, payments: list[Json]) -> tuple[str, str]:
         self._next_docnum[doctype] += 1
         docnum = str(self._next_docnum[doctype] + 30000)
         key = (doctype, docnum)
@@ -430,10 +445,7 @@ class FakeIcount:
             card = self.transactions.get(str(payment.get("confirmation_code")))
             if card is not None:
                 card.docs.append(key)
-        if sanity:
-            self._sanity[str(sanity)] = key
-        self.created["document"] += 1
-        return {"doctype": doctype, "docnum": docnum, "doc_url": self.documents[key]["doc_url"]}
+        return key
 
     def _document(self, params: Json) -> tuple[tuple[str, str], Json]:
         key = (str(params.get("doctype")), str(params.get("docnum")))
