@@ -168,8 +168,8 @@ async def process_ipn_backlog(deps: PaymentDeps, grace: timedelta = timedelta(se
 
 
 async def checkout_url(deps: PaymentDeps, transaction_id: uuid.UUID) -> str | None:
-    """Where the customer's link leads now: a fresh iCount sale while the request is open and its link
-    active, else None (the link has ended)."""
+    """Where the customer's link leads now: an iCount sale (made in the last minutes, else a new one)
+    while the request is open and its link active, else None (the link has ended)."""
     async with deps.uow() as uow:
         transaction = await uow.transactions.get(transaction_id)
         if transaction is None or transaction.provider != consts.NAME or not transaction.is_open:
@@ -183,7 +183,7 @@ async def checkout_url(deps: PaymentDeps, transaction_id: uuid.UUID) -> str | No
     request = await link_request_for(deps, transaction_id)
     if provider is None or request is None:
         return None
-    sale = await with_retries(lambda: provider.generate_sale(request), deps.retry_delay)
+    sale = await with_retries(lambda: provider.sale_for(request), deps.retry_delay)
     return sale.url
 
 

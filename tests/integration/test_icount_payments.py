@@ -131,7 +131,13 @@ async def test_a_request_makes_the_customer_an_icount_client_and_our_link_leads_
     response = await app_client.get(f"/pay/icount/{transaction_id}", allow_redirects=False)
     assert response.status == 302
     assert response.headers["Location"].startswith(f"{fake.root}/m/sale/")
-    assert fake.created["sale"] == 2, "each visit gets a fresh iCount sale"
+    assert response.headers["Location"] == f"{fake.root}/m/sale/{sale}", "a recent sale is reused"
+    provider = app_client.app[payments_key].providers.for_vendor(await vendor(app_client), None)
+    assert isinstance(provider, IcountProvider)
+    provider._sales.clear()  # as after SALE_REUSE_SECONDS
+    response = await app_client.get(f"/pay/icount/{transaction_id}", allow_redirects=False)
+    assert response.headers["Location"] != f"{fake.root}/m/sale/{sale}"
+    assert fake.created["sale"] == 2, "later visits get a fresh iCount sale"
     await new_request(app_client)
     assert fake.created["client"] == 1, "one iCount client per customer"
     assert (await app_client.get("/pay/icount/not-a-uuid")).status == 404

@@ -1,7 +1,7 @@
 """The iCount provider: the payment port on top of :class:`IcountClient`, plus what only iCount does
 (clients, confirming an IPN through the API, documents, refunds by document or by card transaction).
 
-Links: the customer gets ``{base}/pay/icount/{transaction}``, a page of ours that sends them to a fresh
+Links: the customer gets ``{base}/pay/icount/{transaction}``, a page of ours that sends them to a recent
 ``paypage/generate_sale`` page while the request is open, and says the link has ended once it is not
 (iCount has no call to disable a generated sale; whether and when its URL expires is not documented).
 ``create_link`` still generates one sale, so a wrong pay page or token is reported to the vendor at once.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,8 @@ from bot.payments.port import Capability, LinkRequest, PaymentLink, RefundResult
 
 log = logging.getLogger(__name__)
 SECRET_HEX = 32
+# A sale is reused for a while: link previews and repeated taps do not each make one (nor eat the rate).
+SALE_REUSE_SECONDS = 600.0
 # cc/transactions wants a date range; a payment is looked up around the day it was made.
 LOOKUP_DAYS = 3
 
@@ -105,6 +108,7 @@ class IcountProvider:
         self._paypage_id = paypage_id
         self._base = base_url.rstrip("/")
         self._ipn_key = ipn_key.encode()
+        self._sales: dict[uuid.UUID, tuple[float, Money, Sale]] = {}
 
     # Our URLs
 
@@ -149,8 +153,21 @@ class IcountProvider:
             )
         return Sale(uniqid, url)
 
-    async def create_link(self, request: LinkRequest) -> PaymentLink:
+    async def sale_for(self, request: LinkRequest) -> Sale:
+        """A recent sale of this request (same amount), or a new one."""
+        now = time.monotonic()
+        for key, (made, _amount, _sale) in list(self._sales.items()):
+            if now - made >= SALE_REUSE_SECONDS:
+                del self._sales[key]
+        cached = self._sales.get(request.transaction_id)
+        if cached is not None and cached[1] == request.amount:
+            return cached[2]
         sale = await self.generate_sale(request)
+        self._sales[request.transaction_id] = (now, request.amount, sale)
+        return sale
+
+    async def create_link(self, request: LinkRequest) -> PaymentLink:
+        sale = await self.sale_for(request)
         return PaymentLink(consts.NAME, sale.uniqid, self.checkout_url(request.transaction_id))
 
     async def deactivate_link(self, provider_link_id: str) -> None:
