@@ -304,7 +304,8 @@ def run_server(settings: Settings, host: str, port: int) -> int:
     if settings.public_base_url is None:
         settings = settings.model_copy(update={"public_base_url": base})
     try:
-        web.run_app(create_app(settings, sandbox_demo=True), host=host, port=port, print=announce, access_log=None)
+        app = create_app(settings, sandbox_demo=True)
+        web.run_app(app, host=host, port=port, print=announce, access_log=None)
     except OSError as error:
         if error.errno in {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}:
             return _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)

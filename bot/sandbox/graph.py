@@ -402,6 +402,8 @@ class FakeGraphAPI:
         self._faults: list[_Fault] = []
         self._waiters: list[tuple[Callable[[SentMessage], bool], asyncio.Future[SentMessage]]] = []
         self._queues: list[asyncio.Queue[SentMessage]] = []
+        self._send_listeners: list[Callable[[SentMessage], None]] = []
+        self._status_listeners: list[Callable[[SentMessage, str], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Self:
@@ -479,6 +481,25 @@ class FakeGraphAPI:
     def unsubscribe(self, queue: asyncio.Queue[SentMessage]) -> None:
         if queue in self._queues:
             self._queues.remove(queue)
+
+    def listen(
+        self,
+        on_send: Callable[[SentMessage], None] | None = None,
+        on_status: Callable[[SentMessage, str], None] | None = None,
+    ) -> None:
+        """Calls ``on_send`` with each accepted send as it is recorded, and ``on_status`` with each status
+        ("tick") once it is posted to the bot (the sandbox page shows both as they happen)."""
+        if on_send is not None:
+            self._send_listeners.append(on_send)
+        if on_status is not None:
+            self._status_listeners.append(on_status)
+
+    def _notify_status(self, message: SentMessage, status: str) -> None:
+        for listener in self._status_listeners:
+            try:
+                listener(message, status)
+            except Exception:  # noqa: BLE001 - a watcher's bug must not stop the ticks
+                log.exception("sandbox WhatsApp: a status listener failed")
 
     # -- fault injection ----------------------------------------------------------------------------
 
@@ -634,6 +655,11 @@ class FakeGraphAPI:
         log.debug("sandbox WhatsApp: %s message %s from %s", message.kind, message.wamid, message.phone_id)
         for queue in self._queues:
             queue.put_nowait(message)
+        for listener in self._send_listeners:
+            try:
+                listener(message)
+            except Exception:  # noqa: BLE001 - a watcher's bug must not refuse the send
+                log.exception("sandbox WhatsApp: a send listener failed")
         for predicate, future in self._waiters:
             if future.done():
                 continue
@@ -672,6 +698,7 @@ class FakeGraphAPI:
         for status in self.auto_statuses:
             await asyncio.sleep(self.status_delay)
             await self.deliver(self._status_payload(message, status))
+            self._notify_status(message, status)
 
     async def deliver(self, payload: Mapping[str, Any]) -> WebhookDelivery:
         """POST a webhook body to the bot, signed with the app secret, as Meta would.
@@ -702,7 +729,9 @@ class FakeGraphAPI:
         message = self.find(wamid)
         if message is None:
             raise KeyError(f"no message {wamid} was sent")
-        return await self.deliver(self._status_payload(message, "failed", [payloads.status_error(code)]))
+        delivery = await self.deliver(self._status_payload(message, "failed", [payloads.status_error(code)]))
+        self._notify_status(message, "failed")
+        return delivery
 
     async def drain(self) -> None:
         """Wait until every pending status webhook is posted."""

@@ -17,6 +17,8 @@ from bot.handlers.context import ChatDeps
 from bot.payments.registry import ProviderRegistry
 from bot.reminders_scheduler import reminder_scheduler
 from bot.sandbox.checkout import setup_checkout_routes
+from bot.sandbox.clock import SandboxClock
+from bot.sandbox.demo import ensure_demo
 from bot.sandbox.graph import FakeGraphAPI
 from bot.services.clock import Clock, system_clock
 from bot.services.context import PaymentDeps
@@ -49,6 +51,7 @@ from bot.web.keys import (
     whatsapp_key,
 )
 from bot.web.metrics import Metrics
+from bot.web.sandbox import sandbox_demo_key, setup_sandbox
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, WhatsAppClients, WhatsAppConfig
 from bot.whatsapp.dispatch import handlers_installer
 from bot.whatsapp.processor import InboxProcessor, Job
@@ -71,7 +74,12 @@ def create_app(
     sandbox_settle_delay: float = 5.0,
     recovery_interval: float = RECOVERY_INTERVAL_SECONDS,
     pair_interval: float = PAIR_INTERVAL_SECONDS,
+    sandbox_demo: bool = False,
 ) -> web.Application:
+    """``sandbox_demo``: in sandbox mode, a first start (no vendor yet) makes the demo vendor, customer
+    and order of the sandbox page (``bot serve`` asks for it; tests start from an empty database)."""
+    if settings.sandbox_whatsapp and clock is system_clock:
+        clock = SandboxClock()  # the sandbox page moves it forward to show reminders
     metrics = Metrics()
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[metrics.middleware()])
     app[settings_key] = settings
@@ -81,6 +89,7 @@ def create_app(
     app[recovery_interval_key] = recovery_interval
     app[pair_interval_key] = pair_interval
     app[tasks_key] = BackgroundTasks()
+    app[sandbox_demo_key] = sandbox_demo
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_payments)
     app.router.add_get("/healthz", health.healthz)
@@ -95,10 +104,11 @@ def create_app(
         setup_checkout_routes(app)
     if settings.sandbox_whatsapp:
         graph = FakeGraphAPI(
-            webhook_url=f"{settings.base_url}/webhooks/whatsapp", app_secret=SANDBOX_APP_SECRET
+            webhook_url=f"{settings.base_url}/webhooks/whatsapp", app_secret=SANDBOX_APP_SECRET, clock=clock
         )
         graph.add_routes(app, SANDBOX_GRAPH_PREFIX)
         app[graph_key] = graph
+        setup_sandbox(app, graph)
     app.cleanup_ctx.append(_whatsapp)
     # After _whatsapp: its jobs wake the outbox sender.
     setup_icount(app)
@@ -111,6 +121,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await prepare_schema(engine, settings)
         uow_factory = UnitOfWorkFactory(engine)
+        if app[sandbox_demo_key]:
+            await ensure_demo(uow_factory, settings, app[clock_key]())
         await ensure_first_vendor(uow_factory, settings, app[clock_key]())
     except BaseException:
         await engine.dispose()

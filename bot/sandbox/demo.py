@@ -1,0 +1,112 @@
+"""Sandbox mode's demo data: on the first start (a database without any vendor), a vendor whose admin
+phone is the vendor phone of the sandbox page, and a customer with an accepted order #1, so that
+``payé 1`` works at once. Never made when real WhatsApp credentials are set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.bootstrap import vendor_from_settings
+from bot.config import Settings
+from bot.domain.phone import normalise_phone
+from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.ui import demo_words
+from bot.services import orders as order_service
+from bot.services import vendors as vendor_service
+from bot.store.tables import customers
+from bot.store.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+DEMO_VENDOR_PHONE = "+33612345678"
+DEMO_CUSTOMER_PHONE = "+33699887766"
+DEMO_PRICE = "150"
+# Outside WhatsApp's 24-hour window only approved templates may be sent (a customer who never wrote, a
+# reminder a day later): the demo vendor has one for every kind of message, as a real vendor would.
+TEMPLATE_KINDS = (
+    "payment_request",
+    "payment_receipt",
+    "payment_reminder",
+    "payment_refunded",
+    "customer_reply",
+    "vendor_reply",
+    "vendor_customer_message",
+    "vendor_payment_received",
+    "vendor_payment_failed",
+    "vendor_payment_anomaly",
+    "vendor_delivery_failed",
+    "vendor_reminders_exhausted",
+)
+TEMPLATE_PREFIX = "sandbox_"
+
+
+async def ensure_demo(uow_factory: UnitOfWorkFactory, settings: Settings, now: datetime) -> bool:
+    """Makes the demo vendor, customer and order when the database has no vendor; True when it did."""
+    if not settings.sandbox_whatsapp:
+        return False
+    async with uow_factory() as uow:
+        if await uow.vendors.count() > 0:
+            return False
+    new = vendor_from_settings(settings)
+    if not new.admin_phones:
+        new = replace(new, admin_phones=[DEMO_VENDOR_PHONE])
+    summary = await vendor_service.add_vendor(uow_factory, new, now)
+    reference = str(summary.vendor.id)
+    templates = [(f"template.{kind}", TEMPLATE_PREFIX + kind) for kind in TEMPLATE_KINDS]
+    await vendor_service.change_settings(uow_factory, reference, templates, None, now)
+    names = demo_words(summary.vendor.locale)
+    customer_phone = normalise_phone(DEMO_CUSTOMER_PHONE)
+    async with uow_factory() as uow:
+        await uow.customers.get_or_create(summary.vendor.id, customer_phone, now, names["customer_name"])
+        await uow.commit()
+    order = await order_service.create_order(
+        uow_factory, reference, customer_phone, DEMO_PRICE, names["order_label"], True, now
+    )
+    log.info("sandbox: demo vendor %r with order #%d for %s", new.name, order.number, customer_phone)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    phone: str  # digits only, as WhatsApp ids write it
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class People:
+    """Who the sandbox page shows: the vendor's admin phone and the vendor's customers."""
+
+    vendor_name: str
+    locale: str
+    timezone: str
+    phone_number_id: str | None
+    vendor_phone: str | None
+    customers: list[Person] = field(default_factory=list)
+
+
+async def people(uow_factory: UnitOfWorkFactory) -> People | None:
+    """The (first) vendor and its customers, or None when the database has no vendor."""
+    async with uow_factory() as uow:
+        everyone = await uow.vendors.all()
+        if not everyone:
+            return None
+        vendor = everyone[0]
+        admins = await uow.vendors.admin_phones(vendor.id)
+        rows = await uow.connection.execute(
+            select(customers.c.phone, customers.c.name)
+            .where(customers.c.vendor_id == vendor.id)
+            .order_by(customers.c.created_at, customers.c.phone)
+        )
+        listed = [Person(payloads.digits(phone), name or "") for phone, name in rows]
+    admin = payloads.digits(admins[0]) if admins else None
+    return People(
+        vendor.name,
+        vendor.locale,
+        vendor.timezone,
+        vendor.phone_number_id,
+        admin,
+        [p for p in listed if p.phone != admin],
+    )

@@ -1,0 +1,321 @@
+// The sandbox page: shows what the bot sends (server-sent events from /sandbox/events) in the right phone,
+// and posts what is typed or tapped in a phone to /sandbox/send and /sandbox/reply, which hand it to the
+// bot as signed WhatsApp webhooks. Every word comes from the page (bot/templates/sandbox/).
+(() => {
+  "use strict";
+
+  const config = JSON.parse(document.body.dataset.config);
+  const W = config.words;
+  const vendorPanel = document.getElementById("vendor-phone");
+  const customerPanel = document.getElementById("customer-phone");
+  const select = document.getElementById("customer-select");
+  const messages = new Map();
+  const unread = new Map();
+  const labels = new Map();
+  const STORE_KEY = "sandbox.customer";
+  let current = null;
+
+  const clockTime = new Intl.DateTimeFormat(config.locale, {
+    hour: "2-digit", minute: "2-digit", timeZone: config.timezone,
+  });
+
+  // -- customers --------------------------------------------------------------------------------------
+
+  function optionFor(phone) {
+    return Array.from(select.options).find((option) => option.value === phone);
+  }
+
+  function addCustomer(phone, name) {
+    if (!phone || phone === config.vendorPhone) return;
+    if (!optionFor(phone)) {
+      const label = (name ? `${name} · ` : "") + `+${phone}`;
+      labels.set(phone, label);
+      select.add(new Option(label, phone));
+    }
+  }
+
+  function showUnread(phone) {
+    const option = optionFor(phone);
+    if (!option) return;
+    const base = labels.get(phone) || option.textContent;
+    labels.set(phone, base);
+    const count = unread.get(phone) || 0;
+    option.textContent = count ? `${base} (${count} ${W.new_messages})` : base;
+  }
+
+  function choose(phone) {
+    current = phone || null;
+    if (current) {
+      select.value = current;
+      unread.delete(current);
+      showUnread(current);
+      try { sessionStorage.setItem(STORE_KEY, current); } catch (_) { /* private mode */ }
+    }
+    renderPanel(customerPanel);
+  }
+
+  // -- bubbles ----------------------------------------------------------------------------------------
+
+  function phoneOf(panel) {
+    return panel === vendorPanel ? config.vendorPhone : current;
+  }
+
+  function panelFor(phone) {
+    if (phone && phone === config.vendorPhone) return vendorPanel;
+    if (phone && phone === current) return customerPanel;
+    return null;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  // Text with its web addresses as links (opened in a new tab, like WhatsApp opens the browser).
+  function richText(text) {
+    const paragraph = el("p", "text");
+    for (const part of text.split(/(https?:\/\/[^\s]+)/)) {
+      if (/^https?:\/\//.test(part)) {
+        const link = el("a", null, part);
+        link.href = part;
+        link.target = "_blank";
+        link.rel = "noopener";
+        paragraph.append(link);
+      } else if (part) {
+        paragraph.append(document.createTextNode(part));
+      }
+    }
+    return paragraph;
+  }
+
+  function ticks(message) {
+    const status = message.status;
+    const mark = { sending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "!" }[status] || "";
+    const span = el("span", `ticks ${status}`);
+    span.setAttribute("aria-hidden", "true");
+    span.textContent = mark;
+    span.title = W[status] || status;
+    const words = el("span", "visually-hidden", W[status] || status);
+    const wrap = el("span", "status");
+    wrap.append(span, words);
+    return wrap;
+  }
+
+  function replyButton(message, choice, label) {
+    const button = el("button", null);
+    button.type = "button";
+    button.append(document.createTextNode(label || choice.title));
+    if (choice.description) button.append(el("small", null, choice.description));
+    button.addEventListener("click", () => {
+      post("/sandbox/reply", { phone: message.phone, context: message.id, id: choice.id })
+        .catch((error) => showError(message.phone, error));
+    });
+    return button;
+  }
+
+  function bubble(message) {
+    const item = el("li", `bubble ${message.side}`);
+    item.dataset.id = message.id;
+    if (message.template) item.append(el("span", "badge", `${W.template} · ${message.template}`));
+    if (message.header) item.append(el("p", "head", message.header));
+    item.append(richText(message.text));
+    if (message.footer) item.append(el("p", "foot", message.footer));
+    const meta = el("span", "meta");
+    meta.append(el("time", null, clockTime.format(new Date(message.at))));
+    meta.lastChild.dateTime = message.at;
+    meta.append(ticks(message));
+    item.append(meta);
+    if (message.side !== "bot") return item;
+    const actions = el("div", "actions");
+    for (const choice of message.buttons || []) actions.append(replyButton(message, choice));
+    if (message.rows && message.rows.length) {
+      const details = el("details");
+      details.append(el("summary", null, message.list_button || W.list_hint));
+      const rows = el("ul", "rows");
+      rows.setAttribute("aria-label", message.list_button || W.list_hint);
+      let section = null;
+      for (const row of message.rows) {
+        if (row.section && row.section !== section) {
+          section = row.section;
+          rows.append(el("li", "section", section));
+        }
+        const entry = el("li");
+        entry.append(replyButton(message, row));
+        rows.append(entry);
+      }
+      details.append(rows);
+      actions.append(details);
+    }
+    for (const link of message.links || []) {
+      const anchor = el("a", null, `↗ ${link.title}`);
+      anchor.href = link.url;
+      anchor.target = "_blank";
+      anchor.rel = "noopener";
+      actions.append(anchor);
+    }
+    if (actions.childElementCount) item.append(actions);
+    return item;
+  }
+
+  function chatOf(panel) {
+    return panel.querySelector(".chat");
+  }
+
+  function scrollDown(list) {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function renderPanel(panel) {
+    const list = chatOf(panel);
+    list.replaceChildren();
+    const phone = phoneOf(panel);
+    const shown = Array.from(messages.values())
+      .filter((message) => message.phone === phone)
+      .sort((a, b) => a.order - b.order);
+    if (!shown.length) list.append(el("li", "empty", W.empty));
+    for (const message of shown) list.append(bubble(message));
+    scrollDown(list);
+  }
+
+  function place(message) {
+    const panel = panelFor(message.phone);
+    if (!panel) {
+      if (message.side === "bot") {
+        unread.set(message.phone, (unread.get(message.phone) || 0) + 1);
+        showUnread(message.phone);
+      }
+      return;
+    }
+    const list = chatOf(panel);
+    const node = bubble(message);
+    const existing = Array.from(list.children).find((child) => child.dataset.id === message.id);
+    if (existing) {
+      existing.replaceWith(node);
+      return;
+    }
+    const empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    const later = Array.from(list.children).find((child) => {
+      const other = messages.get(child.dataset.id);
+      return other && other.order > message.order;
+    });
+    list.insertBefore(node, later || null);
+    scrollDown(list);
+  }
+
+  // -- talking to the server --------------------------------------------------------------------------
+
+  async function post(url, data) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(text || response.statusText);
+    return text ? JSON.parse(text) : {};
+  }
+
+  function showError(phone, error) {
+    const panel = panelFor(phone) || vendorPanel;
+    const list = chatOf(panel);
+    const note = el("li", "warning", `${W.send_failed} ${error.message}`);
+    note.setAttribute("role", "alert");
+    list.append(note);
+    scrollDown(list);
+  }
+
+  function follow() {
+    const source = new EventSource("/sandbox/events");
+    source.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data).message;
+      messages.set(message.id, message);
+      if (message.phone !== config.vendorPhone) {
+        addCustomer(message.phone, "");
+        if (!current) choose(message.phone);
+      }
+      place(message);
+    });
+    source.addEventListener("status", (event) => {
+      const data = JSON.parse(event.data);
+      const message = messages.get(data.id);
+      if (!message) return;
+      message.status = data.status;
+      const panel = panelFor(message.phone);
+      const node = panel && Array.from(chatOf(panel).children).find((child) => child.dataset.id === data.id);
+      const old = node && node.querySelector(".status");
+      if (old) old.replaceWith(ticks(message));
+    });
+    source.addEventListener("clock", (event) => showClock(JSON.parse(event.data)));
+  }
+
+  // -- the clock --------------------------------------------------------------------------------------
+
+  function showClock(details) {
+    document.getElementById("clock-label").textContent = details.label;
+    document.getElementById("clock-ahead").textContent = details.ahead;
+  }
+
+  for (const button of document.querySelectorAll("[data-advance]")) {
+    button.addEventListener("click", async () => {
+      const buttons = document.querySelectorAll("[data-advance]");
+      const result = document.getElementById("clock-result");
+      buttons.forEach((b) => { b.disabled = true; });
+      try {
+        const details = await post(`/sandbox/clock?lang=${config.locale}`, { advance: button.dataset.advance });
+        showClock(details);
+        result.textContent = details.queued ? W.queued.replace("{n}", details.queued) : W.queued_none;
+      } catch (error) {
+        result.textContent = error.message;
+      } finally {
+        buttons.forEach((b) => { b.disabled = false; });
+      }
+    });
+  }
+
+  // -- typing -----------------------------------------------------------------------------------------
+
+  for (const form of document.querySelectorAll("form.composer")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = form.querySelector("input");
+      const text = input.value.trim();
+      const phone = form.dataset.for === "vendor" ? config.vendorPhone : current;
+      if (!text || !phone) return;
+      input.value = "";
+      post("/sandbox/send", { phone, text }).catch((error) => showError(phone, error));
+    });
+  }
+
+  select.addEventListener("change", () => choose(select.value));
+
+  document.getElementById("new-customer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("new-customer-phone");
+    const error = document.getElementById("new-customer-error");
+    const raw = input.value.trim();
+    const digits = raw.replace(/[\s().-]/g, "").replace(/^\+|^00/, "");
+    if (!/^[1-9]\d{7,14}$/.test(digits) || digits === config.vendorPhone) {
+      error.textContent = W.bad_phone;
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    input.value = "";
+    addCustomer(digits, "");
+    choose(digits);
+    document.getElementById("customer-input").focus();
+  });
+
+  for (const option of select.options) labels.set(option.value, option.textContent);
+  let remembered = null;
+  try { remembered = sessionStorage.getItem(STORE_KEY); } catch (_) { /* private mode */ }
+  if (remembered) addCustomer(remembered, "");
+  choose(remembered || (select.options.length ? select.options[0].value : null));
+  renderPanel(vendorPanel);
+  follow();
+})();

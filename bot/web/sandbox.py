@@ -1,0 +1,254 @@
+"""The sandbox page (``/sandbox``): the vendor's phone and a customer's, side by side.
+
+What is typed in a phone goes to the bot as a signed WhatsApp webhook through the real inbound path
+(``/webhooks/whatsapp``); what the bot sends goes through the real pywa sender to the built-in fake Graph
+API, which the page follows as server-sent events (``/sandbox/events``), ticks included. A clock control
+moves the sandbox's time forward and sweeps reminders at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+from babel.dates import format_datetime
+
+from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.clock import SandboxClock
+from bot.sandbox.demo import People, people
+from bot.sandbox.graph import FakeGraphAPI
+from bot.sandbox.journal import Event, SandboxJournal
+from bot.sandbox.ui import page_locale, render_sandbox, words
+from bot.services import reminders
+from bot.web.keys import clock_key, graph_key, sender_key, uow_key, whatsapp_key
+
+log = logging.getLogger(__name__)
+journal_key = web.AppKey("sandbox_journal", SandboxJournal)
+# Whether a first start in sandbox mode makes the demo data (``bot serve`` does).
+sandbox_demo_key = web.AppKey("sandbox_demo", bool)
+STATIC = Path(__file__).resolve().parent.parent / "sandbox" / "static"
+KEEP_ALIVE_SECONDS = 15.0
+# The fake WhatsApp ticks a little apart, so that the page shows them moving.
+TICK_DELAY_SECONDS = 0.25
+STEPS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+PHONE = re.compile(r"\d{8,15}")
+MAX_TEXT = 4096
+
+
+def setup_sandbox(app: web.Application, graph: FakeGraphAPI) -> None:
+    """Mounts the page on an app in sandbox mode (the fake Graph API is ``graph``)."""
+    journal = SandboxJournal(lambda: app[uow_key], app[clock_key])
+    journal.attach(graph)
+    graph.status_delay = TICK_DELAY_SECONDS
+    app[journal_key] = journal
+    app.router.add_get("/sandbox", page)
+    app.router.add_get("/sandbox/", page)
+    app.router.add_get("/sandbox/events", events)
+    app.router.add_post("/sandbox/send", send)
+    app.router.add_post("/sandbox/reply", reply)
+    app.router.add_post("/sandbox/clock", move_clock)
+    app.router.add_static("/sandbox/static", STATIC)
+    app.on_shutdown.append(_close_streams)
+
+
+async def _close_streams(app: web.Application) -> None:
+    await app[journal_key].close()
+
+
+# -- the page ---------------------------------------------------------------------------------------
+
+
+def _clock_details(app: web.Application, found: People | None, locale: str) -> Event:
+    clock = app[clock_key]
+    now = clock()
+    zone = found.timezone if found is not None else "UTC"
+    offset = clock.offset if isinstance(clock, SandboxClock) else timedelta(0)
+    hours = int(offset.total_seconds() // 3600)
+    label = now_label(now, zone, locale)
+    ahead = ""
+    if hours:
+        page_words = words(locale)
+        ahead = page_words["ahead"].format(days=hours // 24, hours=hours % 24)
+    return {"now": now.isoformat(), "label": label, "ahead": ahead, "zone": zone}
+
+
+async def page(request: web.Request) -> web.Response:
+    locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))
+    found = await people(request.app[uow_key])
+    config = {
+        "vendorPhone": found.vendor_phone if found else None,
+        "vendorName": found.vendor_name if found else "",
+        "customers": [{"phone": p.phone, "name": p.name} for p in found.customers] if found else [],
+        "timezone": found.timezone if found else "UTC",
+        "locale": locale,
+        "words": words(locale)["script"],
+    }
+    html = render_sandbox(
+        "page",
+        locale,
+        people=found,
+        clock=_clock_details(request.app, found, locale),
+        adjustable=isinstance(request.app[clock_key], SandboxClock),
+        config=json.dumps(config, ensure_ascii=False),
+    )
+    return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: everything so far (or since ``Last-Event-ID``), then each event as it comes."""
+    journal = request.app[journal_key]
+    try:
+        after = int(request.headers.get("Last-Event-ID") or request.query.get("after") or 0)
+    except ValueError:
+        after = 0
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    queue = journal.subscribe()
+    try:
+        last = after
+        for seq, event in journal.since(after):
+            await _write(response, seq, event)
+            last = seq
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), KEEP_ALIVE_SECONDS)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            if item is None:
+                break
+            seq, event = item
+            if seq > last:
+                await _write(response, seq, event)
+                last = seq
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        journal.unsubscribe(queue)
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
+
+
+async def _write(response: web.StreamResponse, seq: int, event: Event) -> None:
+    data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    await response.write(f"id: {seq}\nevent: {event['type']}\ndata: {data}\n\n".encode())
+
+
+# -- typing and tapping in a phone --------------------------------------------------------------------
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="a JSON object is expected") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="a JSON object is expected")
+    return body
+
+
+def _phone(body: dict[str, Any]) -> str:
+    phone = payloads.digits(str(body.get("phone", "")))
+    if not PHONE.fullmatch(phone):
+        raise web.HTTPBadRequest(text="phone: an international number, 8 to 15 digits")
+    return phone
+
+
+async def _sender_details(app: web.Application, phone: str) -> tuple[str, str]:
+    """The business number the phones write to, and the WhatsApp profile name of ``phone``."""
+    found = await people(app[uow_key])
+    phone_id = (found.phone_number_id if found else None) or app[whatsapp_key].config.default_phone_id
+    name = "Client"
+    if found is not None:
+        if phone == found.vendor_phone:
+            name = found.vendor_name
+        name = next((p.name for p in found.customers if p.phone == phone and p.name), name)
+    return phone_id, name
+
+
+async def _post(app: web.Application, phone: str, shown: str, payload: Event) -> web.Response:
+    """Shows the message in the phone, then posts it, signed, to the bot's WhatsApp webhook."""
+    journal = app[journal_key]
+    wamid = str(payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"])
+    bubble = journal.typed(phone, wamid, shown)
+    delivery = await app[graph_key].deliver(payload)
+    journal.set_status(bubble, "delivered" if delivery.ok else "failed")
+    return web.json_response({"id": wamid, "status": bubble.status}, status=200 if delivery.ok else 502)
+
+
+async def send(request: web.Request) -> web.Response:
+    """``{"phone": "336...", "text": "payé 1"}``: a text typed in a phone."""
+    body = await _json(request)
+    phone = _phone(body)
+    text = str(body.get("text", "")).strip()
+    if not text or len(text) > MAX_TEXT:
+        raise web.HTTPBadRequest(text=f"text: 1 to {MAX_TEXT} characters")
+    phone_id, name = await _sender_details(request.app, phone)
+    stamp = request.app[clock_key]().timestamp()
+    payload = payloads.text_message(phone_id, phone, text, name=name, timestamp=stamp)
+    return await _post(request.app, phone, text, payload)
+
+
+async def reply(request: web.Request) -> web.Response:
+    """``{"phone": ..., "context": wamid, "id": choice}``: a tap on a reply button or a list row."""
+    body = await _json(request)
+    phone = _phone(body)
+    journal = request.app[journal_key]
+    message = journal.find(str(body.get("context", "")))
+    if message is None or message.side != "bot" or message.phone != phone:
+        raise web.HTTPBadRequest(text="context: a message the bot sent to this phone")
+    found = message.choice(str(body.get("id", "")))
+    if found is None:
+        raise web.HTTPBadRequest(text="id: one of that message's buttons or rows")
+    kind, choice = found
+    phone_id, name = await _sender_details(request.app, phone)
+    stamp = request.app[clock_key]().timestamp()
+    title = str(choice["title"])
+    if kind == "button":
+        payload = payloads.button_reply(
+            phone_id, phone, str(choice["id"]), title, context_wamid=message.id, name=name, timestamp=stamp
+        )
+    else:
+        payload = payloads.list_reply(
+            phone_id, phone, str(choice["id"]), title, context_wamid=message.id,
+            description=choice.get("description"), name=name, timestamp=stamp,
+        )  # fmt: skip
+    return await _post(request.app, phone, title, payload)
+
+
+# -- the clock ----------------------------------------------------------------------------------------
+
+
+async def move_clock(request: web.Request) -> web.Response:
+    """``{"advance": "1h"|"1d"}``: moves the sandbox's time forward, then sweeps reminders at once."""
+    clock = request.app[clock_key]
+    if not isinstance(clock, SandboxClock):
+        raise web.HTTPConflict(text="this clock cannot be moved")
+    body = await _json(request)
+    step = STEPS.get(str(body.get("advance", "")))
+    if step is None:
+        raise web.HTTPBadRequest(text=f"advance: one of {', '.join(STEPS)}")
+    clock.advance(step)
+    queued = await reminders.sweep(request.app[uow_key], clock)
+    if queued:
+        request.app[sender_key].wake()
+    locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))
+    details = _clock_details(request.app, await people(request.app[uow_key]), locale)
+    request.app[journal_key].clock_moved(details)
+    log.info("sandbox: clock moved forward %s (%s ahead); %d reminders queued", step, clock.offset, queued)
+    return web.json_response({**details, "queued": queued})
+
+
+def now_label(moment: datetime, zone: str, locale: str) -> str:
+    return format_datetime(moment, "EEEE d MMMM, HH:mm", tzinfo=ZoneInfo(zone), locale=locale)
