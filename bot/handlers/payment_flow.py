@@ -136,6 +136,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
         return
     typed = amount_text if ask is AskKind.DEPOSIT else None
     outcome = await payment_service.request_payment(deps.payments, str(actor.vendor.id), number, ask, typed)
+    deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
     view = await order_service.show_order(deps.uow, str(actor.vendor.id), number)
     await deps.queue(
         [
