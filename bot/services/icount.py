@@ -100,7 +100,9 @@ async def _confirmed_event(
                 raise UnconfirmedPayment(f"payment {code} is already counted for another request")
     currency = transaction.amount.currency
     if code:
-        found = await with_retries(lambda: provider.find_card_payment(code, at.date()), deps.retry_delay)
+        found = await with_retries(
+            lambda: provider.find_card_payment(code, at.date(), currency=currency), deps.retry_delay
+        )
         if found is None or found.refunded or found.amount is None:
             raise UnconfirmedPayment(f"cc/transactions does not show payment {code}")
         amount, reference = found.amount, code
@@ -207,7 +209,8 @@ async def check_provider(deps: PaymentDeps, vendor_reference: str | None) -> Pro
         except ValueError:
             return ProviderCheck(name, False, detail="stored credentials do not open with SECRET_KEY")
     if provider is None:
-        return ProviderCheck(name, vendor.payment.provider is ProviderName.SANDBOX, detail="no test for it")
+        sandbox = vendor.payment.provider is ProviderName.SANDBOX
+        return ProviderCheck(name, sandbox, detail=None if sandbox else f"no connection test for {name}")
     try:
         info = await provider.company_info()
     except ProviderError as error:
@@ -257,7 +260,9 @@ async def refund_payment(
                 await uow.commit()
         else:
             paid_on = (transaction.paid_at or deps.clock()).date()
-            found = await provider.find_card_payment(transaction.provider_reference, paid_on)
+            found = await provider.find_card_payment(
+                transaction.provider_reference, paid_on, currency=transaction.amount.currency
+            )
             if found is None or found.cc_bill_log_id is None:
                 raise RefundFailed(
                     amount=str(amount),

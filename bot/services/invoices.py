@@ -131,7 +131,10 @@ async def _existing_document(
         if not reference:
             return None
         paid_on = (transaction.paid_at or deps.clock()).date()
-        found = await with_retries(lambda: provider.find_card_payment(reference, paid_on), deps.retry_delay)
+        currency = transaction.amount.currency
+        found = await with_retries(
+            lambda: provider.find_card_payment(reference, paid_on, currency=currency), deps.retry_delay
+        )
         if found is None or not found.doctype or not found.docnum:
             return None
         doctype, docnum = found.doctype, found.docnum

@@ -212,8 +212,10 @@ class IcountProvider:
         return client_id
 
     async def find_card_payment(
-        self, confirmation_code: str, around: date, days: int = LOOKUP_DAYS
+        self, confirmation_code: str, around: date, days: int = LOOKUP_DAYS, currency: str = "ILS"
     ) -> CardPayment | None:
+        """The card transaction with this confirmation code charged within ``days`` of ``around``
+        (``currency``: the one to assume when iCount does not say)."""
         answer = await self.client.call(
             consts.CC_TRANSACTIONS,
             {
@@ -226,10 +228,10 @@ class IcountProvider:
         for entry in results if isinstance(results, list) else []:
             if not isinstance(entry, dict) or _text(entry.get("confirmation_code")) != confirmation_code:
                 continue
-            currency = _text(entry.get("currency_code")) or "ILS"
+            charged_in = _text(entry.get("currency_code")) or currency
             return CardPayment(
                 confirmation_code=confirmation_code,
-                amount=consts.parse_sum(entry.get("cctotal"), currency),
+                amount=consts.parse_sum(entry.get("cctotal"), charged_in),
                 cc_bill_log_id=_text(entry.get("cc_bill_log_id")),
                 doctype=_text(entry.get("doctype")),
                 docnum=_text(entry.get("docnumber")),
