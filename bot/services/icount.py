@@ -252,24 +252,26 @@ async def refund_payment(
         raise RefundFailed(
             amount=str(amount), order=order.reference, provider=consts.NAME, reason="0 < amount <= paid"
         )
+    paid_on = (transaction.paid_at or deps.clock()).date()
+    reference = transaction.provider_reference
     try:
+        found = await provider.find_card_payment(reference, paid_on, currency=transaction.amount.currency)
+        if found is None or found.cc_bill_log_id is None:
+            raise RefundFailed(
+                amount=str(amount), order=order.reference, provider=consts.NAME, reason="payment not found"
+            )
+        if amount == transaction.amount and found.refunded:
+            # Cancelling the document would give back the whole payment a second time.
+            raise RefundFailed(
+                amount=str(amount), order=order.reference, provider=consts.NAME,
+                reason="partly refunded already: refund the rest with an amount",
+            )  # fmt: skip
         if amount == transaction.amount and invoice is not None and invoice.status == "issued":
             await provider.cancel_document(invoice.doctype, invoice.docnum, "refund", refund_card=True)
             async with deps.uow() as uow:
                 await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
                 await uow.commit()
         else:
-            paid_on = (transaction.paid_at or deps.clock()).date()
-            found = await provider.find_card_payment(
-                transaction.provider_reference, paid_on, currency=transaction.amount.currency
-            )
-            if found is None or found.cc_bill_log_id is None:
-                raise RefundFailed(
-                    amount=str(amount),
-                    order=order.reference,
-                    provider=consts.NAME,
-                    reason="payment not found",
-                )
             await provider.refund_card(found.cc_bill_log_id, amount)
     except ProviderError as error:
         raise RefundFailed(

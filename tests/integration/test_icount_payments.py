@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.deposit import AskKind
+from bot.domain.errors import RefundFailed
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.transaction import TransactionStatus
@@ -255,6 +256,11 @@ async def test_a_pay_page_that_issues_its_own_document_is_not_invoiced_a_second_
     assert (await outbox_kinds(app_client)).count("invoice_issued") == 1
 
 
+def code_of(fake: FakeIcount, sale: str) -> str:
+    """The confirmation code of the card payment made on ``sale``."""
+    return next(code for code, t in fake.transactions.items() if t.sale_uniqid == sale)
+
+
 async def vendor(client: TestClient) -> Any:
     async with client.app[uow_key]() as uow:
         return (await uow.vendors.all())[0]
@@ -299,6 +305,10 @@ async def test_a_full_refund_cancels_the_document_and_a_partial_one_uses_cc_refu
     assert fake.refunds[-1]["sum"] == Decimal("20.00") and len(fake.calls_to("doc/cancel")) == 0
     view = await order_service.show_order(app_client.app[uow_key], None, partly)
     assert view.transactions[0].status is TransactionStatus.PAID, "a partial refund keeps it paid"
+    with pytest.raises(RefundFailed):
+        await icount.refund_payment(deps, None, partly)  # "all of it" would give the 20 back twice
+    await icount.refund_payment(deps, None, partly, "130")
+    assert fake.transactions[code_of(fake, sale)].refunded == Decimal("150.00")
     number, first_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
     await icount.refund_payment(deps, None, number)
