@@ -1,0 +1,219 @@
+"""The sandbox page in a real headless Chromium (Debian's, driven by Playwright): `bot serve` with no
+setting, as the README's first command starts it, then the deposit flow from the vendor's phone to the
+customer's payment and receipt, and a reminder a day later. Each step leaves a screenshot in
+tests/e2e/artifacts/ (git-ignored)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.cli_support import clean_env
+from tests.e2e.test_serve import free_port
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+Browser = playwright_api.Browser
+Page = playwright_api.Page
+expect = playwright_api.expect
+
+CHROMIUM = os.environ.get("SANDBOX_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+START_TIMEOUT_SECONDS = 60
+WAIT_MS = 15_000
+URL_LINE = re.compile(r"open the sandbox .*: (http://\S+/sandbox)$")
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class Served:
+    url: str  # the sandbox page's URL, as `bot serve` printed it
+    process: subprocess.Popen[str]
+    output: list[str]
+
+
+@contextmanager
+def serve(tmp_path: Path, **settings: str) -> Iterator[Served]:
+    """`bot serve` in an empty directory (a fresh SQLite database); yields once it printed the URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env(**settings),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    url = None
+    while url is None and time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            if process.poll() is not None:
+                pytest.fail(f"bot serve exited with {process.returncode}: {output}")
+            continue
+        output.append(line)
+        if match := URL_LINE.search(line):
+            url = match.group(1)
+    if url is None:
+        process.kill()
+        pytest.fail(f"bot serve printed no sandbox URL: {output}")
+    try:
+        yield Served(url, process, output)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("bot serve did not stop on SIGINT")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest) -> Path:
+    folder = ARTIFACTS / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+class Steps:
+    """Numbered screenshots of one test, in the order taken."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.count = 0
+
+    def shot(self, page: Page, name: str, *, full_page: bool = False) -> None:
+        self.count += 1
+        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=full_page)
+
+
+def vendor_says(page: Page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Message from the vendor's phone")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
+    tmp_path: Path, browser: Browser, shots: Path
+) -> None:
+    steps = Steps(shots)
+    with serve(tmp_path) as served:
+        page = browser.new_page(viewport=DESKTOP, locale="en-GB")
+        page.goto(served.url)
+        vendor = page.locator("#vendor-phone")
+        customer = page.locator("#customer-phone")
+        expect(page.get_by_role("heading", name="Try this")).to_be_visible()
+        expect(page.get_by_label("Customer", exact=True)).to_have_value("33699887766")
+        steps.shot(page, "sandbox")
+
+        vendor_says(page, "payé 1")
+        expect(vendor.get_by_text("payé 1", exact=True)).to_be_visible(timeout=WAIT_MS)
+        vendor.get_by_role("button", name="Acompte").click(timeout=WAIT_MS)
+        steps.shot(page, "vendor-chose-deposit")
+        vendor.locator("summary").last.click(timeout=WAIT_MS)
+        vendor.get_by_role("button", name=re.compile(r"^30% : 45\.00 EUR")).click()
+        confirm = vendor.get_by_role("button", name="Confirmer et envoyer").last
+        expect(confirm).to_be_visible(timeout=WAIT_MS)
+        expect(vendor.get_by_text("Confirmer ?")).to_be_visible()
+        steps.shot(page, "vendor-confirms")
+        confirm.click()
+
+        request = customer.locator(".bubble.bot", has_text="Lien de paiement pour votre acompte")
+        expect(request).to_be_visible(timeout=WAIT_MS)
+        expect(request).to_contain_text("Montant: 45.00 EUR")
+        expect(vendor.get_by_text("Lien de paiement envoyé")).to_be_visible(timeout=WAIT_MS)
+        # Ticks: the fake WhatsApp reports the message delivered, then read.
+        expect(request.locator(".ticks.read")).to_be_visible(timeout=WAIT_MS)
+        steps.shot(page, "customer-gets-the-link")
+
+        with page.context.expect_page() as opened:
+            request.locator("a[href*='/sandbox/checkout/']").first.click()
+        checkout = opened.value
+        checkout.set_viewport_size(PHONE)
+        expect(checkout.get_by_text("45.00 EUR")).to_be_visible(timeout=WAIT_MS)
+        expect(checkout.get_by_text("Demo vendor")).to_be_visible()
+        expect(checkout.get_by_role("button", name="Refuser", exact=False)).to_be_visible()
+        expect(checkout.get_by_role("button", name="Payer plus tard", exact=False)).to_be_visible()
+        steps.shot(checkout, "checkout")
+        checkout.get_by_role("button", name="Payer", exact=True).click()
+        # "bien reçu", or "en cours de confirmation" if the page came before the payment was processed.
+        expect(checkout.get_by_role("heading", name=re.compile("Merci"))).to_be_visible(timeout=WAIT_MS)
+        expect(checkout.get_by_text("45.00 EUR")).to_be_visible()
+        steps.shot(checkout, "paid")
+        checkout.close()
+
+        expect(customer.get_by_text("Paiement reçu")).to_be_visible(timeout=WAIT_MS)
+        expect(vendor.get_by_text("Acompte de 45.00 EUR reçu")).to_be_visible(timeout=WAIT_MS)
+        steps.shot(page, "receipt-and-vendor-note")
+
+        page.reload()  # the conversation is still there
+        expect(customer.get_by_text("Paiement reçu")).to_be_visible(timeout=WAIT_MS)
+        expect(vendor.get_by_text("payé 1", exact=True)).to_be_visible()
+        page.set_viewport_size(PHONE)
+        steps.shot(page, "phone-width", full_page=True)
+        page.close()
+
+
+def test_moving_the_sandbox_clock_a_day_forward_shows_the_first_reminder(
+    tmp_path: Path, browser: Browser, shots: Path
+) -> None:
+    steps = Steps(shots)
+    # Quiet hours off: otherwise a run in the evening would see the reminder wait for the morning.
+    with serve(tmp_path, REMINDER_QUIET_HOURS="off") as served:
+        page = browser.new_page(viewport=DESKTOP, locale="en-GB")
+        page.goto(served.url)
+        vendor = page.locator("#vendor-phone")
+        customer = page.locator("#customer-phone")
+        vendor_says(page, "acompte 1 30%")
+        vendor.get_by_role("button", name="Confirmer et envoyer").last.click(timeout=WAIT_MS)
+        expect(customer.get_by_text("Lien de paiement pour votre acompte")).to_be_visible(timeout=WAIT_MS)
+        steps.shot(page, "request-sent")
+        expect(customer.get_by_text("Petit rappel")).to_have_count(0)
+
+        page.get_by_role("button", name="+1 day").click()
+        expect(page.get_by_role("status")).to_have_text("1 reminder(s) sent.", timeout=WAIT_MS)
+        expect(page.locator("#clock-ahead")).to_contain_text("1 d 0 h ahead")
+        reminder = customer.locator(".bubble.bot", has_text="Petit rappel")
+        expect(reminder).to_be_visible(timeout=WAIT_MS)
+        expect(reminder).to_contain_text("45.00 EUR")
+        expect(reminder.locator(".badge")).to_contain_text("sandbox_payment_reminder")
+        steps.shot(page, "first-reminder")
+        page.close()
