@@ -306,6 +306,7 @@
     error.textContent = "";
     input.removeAttribute("aria-invalid");
     input.value = "";
+    input.closest("details").open = false;
     addCustomer(digits, "");
     choose(digits);
     document.getElementById("customer-input").focus();
