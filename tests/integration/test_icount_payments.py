@@ -371,3 +371,31 @@ async def test_the_connection_test_names_the_company_or_says_what_failed(
     check = await icount.check_provider(deps, None)
     assert not check.ok and check.detail is not None and "bad_token" in check.detail
     assert "revoked" not in check.detail
+
+
+async def test_an_ipn_naming_only_its_document_is_confirmed_by_doc_info(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    ipn_url, fields = fake.pay(sale, document="receipt")
+    by_document = {"doctype": fields["doctype"], "docnum": fields["docnum"], "sum": fields["sum"]}
+    assert await post_ipn(app_client, ipn_url, by_document) == 200
+    assert await post_ipn(app_client, ipn_url, by_document) == 200
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.transactions[0].status is TransactionStatus.PAID and view.order.status is OrderStatus.PAID
+    assert view.transactions[0].provider_reference == f"receipt:{fields['docnum']}"
+    assert len(fake.calls_to("doc/info")) == 1 and fake.calls_to("cc/transactions") == []
+    async with app_client.app[uow_key]() as uow:
+        invoice = await uow.billing.invoice_for(transaction_id)
+    assert invoice is not None and (invoice.doctype, invoice.docnum) == ("receipt", fields["docnum"])
+    assert fake.calls_to("doc/create") == []
+    # A cancelled document confirms nothing.
+    _other, other_id, other_sale = await new_request(app_client, AskKind.FULL, None)
+    other_url, other_fields = fake.pay(other_sale, document="receipt")
+    fake.documents[("receipt", other_fields["docnum"])]["is_cancelled"] = True
+    assert (
+        await post_ipn(app_client, other_url, {"doctype": "receipt", "docnum": other_fields["docnum"]}) == 200
+    )
+    async with app_client.app[uow_key]() as uow:
+        other = await uow.transactions.get(other_id)
+    assert other is not None and other.status is TransactionStatus.PENDING
