@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.domain.errors import DomainError
 from bot.payments.icount.provider import transaction_of_secret
 from bot.payments.port import ProviderError
 from bot.rendering import render_page
@@ -103,7 +104,8 @@ async def icount_checkout(request: web.Request) -> web.StreamResponse:
         return web.Response(text=render_page("link_unknown", locale), content_type="text/html", status=404)
     try:
         url = await checkout_url(request.app[payments_key], transaction_id)
-    except (OSError, SQLAlchemyError, ProviderError) as error:
+    except (OSError, SQLAlchemyError, ProviderError, DomainError, ValueError) as error:
+        # ValueError: stored credentials that no longer open; DomainError: iCount no longer set up.
         log.warning("checkout of %s unavailable: %s", transaction_id, error)
         return web.Response(text="temporarily unavailable, try again in a minute", status=503)
     if url is None:
