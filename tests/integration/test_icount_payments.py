@@ -97,10 +97,13 @@ async def sale_of(client: TestClient, transaction_id: uuid.UUID) -> str:
     return link.provider_link_id
 
 
-async def post_ipn(client: TestClient, ipn_url: str, fields: dict[str, Any], in_query: bool = False) -> int:
+async def post_ipn(client: TestClient, ipn_url: str, fields: dict[str, Any], how: str = "form") -> int:
+    """Posts an IPN as iCount does (form fields), or with its fields in the query string, or as JSON."""
     path = ipn_url.removeprefix(BASE_URL)
-    if in_query:
+    if how == "query":
         response = await client.post(path, params=fields)
+    elif how == "json":
+        response = await client.post(path, json=fields)
     else:
         response = await client.post(path, data=fields)
     await client.app[tasks_key].drain()
@@ -167,9 +170,9 @@ async def test_a_repeated_ipn_pays_once_and_forged_or_unconfirmed_ones_record_no
     response = await app_client.post(ipn_url.removeprefix(BASE_URL), data=b"\xff\xfe", headers={
         "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
     assert response.status == 400
-    # The real payment, told three times (once in the query string, as iCount's plugin allows).
-    for in_query in (False, True, False):
-        assert await post_ipn(app_client, ipn_url, fields, in_query=in_query) == 200
+    # The real payment, told four times: as JSON, in the query string, as a form (iCount posts forms).
+    for how in ("json", "query", "form", "form"):
+        assert await post_ipn(app_client, ipn_url, fields, how) == 200
     view = await order_service.show_order(app_client.app[uow_key], None, number)
     [transaction] = view.transactions
     assert transaction.status is TransactionStatus.PAID

@@ -138,8 +138,16 @@ class BillingRepository:
         return list((await self._conn.execute(query)).scalars())
 
     async def held_orders(self, created_before: datetime, limit: int = 200) -> list[HeldOrder]:
-        """Orders still ``pending`` at vendors whose rule is ``paid_only``, made before ``created_before``
-        (the caller applies each vendor's own hold)."""
+        """Orders still ``pending`` with nothing paid, at vendors whose rule is ``paid_only``, made before
+        ``created_before`` (the caller applies each vendor's own hold)."""
+        paid = (
+            select(payment_transactions.c.id)
+            .where(
+                payment_transactions.c.commande_id == commandes.c.id,
+                payment_transactions.c.status == "paid",
+            )
+            .exists()
+        )
         query = (
             select(
                 commandes.c.id,
@@ -152,6 +160,7 @@ class BillingRepository:
                 payment_settings.c.confirmation_rule == "paid_only",
                 commandes.c.status == "pending",
                 commandes.c.created_at <= created_before,
+                ~paid,
             )
             .order_by(commandes.c.created_at)
             .limit(limit)
