@@ -162,7 +162,7 @@ async def test_a_repeated_ipn_pays_once_and_forged_or_unconfirmed_ones_record_no
     assert await count(app_client, inbound_events) == 0, "nothing forged is stored"
     # An IPN with the right address but a payment the API does not show: stored, never counted.
     made_up = {**fields, "confirmation_code": "9999999"}
-    assert await post_ipn(app_client, ipn_url, made_up) == 200
+    assert await post_ipn(app_client, ipn_url, made_up, "query") == 200  # fields read from the query
     view = await order_service.show_order(app_client.app[uow_key], None, number)
     assert view.transactions[0].status is TransactionStatus.PENDING
     assert await count(app_client, inbound_events, inbound_events.c.processed_at.is_(None)) == 1
