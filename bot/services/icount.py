@@ -1,5 +1,5 @@
 """iCount use cases: IPNs (stored, then confirmed through the API before anything is recorded), the
-checkout page's redirect to a fresh sale, refunds, and the connection test.
+checkout page's redirect to an iCount sale, refunds, and the connection test.
 
 An IPN proves nothing by itself: anyone who learnt its URL could post one. It names its request by the
 secret in its URL; its payment counts only once ``cc/transactions`` (by confirmation code) or ``doc/info``
@@ -93,11 +93,7 @@ async def _confirmed_event(
         provider = await icount_for(deps, uow, transaction.vendor_id)
         if provider is None:
             raise UnconfirmedPayment("the vendor no longer uses iCount")
-        code = notice.fields.get("confirmation_code")
-        if code:
-            other = await uow.transactions.by_reference(consts.NAME, code)
-            if other is not None and other.id != transaction.id:
-                raise UnconfirmedPayment(f"payment {code} is already counted for another request")
+    code = notice.fields.get("confirmation_code")
     currency = transaction.amount.currency
     if code:
         found = await with_retries(
@@ -114,6 +110,10 @@ async def _confirmed_event(
         if total.cancelled or total.paid is None or not total.paid.is_positive():
             raise UnconfirmedPayment(f"doc/info does not show {doctype} {docnum} paid")
         amount, reference = total.paid, f"{doctype}:{docnum}"
+    async with deps.uow() as uow:
+        other = await uow.transactions.by_reference(consts.NAME, reference)
+    if other is not None and other.id != transaction.id:
+        raise UnconfirmedPayment(f"payment {reference} is already counted for another request")
     return PaymentEvent(
         provider=consts.NAME,
         event_id=event_key,

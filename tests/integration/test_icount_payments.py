@@ -402,3 +402,18 @@ async def test_an_ipn_naming_only_its_document_is_confirmed_by_doc_info(
     async with app_client.app[uow_key]() as uow:
         other = await uow.transactions.get(other_id)
     assert other is not None and other.status is TransactionStatus.PENDING
+
+
+async def test_one_payment_told_to_another_request_pays_only_its_own(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    _first, first_id, first_sale = await new_request(app_client, AskKind.FULL, None)
+    _second, second_id, second_sale = await new_request(app_client, AskKind.FULL, None)
+    ipn_url, fields = fake.pay(first_sale)
+    assert await post_ipn(app_client, ipn_url, fields) == 200
+    # The same confirmation code at the second request's own (valid) address: not its payment.
+    assert await post_ipn(app_client, fake.sales[second_sale]["ipn_url"], fields) == 200
+    async with app_client.app[uow_key]() as uow:
+        first, second = await uow.transactions.get(first_id), await uow.transactions.get(second_id)
+    assert first is not None and first.status is TransactionStatus.PAID
+    assert second is not None and second.status is TransactionStatus.PENDING
