@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, Text, Uuid, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -86,10 +87,40 @@ class OutgoingMessage:
         return body
 
 
-_INSERT_ONCE = {
-    True: postgresql.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    False: sqlite.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-}
+_SQLITE_INSERT = sqlite.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"])
+# Postgres: one statement whatever the number of messages, each column sent as one array.
+_UNNEST_INSERT = text(
+    "INSERT INTO outbox_messages (vendor_id, customer_id, to_phone, kind, locale, payload, transaction_id, "
+    "dedupe_key, status, attempts, next_attempt_at, created_at, updated_at) "
+    "SELECT v, c, p, k, l, j::jsonb, t, d, 'pending', 0, :now, :now, :now "
+    "FROM unnest(:vendors, :customers, :phones, :kinds, :locales, :payloads, :transactions, :keys) "
+    "AS m(v, c, p, k, l, j, t, d) "
+    "ON CONFLICT (dedupe_key) DO NOTHING"
+).bindparams(
+    bindparam("vendors", type_=postgresql.ARRAY(Uuid())),
+    bindparam("customers", type_=postgresql.ARRAY(Uuid())),
+    bindparam("phones", type_=postgresql.ARRAY(Text())),
+    bindparam("kinds", type_=postgresql.ARRAY(Text())),
+    bindparam("locales", type_=postgresql.ARRAY(Text())),
+    bindparam("payloads", type_=postgresql.ARRAY(Text())),
+    bindparam("transactions", type_=postgresql.ARRAY(Uuid())),
+    bindparam("keys", type_=postgresql.ARRAY(Text())),
+    bindparam("now", type_=DateTime(timezone=True)),
+)
+
+
+def _columns(messages: list[OutgoingMessage], now: datetime) -> dict[str, Any]:
+    return {
+        "vendors": [m.vendor_id for m in messages],
+        "customers": [m.customer_id for m in messages],
+        "phones": [m.to_phone for m in messages],
+        "kinds": [m.kind for m in messages],
+        "locales": [m.locale for m in messages],
+        "payloads": [json.dumps(m.payload(), ensure_ascii=False) for m in messages],
+        "transactions": [m.transaction_id for m in messages],
+        "keys": [m.dedupe_key for m in messages],
+        "now": now,
+    }
 
 
 class OutboxRepository:
@@ -123,6 +154,9 @@ class OutboxRepository:
         """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
         if not messages:
             return
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(_UNNEST_INSERT, _columns(messages, now))
+            return
         rows = [
             {
                 "vendor_id": m.vendor_id,
@@ -141,10 +175,8 @@ class OutboxRepository:
             }
             for m in messages
         ]
-        # One cached statement run with many parameter sets (asyncpg pipelines them), not a multi-row
-        # VALUES compiled afresh for each batch.
-        statement = _INSERT_ONCE[self._conn.dialect.name == "postgresql"]
-        await self._conn.execute(statement, rows)
+        # One cached statement run with many parameter sets, not a multi-row VALUES compiled per batch.
+        await self._conn.execute(_SQLITE_INSERT, rows)
 
     async def for_transaction(self, transaction_id: uuid.UUID) -> list[dict[str, Any]]:
         query = (
