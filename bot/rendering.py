@@ -10,6 +10,7 @@ from jinja2 import (
     Environment,
     PackageLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateNotFound,
     select_autoescape,
@@ -31,7 +32,15 @@ def environment() -> Environment:
         # Messages are plain text; pages (*.html) are escaped.
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
         keep_trailing_newline=False,
+        # Templates ship with the package: no file check on every message.
+        auto_reload=False,
     )
+
+
+@lru_cache(maxsize=512)
+def _vendor_template(text: str) -> Template:
+    """A vendor's own wording, compiled once (a sweep renders it for every reminder)."""
+    return environment().from_string(text)
 
 
 def render(name: str, locale: str, /, **context: Any) -> str:
@@ -51,7 +60,7 @@ def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str
     custom = vendor.message_overrides.get(kind, {}).get(locale)
     if custom:
         try:
-            return environment().from_string(custom).render(**context).strip()
+            return _vendor_template(custom).render(**context).strip()
         except TemplateError:
             log.warning("vendor %s's text for %s/%s does not render; default used", vendor.id, kind, locale)
     return render(name, locale, **context)
