@@ -88,7 +88,8 @@ async def page(request: web.Request) -> web.Response:
         "vendorName": found.vendor_name if found else "",
         "customers": [{"phone": p.phone, "name": p.name} for p in found.customers] if found else [],
         "timezone": found.timezone if found else "UTC",
-        "locale": locale,
+        "lang": locale,
+        "locale": "en-GB" if locale == "en" else locale,  # 24-hour times, as the vendor's clock shows
         "words": words(locale)["script"],
     }
     html = render_sandbox(

@@ -264,7 +264,7 @@
       const result = document.getElementById("clock-result");
       buttons.forEach((b) => { b.disabled = true; });
       try {
-        const details = await post(`/sandbox/clock?lang=${config.locale}`, { advance: button.dataset.advance });
+        const details = await post(`/sandbox/clock?lang=${config.lang}`, { advance: button.dataset.advance });
         showClock(details);
         result.textContent = details.queued ? W.queued.replace("{n}", details.queued) : W.queued_none;
       } catch (error) {
