@@ -2,7 +2,8 @@
 
 Optional: ICOUNT_TEST_PAYPAGE_ID (a pay page of that account, for generate_sale), ICOUNT_TEST_API_BASE,
 and ICOUNT_TEST_CID / ICOUNT_TEST_USER / ICOUNT_TEST_PASS for the session login. Nothing here charges a
-card or issues a tax document; a client "bot-live-test-..." is created in the account.
+card; a client "bot-live-test-..." is created in the account. Documents are issued (then cancelled) only
+with ICOUNT_TEST_DOCUMENTS set to a doctype (receipt or invrec): use a test account.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import pytest
 from bot.domain.money import Money
 from bot.payments.icount.client import IcountClient, IcountCredentials
 from bot.payments.icount.consts import DEFAULT_API_BASE
-from bot.payments.icount.provider import IcountProvider
+from bot.payments.icount.provider import IcountProvider, InvoiceRequest
 from bot.payments.port import LinkRequest
 
 TOKEN = os.environ.get("ICOUNT_TEST_TOKEN", "")
 PAYPAGE = os.environ.get("ICOUNT_TEST_PAYPAGE_ID", "")
 BASE = os.environ.get("ICOUNT_TEST_API_BASE", DEFAULT_API_BASE)
+DOCUMENTS = os.environ.get("ICOUNT_TEST_DOCUMENTS", "")
 SESSION = tuple(os.environ.get(f"ICOUNT_TEST_{name}", "") for name in ("CID", "USER", "PASS"))
 pytestmark = pytest.mark.skipif(not TOKEN, reason="ICOUNT_TEST_TOKEN is not set")
 
@@ -80,3 +82,28 @@ async def test_a_real_session_login_works_and_is_closed() -> None:
     finally:
         await icount.close()
     assert info.cid or info.name
+
+
+@pytest.mark.skipif(not DOCUMENTS, reason="ICOUNT_TEST_DOCUMENTS (a doctype) is not set")
+async def test_a_real_document_is_made_once_for_its_sanity_string_then_cancelled() -> None:
+    icount = provider()
+    request = InvoiceRequest(
+        doctype=DOCUMENTS,
+        sanity_string=f"bot-live-test-{uuid.uuid4().hex}",
+        client_id=None,
+        client_name="Bot live test",
+        amount=Money(Decimal("1.00"), "ILS"),
+        description="Bot live test",
+        paid_on=datetime.now(UTC).date(),
+        confirmation_code="0000000",
+        lang="he",
+    )
+    try:
+        first = await icount.issue_document(request)
+        again = await icount.issue_document(request)
+        assert (again.doctype, again.docnum) == (first.doctype, first.docnum)
+        total = await icount.document_total(first.doctype, first.docnum, "ILS")
+        assert total.paid == Money(Decimal("1.00"), "ILS")
+        await icount.cancel_document(first.doctype, first.docnum, "bot live test", refund_card=False)
+    finally:
+        await icount.close()
