@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,6 +104,8 @@ class SandboxJournal:
     def __init__(self, uow: Callable[[], UnitOfWorkFactory], clock: Callable[[], datetime]) -> None:
         self._uow = uow
         self._clock = clock
+        # Which run of the bot: a page that reconnects to a restarted bot starts again from scratch.
+        self.instance = secrets.token_hex(8)
         self._seq = itertools.count(1)
         self._order = itertools.count(1)
         self._events: list[tuple[int, Event]] = []

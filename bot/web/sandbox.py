@@ -116,6 +116,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     queue = journal.subscribe()
     try:
+        hello = json.dumps({"instance": journal.instance})
+        await response.write(f"event: hello\ndata: {hello}\n\n".encode())
         last = after
         for seq, event in journal.since(after):
             await _write(response, seq, event)

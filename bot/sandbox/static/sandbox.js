@@ -229,6 +229,17 @@
 
   function follow() {
     const source = new EventSource("/sandbox/events");
+    let instance = null;
+    source.addEventListener("hello", (event) => {
+      const run = JSON.parse(event.data).instance;
+      if (instance !== null && run !== instance) {
+        // The bot restarted: its history starts again, and so does the page's.
+        messages.clear();
+        renderPanel(vendorPanel);
+        renderPanel(customerPanel);
+      }
+      instance = run;
+    });
     source.addEventListener("message", (event) => {
       const message = JSON.parse(event.data).message;
       messages.set(message.id, message);
