@@ -157,6 +157,10 @@ class SandboxJournal:
 
     def _show(self, bubble: Bubble) -> None:
         self._shown.add(bubble.id)
+        while len(self._bubbles) > KEPT_EVENTS:  # the oldest messages are forgotten, as their events are
+            oldest = next(iter(self._bubbles))
+            del self._bubbles[oldest]
+            self._shown.discard(oldest)
         self._emit({"type": "message", "message": bubble.as_json()})
 
     async def _show_template(self, bubble: Bubble) -> None:
