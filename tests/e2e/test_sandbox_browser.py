@@ -146,10 +146,15 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
 
         vendor_says(page, "payé 1")
         expect(vendor.get_by_text("payé 1", exact=True)).to_be_visible(timeout=WAIT_MS)
-        vendor.get_by_role("button", name="Acompte").click(timeout=WAIT_MS)
-        steps.shot(page, "vendor-chose-deposit")
+        acompte = vendor.get_by_role("button", name="Acompte")
+        expect(acompte).to_be_visible(timeout=WAIT_MS)
+        steps.shot(page, "vendor-typed-paye-1")
+        acompte.click()
         vendor.locator("summary").last.click(timeout=WAIT_MS)
-        vendor.get_by_role("button", name=re.compile(r"^30% : 45\.00 EUR")).click()
+        thirty = vendor.get_by_role("button", name=re.compile(r"^30% : 45\.00 EUR"))
+        expect(thirty).to_be_visible()
+        steps.shot(page, "vendor-chose-deposit")
+        thirty.click()
         confirm = vendor.get_by_role("button", name="Confirmer et envoyer").last
         expect(confirm).to_be_visible(timeout=WAIT_MS)
         expect(vendor.get_by_text("Confirmer ?")).to_be_visible()

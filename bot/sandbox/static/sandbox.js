@@ -146,6 +146,9 @@
         rows.append(entry);
       }
       details.append(rows);
+      details.addEventListener("toggle", () => {
+        if (details.open) rows.lastElementChild.scrollIntoView({ block: "nearest" });
+      });
       actions.append(details);
     }
     for (const link of message.links || []) {
