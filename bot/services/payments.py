@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot.domain.customer import Customer
 from bot.domain.deposit import AskKind, Ledger, settlement_type
 from bot.domain.errors import (
     DomainError,
@@ -99,7 +100,15 @@ async def request_payment(
     return RequestOutcome(order, transaction, url)
 
 
-async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: PaymentTransaction) -> LinkRequest:
+@dataclass(frozen=True, slots=True)
+class _RequestParts:
+    transaction: PaymentTransaction
+    order: Order
+    vendor: Vendor
+    customer: Customer
+
+
+async def _request_parts(uow: UnitOfWork, transaction: PaymentTransaction) -> _RequestParts:
     order = await uow.orders.get(transaction.commande_id)
     vendor = await uow.vendors.get(transaction.vendor_id)
     if order is None or vendor is None:  # pragma: no cover - foreign keys guarantee both
@@ -107,10 +116,19 @@ async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: Payment
     customer = await uow.customers.get(order.customer_id)
     if customer is None:  # pragma: no cover
         raise LookupError(order.customer_id)
+    return _RequestParts(transaction, order, vendor, customer)
+
+
+async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: PaymentTransaction) -> LinkRequest:
+    return _to_link_request(deps, await _request_parts(uow, transaction))
+
+
+def _to_link_request(deps: PaymentDeps, parts: _RequestParts) -> LinkRequest:
+    transaction, vendor, customer = parts.transaction, parts.vendor, parts.customer
     return LinkRequest(
         transaction_id=transaction.id,
         vendor_id=vendor.id,
-        order_id=order.id,
+        order_id=parts.order.id,
         amount=transaction.amount,
         description=f"{vendor.name} {transaction.label}",
         vendor_name=vendor.name,
@@ -133,18 +151,17 @@ async def link_request_for(deps: PaymentDeps, transaction_id: uuid.UUID) -> Link
 async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transaction_id: uuid.UUID) -> str:
     """Steps 2 and 3 of a request; safe to run again for the same transaction."""
     async with deps.uow() as uow:
-        found = await uow.transactions.get(transaction_id)
-        order = None if found is None else await uow.orders.get(found.commande_id)
-    if order is not None:
-        # The customer's client at the provider (iCount) comes before their first link.
-        await ensure_provider_client(deps, provider, order.customer_id)
-    async with deps.uow() as uow:
         transaction = await uow.transactions.get(transaction_id)
         if transaction is None:  # pragma: no cover
             raise LookupError(transaction_id)
-        request = await _link_request(deps, uow, transaction)
-        order = await uow.orders.get(transaction.commande_id)
-    order_ref = "" if order is None else order.reference
+        parts = await _request_parts(uow, transaction)
+    request = _to_link_request(deps, parts)
+    if request.provider_client_id is None:
+        # The customer's client at the provider (iCount) comes before their first link.
+        client_id = await ensure_provider_client(deps, provider, parts.customer.id)
+        if client_id is not None:
+            request = replace(request, provider_client_id=client_id)
+    order_ref = parts.order.reference
     try:
         link = await with_retries(lambda: provider.create_link(request), deps.retry_delay)
     except ProviderError as error:
@@ -171,10 +188,8 @@ async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transa
         if cancelled_meanwhile:
             await uow.links.deactivate(record.id, now)
         else:
-            vendor = await uow.vendors.get(current.vendor_id)
-            customer = await uow.customers.get(order.customer_id)
-            if vendor is None or customer is None:  # pragma: no cover
-                raise LookupError(transaction_id)
+            # The vendor and customer read for the link a moment ago are still the ones to write to.
+            vendor, customer = parts.vendor, parts.customer
             await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
             if vendor.reminders.enabled:
                 due = vendor.reminders.due_times(current.created_at, vendor.timezone)
