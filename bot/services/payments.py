@@ -95,8 +95,13 @@ async def request_payment(
         provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
         transaction = _new_transaction(vendor, order, ledger, amount, now, provider.name)
         await uow.transactions.add(transaction)
+        customer = await uow.customers.get(order.customer_id)
+        if customer is None:  # pragma: no cover - a foreign key guarantees it
+            raise LookupError(order.customer_id)
         await uow.commit()
-    url = await _link_and_message(deps, provider, transaction.id)
+    url = await _link_and_message(
+        deps, provider, transaction.id, _RequestParts(transaction, order, vendor, customer)
+    )
     return RequestOutcome(order, transaction, url)
 
 
@@ -148,13 +153,21 @@ async def link_request_for(deps: PaymentDeps, transaction_id: uuid.UUID) -> Link
         return None if transaction is None else await _link_request(deps, uow, transaction)
 
 
-async def _link_and_message(deps: PaymentDeps, provider: PaymentProvider, transaction_id: uuid.UUID) -> str:
-    """Steps 2 and 3 of a request; safe to run again for the same transaction."""
-    async with deps.uow() as uow:
-        transaction = await uow.transactions.get(transaction_id)
-        if transaction is None:  # pragma: no cover
-            raise LookupError(transaction_id)
-        parts = await _request_parts(uow, transaction)
+async def _link_and_message(
+    deps: PaymentDeps,
+    provider: PaymentProvider,
+    transaction_id: uuid.UUID,
+    parts: _RequestParts | None = None,
+) -> str:
+    """Steps 2 and 3 of a request; safe to run again for the same transaction. ``parts``: what step 1
+    has just read and committed (a recovery reads them afresh)."""
+    if parts is None:
+        async with deps.uow() as uow:
+            transaction = await uow.transactions.get(transaction_id)
+            if transaction is None:  # pragma: no cover
+                raise LookupError(transaction_id)
+            parts = await _request_parts(uow, transaction)
+    transaction = parts.transaction
     request = _to_link_request(deps, parts)
     if request.provider_client_id is None:
         # The customer's client at the provider (iCount) comes before their first link.
