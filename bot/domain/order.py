@@ -67,6 +67,7 @@ class Order:
     payment_type: PaymentType | None
     created_at: datetime
     updated_at: datetime
+    reminders_enabled: bool = True
 
     @property
     def reference(self) -> str:

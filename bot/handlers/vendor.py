@@ -155,6 +155,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 paid=None if ledger is None else str(ledger.paid),
                 balance=None if ledger is None else str(ledger.balance),
                 transactions=transactions,
+                reminders_on=view.order.reminders_enabled,
             )
         ]
     )

@@ -204,7 +204,7 @@ async def _link_and_message(
             # The vendor and customer read for the link a moment ago are still the ones to write to.
             vendor, customer = parts.vendor, parts.customer
             await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
-            if vendor.reminders.enabled:
+            if vendor.reminders.enabled and order.reminders_enabled:
                 due = vendor.reminders.due_times(current.created_at, vendor.timezone)
                 await uow.reminders.plan(vendor.id, current.id, due, now)
         await uow.commit()

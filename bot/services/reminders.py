@@ -124,6 +124,7 @@ class _Batch:
             or order.status not in REMINDABLE
             or customer.opted_out
             or not vendor.reminders.enabled
+            or not order.reminders_enabled
         )
         if stop:
             self.statuses["cancelled"] += [r.id for r in due]
@@ -253,14 +254,17 @@ async def remind_now(
 async def switch_reminders(
     uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, on: bool, now: datetime
 ) -> int:
-    """``rappels 12 off`` cancels the order's pending reminders; ``on`` plans them again from now.
-    Returns how many reminders were cancelled or planned."""
+    """``rappels 12 off`` cancels the order's pending reminders and keeps its later requests from having
+    any; ``on`` plans them again from now. Returns how many reminders were cancelled or planned."""
     changed = 0
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         order = await uow.orders.by_number(vendor.id, number, for_update=True)
         if order is None:
             raise OrderNotFound(order=f"#{number}")
+        order.reminders_enabled = on
+        order.updated_at = now
+        await uow.orders.update(order)
         for transaction in await uow.transactions.for_order(order.id):
             if not transaction.is_open:
                 continue

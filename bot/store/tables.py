@@ -145,6 +145,8 @@ commandes = Table(
     Column("currency", String(3), nullable=False),
     Column("status", String(16), nullable=False, server_default=text("'pending'")),
     Column("payment_type", String(20), nullable=True),
+    # Off: no reminder for this order's requests, whatever the vendor's policy (`rappels 12 off`).
+    Column("reminders_enabled", Boolean(), nullable=False, server_default=text("true")),
     *_timestamps(),
     UniqueConstraint("vendor_id", "number"),
     CheckConstraint(

@@ -310,3 +310,23 @@ async def test_a_vendor_command_cut_off_by_a_crash_is_not_done_twice_and_the_ven
     assert "interrompu" in notice.text and f"caisse {order.number} 20" in notice.text
     view = await order_service.show_order(deps.uow, None, order.number)
     assert view.transactions == []
+
+
+async def test_statut_lists_each_reminder_and_says_when_an_order_s_reminders_are_off(bot: RunningBot) -> None:
+    await open_admin_window(bot)
+    await new_request(bot)
+
+    async def status_reply() -> str:
+        after = bot.graph.sent[-1].seq if bot.graph.sent else 0
+        await bot.says(ADMIN, "statut 1")
+        found = await bot.graph.wait_for(
+            lambda m: m.to == ADMIN and m.seq > after and "Commande #1" in m.text
+        )
+        return found.text
+
+    status = await status_reply()
+    assert "rappel 1 : prévu" in status and "rappel 3 : prévu" in status
+    await bot.says(ADMIN, "rappels 1 off")
+    await bot.graph.wait_for(lambda m: m.to == ADMIN and "Plus de rappels" in m.text)
+    status = await status_reply()
+    assert "rappel 1 : annulé" in status and "Rappels désactivés pour cette commande" in status

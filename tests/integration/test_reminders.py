@@ -209,3 +209,18 @@ async def test_a_full_sweep_takes_batch_after_batch_until_none_is_due(uow_factor
     clock = Clock(NOW + timedelta(days=1, minutes=1))
     assert await reminder_service.sweep_all(uow_factory, clock, batches.append, limit=1) == 2
     assert batches == [1, 1]
+
+
+async def test_reminders_switched_off_for_an_order_stay_off_for_its_later_requests(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    deps = deps_for(uow_factory)
+    await payments.request_payment(deps, None, number, AskKind.DEPOSIT, "45")
+    assert await reminder_service.switch_reminders(uow_factory, None, number, False, NOW) == 3
+    balance = await payments.request_payment(deps, None, number, AskKind.BALANCE)
+    async with uow_factory() as uow:
+        assert await uow.reminders.for_transaction(balance.transaction.id) == []
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+    assert await reminder_service.switch_reminders(uow_factory, None, number, True, NOW) == 6
+    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 2

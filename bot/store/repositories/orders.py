@@ -26,6 +26,7 @@ def _to_order(row: Row[Any]) -> Order:
         payment_type=None if m["payment_type"] is None else PaymentType(m["payment_type"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        reminders_enabled=m["reminders_enabled"],
     )
 
 
@@ -36,6 +37,7 @@ def _values(order: Order) -> dict[str, Any]:
         "currency": order.currency,
         "status": order.status.value,
         "payment_type": None if order.payment_type is None else order.payment_type.value,
+        "reminders_enabled": order.reminders_enabled,
         "updated_at": order.updated_at,
     }
 
