@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.bootstrap import vendor_from_settings
 from bot.config import Settings
 from bot.domain.phone import normalise_phone
+from bot.rendering import environment
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.ui import demo_words
 from bot.services import orders as order_service
@@ -25,21 +26,21 @@ DEMO_VENDOR_PHONE = "+33612345678"
 DEMO_CUSTOMER_PHONE = "+33699887766"
 DEMO_PRICE = "150"
 # Outside WhatsApp's 24-hour window only approved templates may be sent (a customer who never wrote, a
-# reminder a day later): the demo vendor has one for every kind of message, as a real vendor would.
-TEMPLATE_KINDS = (
-    "payment_request",
-    "payment_receipt",
-    "payment_reminder",
-    "payment_refunded",
-    "customer_reply",
-    "vendor_reply",
-    "vendor_customer_message",
-    "vendor_payment_received",
-    "vendor_payment_failed",
-    "vendor_payment_anomaly",
-    "vendor_delivery_failed",
-    "vendor_reminders_exhausted",
-)
+# reminder a day later): the demo vendor has one for every kind of message, as a real vendor would. The
+# kinds are the chat replies and every message of bot/templates/*/messages/ (named after its kind).
+CHAT_KINDS = ("customer_reply", "vendor_reply", "vendor_customer_message")
+NOT_KINDS = {"transaction_kind", "transaction_label"}
+
+
+def template_kinds() -> list[str]:
+    names = {
+        name.rsplit("/", 1)[-1].removesuffix(".j2")
+        for name in environment().list_templates(extensions=["j2"])
+        if name.split("/")[1:2] == ["messages"]
+    }
+    return sorted(set(CHAT_KINDS) | names - NOT_KINDS)
+
+
 TEMPLATE_PREFIX = "sandbox_"
 
 
@@ -55,7 +56,7 @@ async def ensure_demo(uow_factory: UnitOfWorkFactory, settings: Settings, now: d
         new = replace(new, admin_phones=[DEMO_VENDOR_PHONE])
     summary = await vendor_service.add_vendor(uow_factory, new, now)
     reference = str(summary.vendor.id)
-    templates = [(f"template.{kind}", TEMPLATE_PREFIX + kind) for kind in TEMPLATE_KINDS]
+    templates = [(f"template.{kind}", TEMPLATE_PREFIX + kind) for kind in template_kinds()]
     await vendor_service.change_settings(uow_factory, reference, templates, None, now)
     names = demo_words(summary.vendor.locale)
     customer_phone = normalise_phone(DEMO_CUSTOMER_PHONE)
