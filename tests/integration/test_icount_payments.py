@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -417,3 +418,18 @@ async def test_one_payment_told_to_another_request_pays_only_its_own(
         first, second = await uow.transactions.get(first_id), await uow.transactions.get(second_id)
     assert first is not None and first.status is TransactionStatus.PAID
     assert second is not None and second.status is TransactionStatus.PENDING
+
+
+async def test_an_ipn_address_written_with_other_digits_is_refused_not_a_server_error(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    _number, transaction_id, sale = await new_request(app_client)
+    ipn_url, fields = fake.pay(sale)
+    secret = ipn_url.rsplit("/", 1)[1]
+    # The customer knows the request's id (it is in their link); Arabic-Indic digits still parse as hex.
+    lookalike = "".join(chr(0x0660 + int(c)) if c.isdigit() else c for c in secret)
+    assert transaction_id.hex != lookalike[:32]
+    path = "/webhooks/icount/" + quote(lookalike)
+    response = await app_client.post(path, data=fields)
+    assert response.status == 403
+    assert await count(app_client, inbound_events) == 0
