@@ -312,6 +312,7 @@ invoices = Table(
     Column("currency", String(3), nullable=False),
     Column("status", String(16), nullable=False, server_default=text("'issued'")),
     *_timestamps(),
-    UniqueConstraint("provider", "doctype", "docnum"),
+    # Document numbers are per iCount company, so per vendor: two vendors may both have invrec 1001.
+    UniqueConstraint("vendor_id", "provider", "doctype", "docnum"),
     CheckConstraint(_in("status", ["issued", "cancelled"]), name="invoices_status"),
 )

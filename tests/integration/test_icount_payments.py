@@ -20,7 +20,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.errors import RefundFailed
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
-from bot.domain.transaction import TransactionStatus
+from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest
 from bot.services import holds, icount, invoices, payments
@@ -28,6 +28,7 @@ from bot.services import orders as order_service
 from bot.services import vendors as vendor_service
 from bot.store.tables import customers, inbound_events, outbox_messages
 from bot.store.tables import invoices as invoices_table
+from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.icount import run_jobs
 from bot.web.keys import payments_key, tasks_key, uow_key
@@ -418,6 +419,41 @@ async def test_one_payment_told_to_another_request_pays_only_its_own(
         first, second = await uow.transactions.get(first_id), await uow.transactions.get(second_id)
     assert first is not None and first.status is TransactionStatus.PAID
     assert second is not None and second.status is TransactionStatus.PENDING
+
+
+async def test_two_vendors_with_their_own_icount_accounts_may_both_have_document_1001(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """Document numbers are per iCount company: another vendor's invrec 1001 is not this one's."""
+    paid = []
+    for name in ("Bakery", "Florist"):
+        added = await vendor_service.add_vendor(
+            uow_factory, vendor_service.NewVendor(name=name, admin_phones=["+972541112222"]), NOW
+        )
+        order = await order_service.create_order(uow_factory, name, CUSTOMER, "150", "Cake", True, NOW)
+        transaction = PaymentTransaction(
+            id=uuid.uuid4(), commande_id=order.id, vendor_id=added.vendor.id,
+            amount=Money(Decimal("150.00"), "ILS"), type=TransactionType.TOTAL, label="Total",
+            status=TransactionStatus.PENDING, created_at=NOW, updated_at=NOW, provider="icount",
+        )  # fmt: skip
+        transaction.mark_paid(NOW, "card", f"code-{name}")
+        async with uow_factory() as uow:
+            await uow.transactions.add(transaction)
+            await uow.commit()
+        paid.append((added.vendor.id, transaction))
+    for vendor_id, transaction in paid:
+        async with uow_factory() as uow:
+            added_now = await uow.billing.add_invoice(
+                vendor_id, transaction.id, "icount", "invrec", "1001", None, transaction.amount, NOW
+            )
+            await uow.commit()
+        assert added_now
+    async with uow_factory() as uow:
+        again = await uow.billing.add_invoice(
+            paid[0][0], paid[0][1].id, "icount", "invrec", "1001", None, paid[0][1].amount, NOW
+        )
+        assert not again, "one document per payment still"
+        assert await uow.billing.uninvoiced_payments("icount") == []
 
 
 async def test_an_ipn_address_written_with_other_digits_is_refused_not_a_server_error(
