@@ -21,7 +21,6 @@ from bot.services import messages
 from bot.services.context import PaymentDeps, with_retries
 
 log = logging.getLogger(__name__)
-MIN_HOLD = timedelta(minutes=1)
 
 
 async def _deactivate_links(deps: PaymentDeps, order_id: uuid.UUID) -> None:
@@ -90,7 +89,7 @@ async def release_expired_holds(deps: PaymentDeps) -> int:
     """The scheduled job: frees every held order whose hold has expired; returns how many."""
     now = deps.clock()
     async with deps.uow() as uow:
-        held = await uow.billing.held_orders(now - MIN_HOLD)
+        held = await uow.billing.held_orders(now)
     freed = 0
     for order in held:
         if order.created_at + timedelta(minutes=order.hold_minutes) <= now:

@@ -469,3 +469,23 @@ async def test_an_ipn_address_written_with_other_digits_is_refused_not_a_server_
     response = await app_client.post(path, data=fields)
     assert response.status == 403
     assert await count(app_client, inbound_events) == 0
+
+
+async def test_orders_still_held_at_one_vendor_never_crowd_out_expired_holds_at_another(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    """A vendor holding many orders for a day must not keep another's 30-minute holds from expiring."""
+    for name, minutes in (("Caterer", "1440"), ("Florist", "30")):
+        await vendor_service.add_vendor(
+            uow_factory, vendor_service.NewVendor(name=name, admin_phones=["+972541112222"]), NOW
+        )
+        await vendor_service.change_settings(
+            uow_factory, name, [("confirmation_rule", "paid_only"), ("hold_minutes", minutes)], None, NOW
+        )
+    for _ in range(3):
+        await order_service.create_order(uow_factory, "Caterer", CUSTOMER, "150", "Buffet", False, NOW)
+    later = NOW + timedelta(minutes=10)
+    expired = await order_service.create_order(uow_factory, "Florist", CUSTOMER, "80", "Roses", False, later)
+    async with uow_factory() as uow:
+        held = await uow.billing.held_orders(NOW + timedelta(minutes=45), limit=2)
+    assert [h.order_id for h in held] == [expired.id], "only holds that have run out, whoever holds more"

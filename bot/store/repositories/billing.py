@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -137,9 +137,10 @@ class BillingRepository:
         )
         return list((await self._conn.execute(query)).scalars())
 
-    async def held_orders(self, created_before: datetime, limit: int = 200) -> list[HeldOrder]:
-        """Orders still ``pending`` with nothing paid, at vendors whose rule is ``paid_only``, made before
-        ``created_before`` (the caller applies each vendor's own hold)."""
+    async def held_orders(self, now: datetime, limit: int = 200) -> list[HeldOrder]:
+        """Orders still ``pending`` with nothing paid, at vendors whose rule is ``paid_only``, whose hold
+        (the vendor's ``hold_minutes`` from creation) has run out at ``now``, oldest first. Each vendor is
+        asked with its own cut-off: orders still held at one vendor never crowd out expired ones."""
         paid = (
             select(payment_transactions.c.id)
             .where(
@@ -148,24 +149,25 @@ class BillingRepository:
             )
             .exists()
         )
-        query = (
-            select(
-                commandes.c.id,
-                commandes.c.vendor_id,
-                commandes.c.created_at,
-                payment_settings.c.hold_minutes,
-            )
-            .join(payment_settings, payment_settings.c.vendor_id == commandes.c.vendor_id)
-            .where(
-                payment_settings.c.confirmation_rule == "paid_only",
-                commandes.c.status == "pending",
-                commandes.c.created_at <= created_before,
-                ~paid,
-            )
-            .order_by(commandes.c.created_at)
-            .limit(limit)
+        rules = select(payment_settings.c.vendor_id, payment_settings.c.hold_minutes).where(
+            payment_settings.c.confirmation_rule == "paid_only"
         )
-        return [
-            HeldOrder(row.id, row.vendor_id, row.created_at, row.hold_minutes)
-            for row in await self._conn.execute(query)
-        ]
+        held: list[HeldOrder] = []
+        for vendor_id, hold_minutes in (await self._conn.execute(rules)).all():
+            query = (
+                select(commandes.c.id, commandes.c.created_at)
+                .where(
+                    commandes.c.vendor_id == vendor_id,
+                    commandes.c.status == "pending",
+                    commandes.c.created_at <= now - timedelta(minutes=hold_minutes),
+                    ~paid,
+                )
+                .order_by(commandes.c.created_at)
+                .limit(limit)
+            )
+            held.extend(
+                HeldOrder(row.id, vendor_id, row.created_at, hold_minutes)
+                for row in await self._conn.execute(query)
+            )
+        held.sort(key=lambda order: order.created_at)
+        return held[:limit]
