@@ -233,7 +233,8 @@ class FakeIcount:
         }
         if document is not None:
             payment = {"sum": f"{total:.2f}", "confirmation_code": code}
-            key = self._store_document(document, {"doctype": document, "cc": [payment]}, [payment])
+            params = {"doctype": document, "currency_code": currency, "cc": [payment]}
+            key = self._store_document(document, params, [payment])
             fields.update(doctype=key[0], docnum=key[1])
             self.created["paypage_document"] += 1
         return str(sale["ipn_url"]), fields
@@ -460,6 +461,8 @@ class FakeIcount:
                 "doctype": key[0],
                 "docnum": key[1],
                 "totalpaid": document["totalpaid"],
+                "currency_code": document.get("currency_code")
+                or CURRENCY_IDS.get(str(document.get("currency_id")), "ILS"),
                 "is_cancelled": document["is_cancelled"],
             }
         }

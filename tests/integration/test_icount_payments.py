@@ -489,3 +489,17 @@ async def test_orders_still_held_at_one_vendor_never_crowd_out_expired_holds_at_
     async with uow_factory() as uow:
         held = await uow.billing.held_orders(NOW + timedelta(minutes=45), limit=2)
     assert [h.order_id for h in held] == [expired.id], "only holds that have run out, whoever holds more"
+
+
+async def test_a_document_in_another_currency_does_not_pay_a_request_of_the_same_number(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    ipn_url, fields = fake.pay(sale, document="receipt")
+    fake.documents[("receipt", fields["docnum"])]["currency_code"] = "USD"  # 150 dollars, not 150 shekels
+    assert await post_ipn(app_client, ipn_url, {"doctype": "receipt", "docnum": fields["docnum"]}) == 200
+    async with app_client.app[uow_key]() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+    assert transaction is not None and transaction.status is TransactionStatus.PENDING
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.order.status is not OrderStatus.PAID

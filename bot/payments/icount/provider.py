@@ -244,10 +244,18 @@ class IcountProvider:
         return None
 
     async def document_total(self, doctype: str, docnum: str, currency: str) -> DocumentTotal:
+        """What ``doc/info`` says was paid on the document, in the document's currency."""
         answer = await self.client.call(consts.DOC_INFO, {"doctype": doctype, "docnum": docnum})
         info = answer.get("doc_info") if isinstance(answer.get("doc_info"), dict) else answer
         cancelled = (info or {}).get("is_cancelled") not in (None, "", 0, "0", False)
-        return DocumentTotal(consts.parse_sum((info or {}).get("totalpaid"), currency), cancelled)
+        # The document's own currency: ``currency`` (the request's) only when iCount does not say.
+        by_id = {str(number): code for code, number in consts.CURRENCY_IDS.items()}
+        written_in = _text((info or {}).get("currency_code")) or by_id.get(
+            str((info or {}).get("currency_id"))
+        )
+        return DocumentTotal(
+            consts.parse_sum((info or {}).get("totalpaid"), written_in or currency), cancelled
+        )
 
     async def issue_document(self, invoice: InvoiceRequest) -> IssuedDocument:
         """``doc/create`` with the card payment and a ``sanity_string``: asked twice, iCount gives the
