@@ -102,6 +102,8 @@ async def _confirmed_event(
         if found is None or found.refunded or found.amount is None:
             raise UnconfirmedPayment(f"cc/transactions does not show payment {code}")
         amount, reference = found.amount, code
+        # The same payment may also be known by its document (an IPN naming only it, or its invoice).
+        also = [f"{found.doctype}:{found.docnum}"] if found.doctype and found.docnum else []
     else:
         doctype, docnum = notice.fields["doctype"], notice.fields["docnum"]
         total = await with_retries(
@@ -110,9 +112,18 @@ async def _confirmed_event(
         if total.cancelled or total.paid is None or not total.paid.is_positive():
             raise UnconfirmedPayment(f"doc/info does not show {doctype} {docnum} paid")
         amount, reference = total.paid, f"{doctype}:{docnum}"
+        also = [reference]
     async with deps.uow() as uow:
-        other = await uow.transactions.by_reference(consts.NAME, reference)
-    if other is not None and other.id != transaction.id:
+        others = [await uow.transactions.by_reference(consts.NAME, reference)]
+        for known in also:
+            # A payment counted by its confirmation code has the document as its invoice.
+            doctype, _, docnum = known.partition(":")
+            invoice = await uow.billing.invoice_of_document(
+                transaction.vendor_id, consts.NAME, doctype, docnum
+            )
+            others.append(None if invoice is None else await uow.transactions.get(invoice.transaction_id))
+            others.append(await uow.transactions.by_reference(consts.NAME, known))
+    if any(other is not None and other.id != transaction.id for other in others):
         raise UnconfirmedPayment(f"payment {reference} is already counted for another request")
     return PaymentEvent(
         provider=consts.NAME,

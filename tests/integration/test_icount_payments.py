@@ -503,3 +503,23 @@ async def test_a_document_in_another_currency_does_not_pay_a_request_of_the_same
     assert transaction is not None and transaction.status is TransactionStatus.PENDING
     view = await order_service.show_order(app_client.app[uow_key], None, number)
     assert view.order.status is not OrderStatus.PAID
+
+
+async def test_one_payment_told_by_its_code_and_then_by_its_document_pays_only_one_request(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    _first, first_id, first_sale = await new_request(app_client, AskKind.FULL, None)
+    _second, second_id, second_sale = await new_request(app_client, AskKind.FULL, None)
+    _third, third_id, third_sale = await new_request(app_client, AskKind.FULL, None)
+    ipn_url, fields = fake.pay(first_sale, document="receipt")
+    assert await post_ipn(app_client, ipn_url, fields) == 200  # counted by its confirmation code
+    by_document = {"doctype": fields["doctype"], "docnum": fields["docnum"]}
+    assert await post_ipn(app_client, fake.sales[second_sale]["ipn_url"], by_document) == 200
+    # And the other way round: counted by its document, then told by its code.
+    ipn_url, fields = fake.pay(third_sale, document="receipt")
+    assert await post_ipn(app_client, ipn_url, {"doctype": "receipt", "docnum": fields["docnum"]}) == 200
+    _fourth, fourth_id, fourth_sale = await new_request(app_client, AskKind.FULL, None)
+    assert await post_ipn(app_client, fake.sales[fourth_sale]["ipn_url"], fields) == 200
+    async with app_client.app[uow_key]() as uow:
+        found = [await uow.transactions.get(t) for t in (first_id, second_id, third_id, fourth_id)]
+    assert [t.status if t else None for t in found] == [TransactionStatus.PAID, TransactionStatus.PENDING] * 2

@@ -106,6 +106,18 @@ class BillingRepository:
         row = (await self._conn.execute(query)).first()
         return None if row is None else _invoice(row)
 
+    async def invoice_of_document(
+        self, vendor_id: uuid.UUID, provider: str, doctype: str, docnum: str
+    ) -> InvoiceRecord | None:
+        query = select(invoices).where(
+            invoices.c.vendor_id == vendor_id,
+            invoices.c.provider == provider,
+            invoices.c.doctype == doctype,
+            invoices.c.docnum == docnum,
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _invoice(row)
+
     async def invoices_for_order(self, order_id: uuid.UUID) -> list[InvoiceRecord]:
         query = (
             select(invoices)
