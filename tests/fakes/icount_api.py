@@ -148,6 +148,8 @@ class FakeIcount:
         self.calls: list[RecordedCall] = []
         self.created: Counter[str] = Counter()
         self.sessions: set[str] = set()
+        # iCount does not document the reason it gives for an expired session: tests may pick another.
+        self.expired_session_reason = "invalid_sid"
         self._sanity: dict[str, tuple[str, str]] = {}
         self._next_docnum: Counter[str] = Counter()
         self._faults: list[_Fault] = []
@@ -304,7 +306,7 @@ class FakeIcount:
             return "token"
         if "sid" in params:
             if params["sid"] not in self.sessions:
-                raise _Refusal("invalid_sid", "session expired or invalid")
+                raise _Refusal(self.expired_session_reason, "session expired or invalid")
             return "sid"
         if {"cid", "user", "pass"} <= set(params):
             if (params["cid"], params["user"], params["pass"]) != (self.cid, self.user, self.password):

@@ -90,6 +90,21 @@ async def test_a_password_client_logs_in_once_and_again_when_the_session_expires
     assert fake.sessions == set()
 
 
+async def test_an_expired_session_refused_with_an_unforeseen_reason_is_renewed_all_the_same(
+    fake: FakeIcount,
+) -> None:
+    fake.expired_session_reason = "not_authorized"  # no "sid" nor "session" in it
+    client = session_client(fake)
+    try:
+        await client.call("auth/info")
+        fake.expire_sessions()
+        await client.call("auth/info")
+        await client.call("auth/info")
+    finally:
+        await client.close()
+    assert len(fake.calls_to("auth/login")) == 2, "logged in again once, not on every call"
+
+
 async def test_wrong_credentials_are_an_auth_error_that_is_not_retried(fake: FakeIcount) -> None:
     client = session_client(fake, password="Pw-9f3k-secret")
     try:

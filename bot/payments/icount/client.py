@@ -170,7 +170,11 @@ class IcountClient:
             try:
                 return self._check(method, body)
             except IcountError as error:
-                expired = self._credentials.uses_session and _mentions(error.reason, consts.SESSION_WORDS)
+                # iCount does not document its reason for an expired session: any refusal of the
+                # session's rights counts too (a bad password then fails at the new login, not in a loop).
+                expired = self._credentials.uses_session and (
+                    isinstance(error, IcountAuthError) or _mentions(error.reason, consts.SESSION_WORDS)
+                )
                 if attempt == 1 and expired:
                     log.info("icount session refused on %s (%s): logging in again", method, error.reason)
                     self._sid = None
