@@ -61,7 +61,7 @@ async def icount_ipn(request: web.Request) -> web.Response:
         return web.json_response({"error": "unknown IPN address"}, status=403)
     try:
         fields = ipn_fields(request.query, _body_fields(await request.read(), request.content_type))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         return web.json_response({"error": "malformed body"}, status=400)
     app = request.app
     try:

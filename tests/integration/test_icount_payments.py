@@ -523,3 +523,15 @@ async def test_one_payment_told_by_its_code_and_then_by_its_document_pays_only_o
     async with app_client.app[uow_key]() as uow:
         found = [await uow.transactions.get(t) for t in (first_id, second_id, third_id, fourth_id)]
     assert [t.status if t else None for t in found] == [TransactionStatus.PAID, TransactionStatus.PENDING] * 2
+
+
+async def test_a_deeply_nested_json_ipn_is_refused_with_a_4xx_not_a_server_error(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    _number, _transaction_id, sale = await new_request(app_client)
+    ipn_url, _fields = fake.pay(sale)
+    nested = "[" * 100_000 + "]" * 100_000
+    for path in (ipn_url.removeprefix(BASE_URL), f"/webhooks/icount/{uuid.uuid4().hex * 2}"):
+        response = await app_client.post(path, data=nested, headers={"Content-Type": "application/json"})
+        assert 400 <= response.status < 500
+    assert await count(app_client, inbound_events) == 0
