@@ -243,7 +243,7 @@ async def move_clock(request: web.Request) -> web.Response:
     if step is None:
         raise web.HTTPBadRequest(text=f"advance: one of {', '.join(STEPS)}")
     clock.advance(step)
-    queued = await reminders.sweep(request.app[uow_key], clock)
+    queued = await reminders.sweep_all(request.app[uow_key], clock)
     if queued:
         request.app[sender_key].wake()
     locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))
