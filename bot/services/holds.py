@@ -15,6 +15,7 @@ from functools import partial
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
+from bot.payments.icount import consts
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
 from bot.services import messages
@@ -58,6 +59,9 @@ async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
             return False
         transactions = await uow.transactions.for_order(order.id)
         if any(t.status is TransactionStatus.PAID for t in transactions):
+            return False
+        if await uow.billing.has_ipn_waiting(consts.NAME, [t.id for t in transactions]):
+            log.info("held order %s stays held: a payment of it is being confirmed", order_id)
             return False
         for transaction in transactions:
             if not transaction.is_open:

@@ -535,3 +535,22 @@ async def test_a_deeply_nested_json_ipn_is_refused_with_a_4xx_not_a_server_error
         response = await app_client.post(path, data=nested, headers={"Content-Type": "application/json"})
         assert 400 <= response.status < 500
     assert await count(app_client, inbound_events) == 0
+
+
+async def test_a_held_order_whose_payment_is_still_being_confirmed_is_not_freed_under_it(
+    app_client: TestClient, fake: FakeIcount, clock: Clock
+) -> None:
+    deps = app_client.app[payments_key]
+    await vendor_service.change_settings(
+        deps.uow, None, [("confirmation_rule", "paid_only"), ("hold_minutes", "30")], None, NOW
+    )
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None, accept=False)
+    clock.now = NOW + timedelta(minutes=29)  # paid in time; iCount's list does not show it yet
+    fake.fail_next("cc/transactions", status=503, times=3)
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    clock.now = NOW + timedelta(minutes=31)
+    assert await holds.release_expired_holds(deps) == 0, "its IPN is still waiting to be confirmed"
+    assert await icount.process_ipn_backlog(deps, grace=timedelta(0)) == 1
+    view = await order_service.show_order(deps.uow, None, number)
+    assert view.transactions[0].status is TransactionStatus.PAID and view.order.status is OrderStatus.PAID
+    assert "vendor_payment_anomaly" not in await outbox_kinds(app_client)

@@ -8,12 +8,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
-from bot.store.tables import commandes, customers, invoices, payment_settings, payment_transactions
+from bot.store.repositories.inbox import MAX_ATTEMPTS
+from bot.store.tables import (
+    commandes,
+    customers,
+    inbound_events,
+    invoices,
+    payment_settings,
+    payment_transactions,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +156,19 @@ class BillingRepository:
             .limit(limit)
         )
         return list((await self._conn.execute(query)).scalars())
+
+    async def has_ipn_waiting(self, source: str, transaction_ids: list[uuid.UUID]) -> bool:
+        """Whether an IPN of one of these requests is stored and still to be confirmed (not processed,
+        not given up): its payment may have been made in time."""
+        if not transaction_ids:
+            return False
+        query = select(inbound_events.c.id).where(
+            inbound_events.c.source == source,
+            inbound_events.c.processed_at.is_(None),
+            inbound_events.c.attempts < MAX_ATTEMPTS,
+            or_(*(inbound_events.c.event_key.startswith(f"{t}:", autoescape=True) for t in transaction_ids)),
+        )
+        return (await self._conn.execute(query.limit(1))).first() is not None
 
     async def held_orders(self, now: datetime, limit: int = 200) -> list[HeldOrder]:
         """Orders still ``pending`` with nothing paid, at vendors whose rule is ``paid_only``, whose hold
