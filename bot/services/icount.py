@@ -237,8 +237,9 @@ async def refund_payment(
     transaction_id: uuid.UUID | None = None,
 ) -> tuple[PaymentTransaction, Money]:
     """Refunds an iCount card payment (the latest unless named): in full by cancelling its document with
-    ``refund_cc`` (or ``cc/refund`` when it has none yet), in part by ``cc/refund``. Neither call has an
-    idempotency key at iCount, so neither is retried blindly."""
+    ``refund_cc`` when iCount lists that document with the charge (else ``cc/refund``, then the document
+    cancelled), in part by ``cc/refund``. Neither call has an idempotency key at iCount, so neither is
+    retried blindly."""
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         order = await uow.orders.by_number(vendor.id, number)
@@ -277,13 +278,26 @@ async def refund_payment(
                 amount=str(amount), order=order.reference, provider=consts.NAME,
                 reason="partly refunded already: refund the rest with an amount",
             )  # fmt: skip
-        if amount == transaction.amount and invoice is not None and invoice.status == "issued":
-            await provider.cancel_document(invoice.doctype, invoice.docnum, "refund", refund_card=True)
+        issued = invoice if amount == transaction.amount and invoice and invoice.status == "issued" else None
+        cancelled = False
+        if issued is not None and (found.doctype, found.docnum) == (issued.doctype, issued.docnum):
+            # iCount itself ties this document to the card charge: cancelling it gives the money back.
+            await provider.cancel_document(issued.doctype, issued.docnum, "refund", refund_card=True)
+            cancelled = True
+        else:
+            # A document iCount does not list with the charge (ours, made by doc/create) may be cancelled
+            # by refund_cc without the card being refunded: the card is refunded itself, then it is.
+            await provider.refund_card(found.cc_bill_log_id, amount)
+            if issued is not None:
+                try:
+                    await provider.cancel_document(issued.doctype, issued.docnum, "refund", refund_card=False)
+                    cancelled = True
+                except ProviderError as error:
+                    log.warning("refunded, but %s %s not cancelled: %s", issued.doctype, issued.docnum, error)
+        if cancelled:
             async with deps.uow() as uow:
                 await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
                 await uow.commit()
-        else:
-            await provider.refund_card(found.cc_bill_log_id, amount)
     except ProviderError as error:
         raise RefundFailed(
             amount=str(amount), order=order.reference, provider=consts.NAME, reason=str(error)

@@ -554,3 +554,20 @@ async def test_a_held_order_whose_payment_is_still_being_confirmed_is_not_freed_
     view = await order_service.show_order(deps.uow, None, number)
     assert view.transactions[0].status is TransactionStatus.PAID and view.order.status is OrderStatus.PAID
     assert "vendor_payment_anomaly" not in await outbox_kinds(app_client)
+
+
+async def test_a_full_refund_gives_the_money_back_even_when_icount_does_not_tie_our_invoice_to_the_charge(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    fake.ties_created_documents = False  # doc/cancel refund_cc on our own invoice would refund nothing
+    deps = app_client.app[payments_key]
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    await icount.refund_payment(deps, None, number)
+    assert fake.transactions[code_of(fake, sale)].refunded == Decimal("150.00"), "the card got it back"
+    async with app_client.app[uow_key]() as uow:
+        invoice = await uow.billing.invoice_for(transaction_id)
+    assert invoice is not None and invoice.status == "cancelled"
+    assert fake.documents[(invoice.doctype, invoice.docnum)]["is_cancelled"]
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.transactions[0].status is TransactionStatus.REFUNDED
