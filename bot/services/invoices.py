@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from bot.domain.customer import Customer
 from bot.domain.errors import DomainError
@@ -30,6 +32,7 @@ from bot.store.repositories.outbox import OutgoingMessage
 
 log = logging.getLogger(__name__)
 BATCH = 50
+MAX_BACKOFF = timedelta(hours=6)
 
 
 def sanity_string(transaction_id: uuid.UUID) -> str:
@@ -142,14 +145,41 @@ async def _existing_document(
     return IssuedDocument(doctype, docnum, url)
 
 
-async def issue_invoices(deps: PaymentDeps, limit: int = BATCH) -> int:
+@dataclass
+class InvoiceBackoff:
+    """Payments whose document could not be made wait longer after each failure (1, 2, 4 ... minutes,
+    up to 6 hours), so a few that keep failing neither hold up the others' invoices nor use up the
+    30 iCount calls a minute. Kept by the running process: a restart tries them all again once."""
+
+    waits: dict[uuid.UUID, tuple[int, datetime]] = field(default_factory=dict)
+
+    def resting(self, now: datetime) -> list[uuid.UUID]:
+        return [transaction_id for transaction_id, (_, until) in self.waits.items() if until > now]
+
+    def failed(self, transaction_id: uuid.UUID, now: datetime) -> None:
+        failures = self.waits.get(transaction_id, (0, now))[0] + 1
+        self.waits[transaction_id] = (
+            failures,
+            now + min(MAX_BACKOFF, timedelta(minutes=2 ** (failures - 1))),
+        )
+
+    def done(self, transaction_id: uuid.UUID) -> None:
+        self.waits.pop(transaction_id, None)
+
+
+async def issue_invoices(deps: PaymentDeps, limit: int = BATCH, backoff: InvoiceBackoff | None = None) -> int:
     """The recovery pass: issues the documents of paid iCount transactions that have none yet."""
+    backoff = backoff if backoff is not None else InvoiceBackoff()
+    now = deps.clock()
     async with deps.uow() as uow:
-        waiting = await uow.billing.uninvoiced_payments(consts.NAME, limit)
+        waiting = await uow.billing.uninvoiced_payments(consts.NAME, limit, besides=backoff.resting(now))
     issued = 0
     for transaction_id in waiting:
         try:
             issued += await issue_invoice(deps, transaction_id)
         except (ProviderError, DomainError, ValueError) as error:
+            backoff.failed(transaction_id, now)
             log.warning("invoice for %s not issued yet: %s", transaction_id, error)
+        else:
+            backoff.done(transaction_id)
     return issued

@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -36,6 +37,7 @@ from bot.web.payments import _locale
 log = logging.getLogger(__name__)
 JOBS_INTERVAL_SECONDS = 60.0
 jobs_interval_key = web.AppKey("icount_jobs_interval", float)
+invoice_backoff_key = web.AppKey("invoice_backoff", invoices.InvoiceBackoff)
 UNAVAILABLE = {"error": "temporarily unavailable"}
 
 
@@ -118,7 +120,7 @@ async def run_jobs(app: web.Application) -> None:
     deps = app[payments_key]
     for name, job in (
         ("hold release", holds.release_expired_holds),
-        ("invoice pass", invoices.issue_invoices),
+        ("invoice pass", partial(invoices.issue_invoices, backoff=app[invoice_backoff_key])),
         ("iCount IPN backlog", process_ipn_backlog),
     ):
         try:
@@ -147,6 +149,7 @@ async def background_jobs(app: web.Application) -> AsyncIterator[None]:
 
 
 def setup_icount(app: web.Application) -> None:
+    app[invoice_backoff_key] = invoices.InvoiceBackoff()
     app.router.add_post("/webhooks/icount/{secret}", icount_ipn)
     app.router.add_get("/pay/icount/{transaction}", icount_checkout)
     app.cleanup_ctx.append(background_jobs)

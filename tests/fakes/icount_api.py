@@ -194,6 +194,9 @@ class FakeIcount:
     def fail_next(self, method: str, status: int = 500, times: int = 1) -> None:
         self._faults.append(_Fault(method, times, status=status, text="Internal Server Error"))
 
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """The next calls of ``method`` do their work, then answer after ``seconds``."""
         self._faults.append(_Fault(method, times, seconds=seconds))

@@ -571,3 +571,32 @@ async def test_a_full_refund_gives_the_money_back_even_when_icount_does_not_tie_
     assert fake.documents[(invoice.doctype, invoice.docnum)]["is_cancelled"]
     view = await order_service.show_order(app_client.app[uow_key], None, number)
     assert view.transactions[0].status is TransactionStatus.REFUNDED
+
+
+async def test_a_payment_whose_invoice_keeps_failing_waits_longer_each_time_and_holds_up_no_other(
+    app_client: TestClient, fake: FakeIcount, clock: Clock
+) -> None:
+    deps = app_client.app[payments_key]
+    _number, first, sale = await new_request(app_client, AskKind.FULL, None)
+    fake.fail_next("doc/create", status=400, times=1000)  # refused each time, for good
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    backoff = invoices.InvoiceBackoff()
+    assert await invoices.issue_invoices(deps, backoff=backoff) == 0
+    calls = len(fake.calls_to("doc/create"))
+    assert await invoices.issue_invoices(deps, backoff=backoff) == 0
+    assert len(fake.calls_to("doc/create")) == calls, "resting: not asked again a moment later"
+    clock.now += timedelta(minutes=1, seconds=1)
+    assert await invoices.issue_invoices(deps, backoff=backoff) == 0
+    assert len(fake.calls_to("doc/create")) > calls, "asked again once its wait is over"
+    assert backoff.waits[first][0] == 2
+    # Another payment, made later: with a batch of one and the failing payment first in line, it is
+    # still invoiced, because the failing one is resting.
+    fake.clear_faults()
+    _number, second, sale = await new_request(app_client, AskKind.FULL, None)
+    fake.fail_next("doc/create", status=400, times=3)  # the IPN's own attempt fails: left to the pass
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    fake.clear_faults()
+    assert await invoices.issue_invoices(deps, limit=1, backoff=backoff) == 1
+    async with app_client.app[uow_key]() as uow:
+        assert await uow.billing.invoice_for(second) is not None
+        assert await uow.billing.invoice_for(first) is None

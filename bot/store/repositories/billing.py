@@ -142,8 +142,10 @@ class BillingRepository:
             .values(status="cancelled", updated_at=now)
         )
 
-    async def uninvoiced_payments(self, provider: str, limit: int = 50) -> list[uuid.UUID]:
-        """Paid transactions of ``provider`` without their document yet, oldest first."""
+    async def uninvoiced_payments(
+        self, provider: str, limit: int = 50, besides: list[uuid.UUID] | None = None
+    ) -> list[uuid.UUID]:
+        """Paid transactions of ``provider`` without their document yet, oldest first, but ``besides``."""
         query = (
             select(payment_transactions.c.id)
             .outerjoin(invoices, invoices.c.transaction_id == payment_transactions.c.id)
@@ -155,6 +157,8 @@ class BillingRepository:
             .order_by(payment_transactions.c.paid_at)
             .limit(limit)
         )
+        if besides:
+            query = query.where(payment_transactions.c.id.not_in(besides))
         return list((await self._conn.execute(query)).scalars())
 
     async def has_ipn_waiting(self, source: str, transaction_ids: list[uuid.UUID]) -> bool:
