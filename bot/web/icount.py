@@ -39,6 +39,7 @@ JOBS_INTERVAL_SECONDS = 60.0
 jobs_interval_key = web.AppKey("icount_jobs_interval", float)
 invoice_backoff_key = web.AppKey("invoice_backoff", invoices.InvoiceBackoff)
 UNAVAILABLE = {"error": "temporarily unavailable"}
+MAX_EVENT_KEY = 255  # inbound_events.event_key
 
 
 def _body_fields(body: bytes, content_type: str) -> dict[str, str]:
@@ -78,6 +79,8 @@ async def icount_ipn(request: web.Request) -> web.Response:
     key = notice.key
     if key is None:
         return web.json_response({"error": "no confirmation_code or document"}, status=400)
+    if len(key) > MAX_EVENT_KEY:
+        return web.json_response({"error": "confirmation_code or document too long"}, status=400)
     try:
         event_id = await store_event(
             app[uow_key], SOURCE, key, EVENT_TYPE, notice.payload(), app[clock_key]()

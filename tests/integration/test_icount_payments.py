@@ -537,6 +537,18 @@ async def test_a_deeply_nested_json_ipn_is_refused_with_a_4xx_not_a_server_error
     assert await count(app_client, inbound_events) == 0
 
 
+async def test_an_ipn_with_an_overlong_document_number_is_refused_with_a_4xx(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    _number, _transaction_id, sale = await new_request(app_client)
+    ipn_url, _fields = fake.pay(sale)
+    response = await app_client.post(
+        ipn_url.removeprefix(BASE_URL), data={"doctype": "invrec" * 30, "docnum": "9" * 200}
+    )
+    assert response.status == 400
+    assert await count(app_client, inbound_events) == 0
+
+
 async def test_a_held_order_whose_payment_is_still_being_confirmed_is_not_freed_under_it(
     app_client: TestClient, fake: FakeIcount, clock: Clock
 ) -> None:
