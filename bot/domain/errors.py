@@ -169,6 +169,12 @@ class RefundFailed(ProviderProblem):
     code = "refund_failed"
 
 
+class RefundUncertain(ProviderProblem):
+    """No answer from the provider: the refund may have been made, so asking again could refund twice."""
+
+    code = "refund_uncertain"
+
+
 def all_error_codes() -> set[str]:
     """Codes of every concrete error, so tests can check each has a template per locale."""
     found: set[str] = set()

@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import NothingToRefund, ProviderNotConfigured, RefundFailed, RefundNotSupported
+from bot.domain.errors import (
+    NothingToRefund,
+    ProviderNotConfigured,
+    RefundFailed,
+    RefundNotSupported,
+    RefundUncertain,
+)
 from bot.domain.money import Money, parse_amount
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.domain.vendor import ProviderName
@@ -299,6 +305,8 @@ async def refund_payment(
                 await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
                 await uow.commit()
     except ProviderError as error:
+        if error.transient:
+            raise RefundUncertain(amount=str(amount), order=order.reference, provider=consts.NAME) from error
         raise RefundFailed(
             amount=str(amount), order=order.reference, provider=consts.NAME, reason=str(error)
         ) from error

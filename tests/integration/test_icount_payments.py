@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.deposit import AskKind
-from bot.domain.errors import RefundFailed
+from bot.domain.errors import RefundFailed, RefundUncertain
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
@@ -612,3 +612,15 @@ async def test_a_payment_whose_invoice_keeps_failing_waits_longer_each_time_and_
     async with app_client.app[uow_key]() as uow:
         assert await uow.billing.invoice_for(second) is not None
         assert await uow.billing.invoice_for(first) is None
+
+
+async def test_a_refund_icount_does_not_answer_is_reported_as_maybe_made_not_as_failed(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    deps = app_client.app[payments_key]
+    number, _transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    fake.fail_next("cc/refund", status=503)
+    with pytest.raises(RefundUncertain):
+        await icount.refund_payment(deps, None, number, "20")
+    assert len(fake.calls_to("cc/refund")) == 1, "a refund is never retried blindly"
