@@ -12,12 +12,12 @@ Monotonic = Callable[[], float]
 class NumberRate:
     """A token bucket per business number (default 80 messages/s), with a pause after a 130429.
 
-    The burst is a tenth of a second's worth: a bucket as big as the rate would let twice the rate through
-    in the first second (a full bucket, then its refill)."""
+    No burst: sends are spaced evenly, since any bucket bigger than one message lets more than the rate
+    through in some one-second window (a full bucket, then its refill)."""
 
     def __init__(self, per_second: float, monotonic: Monotonic = time.monotonic) -> None:
         self._interval = 1.0 / per_second
-        self._burst = max(1.0, per_second / 10)
+        self._burst = 1.0
         self._now = monotonic
         self._state: dict[str, tuple[float, float]] = {}
         self._paused_until: dict[str, float] = {}
@@ -56,15 +56,17 @@ class PairPacing:
         tokens, stamp = self._state.get(key, (self._burst, now))
         return min(self._burst, tokens + (now - stamp) / self._interval)
 
-    def wait_needed(self, phone_id: str, to: str) -> float:
-        tokens = self._tokens((phone_id, to))
-        return 0.0 if tokens >= 1 else (1 - tokens) * self._interval
-
-    def sent(self, phone_id: str, to: str) -> None:
+    def take(self, phone_id: str, to: str) -> float:
+        """Takes this user's next slot: 0 when it is free now (the slot is used), else the seconds to
+        wait. Checking and using are one step, so concurrent sends to one user never share a slot."""
         key = (phone_id, to)
-        self._state[key] = (self._tokens(key) - 1, self._now())
+        tokens = self._tokens(key)
+        if tokens < 1:
+            return (1 - tokens) * self._interval
+        self._state[key] = (tokens - 1, self._now())
         if len(self._state) > 100_000:
             self._state = {k: v for k, v in self._state.items() if v[0] < self._burst - 1}
+        return 0.0
 
     def penalise(self, phone_id: str, to: str, seconds: float) -> None:
         """After a 131056: nothing more to this user for ``seconds``."""

@@ -180,14 +180,13 @@ class OutboxSender:
         if use_template and template is None:
             await self._fail(row, context, "no_template")
             return
-        wait = self._pairs.wait_needed(context.phone_id, row.to_phone)
+        wait = self._pairs.take(context.phone_id, row.to_phone)
         if wait > 0:
             async with self._uow() as uow:
                 await uow.outbox.give_back(row.id, now + timedelta(seconds=wait), now)
                 await uow.commit()
             return
         await self._rate.acquire(context.phone_id)
-        self._pairs.sent(context.phone_id, row.to_phone)
         client = self._clients.for_number(context.phone_id)
         try:
             if use_template and template is not None:
