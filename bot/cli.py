@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.deposit import AskKind
-from bot.domain.errors import DomainError
+from bot.domain.errors import DomainError, RefundNotSupported
 from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.registry import ProviderRegistry
@@ -271,9 +271,16 @@ async def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         deps = _payment_deps(settings, uow)
         try:
-            transaction, amount = await icount_service.refund_payment(
-                deps, args.vendor, args.number, args.amount
-            )
+            try:
+                transaction, amount = await icount_service.refund_payment(
+                    deps, args.vendor, args.number, args.amount
+                )
+            except RefundNotSupported:
+                # Not an iCount card payment: cash, or a provider with full refunds (Stripe).
+                if args.amount is not None:
+                    raise
+                transaction = await payment_service.refund_payment(deps, args.vendor, args.number)
+                amount = transaction.amount
         finally:
             await deps.providers.close()
         print(f"{amount} refunded on {transaction.label}")
@@ -394,7 +401,9 @@ def build_parser() -> OneLineParser:
     how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
     pay.set_defaults(handler=cmd_pay)
 
-    refund = commands.add_parser("refund", help="refund an iCount card payment, in full or in part")
+    refund = commands.add_parser(
+        "refund", help="refund the order's latest payment in full (an iCount card payment also in part)"
+    )
     refund.add_argument("number", type=_order_number, metavar="N")
     refund.add_argument("--vendor")
     refund.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all of it)")

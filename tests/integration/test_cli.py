@@ -212,6 +212,11 @@ def test_pay_requests_a_deposit_prints_the_link_and_records_cash(
     assert deposit["type"] == "acompte" and deposit["status"] == "pending"
     assert deposit["link"]["url"].startswith("http://127.0.0.1:8080/sandbox/checkout/")
     assert cash["payment_method"] == "cash_register" and cash["status"] == "paid" and cash["link"] is None
+    code, out, err = run_main(capsys, "refund", "1")
+    assert code == 0, err
+    assert "105.00 EUR refunded" in out
+    code, out, _ = run_main(capsys, "order", "show", "1", "--json")
+    assert json.loads(out)["balance"] == "150.00"
 
 
 @pytest.mark.parametrize(
