@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 RECOVERY_INTERVAL_SECONDS = 30.0
 RECOVERY_GRACE = timedelta(minutes=2)
+STOP_GRACE_SECONDS = 10.0
 SANDBOX_GRAPH_PREFIX = "/sandbox/graph"
 # WhatsApp's pace per user: one message every 6 s on average (error 131056 beyond).
 PAIR_INTERVAL_SECONDS = 6.0
@@ -147,10 +148,12 @@ async def _recover(app: web.Application, grace: timedelta) -> None:
         log.exception("recovery pass failed; it will run again")
 
 
-async def _recover_periodically(app: web.Application, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        await _recover(app, RECOVERY_GRACE)
+async def _recover_periodically(app: web.Application, interval: float, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
+        if not stopping.is_set():
+            await _recover(app, RECOVERY_GRACE)
 
 
 async def _payments(app: web.Application) -> AsyncIterator[None]:
@@ -193,11 +196,16 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     scheduler = reminder_scheduler(app[uow_key], app[clock_key], settings.reminder_sweep_seconds, sender.wake)
     scheduler.start()
     app[tasks_key].spawn(_recover(app, timedelta(0)))
-    periodic = asyncio.create_task(_recover_periodically(app, app[recovery_interval_key]))
+    stopping = asyncio.Event()
+    periodic = asyncio.create_task(_recover_periodically(app, app[recovery_interval_key], stopping))
     yield
-    periodic.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await periodic
+    # A pass is let finish: cancelled inside a transaction it would leave SQLite locked until its timeout.
+    stopping.set()
+    _done, pending = await asyncio.wait({periodic}, timeout=STOP_GRACE_SECONDS)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     scheduler.shutdown(wait=False)
     await app[tasks_key].drain()
     await processor.stop()

@@ -36,6 +36,7 @@ from bot.web.payments import _locale
 
 log = logging.getLogger(__name__)
 JOBS_INTERVAL_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
 jobs_interval_key = web.AppKey("icount_jobs_interval", float)
 invoice_backoff_key = web.AppKey("invoice_backoff", invoices.InvoiceBackoff)
 UNAVAILABLE = {"error": "temporarily unavailable"}
@@ -137,18 +138,25 @@ async def run_jobs(app: web.Application) -> None:
         app[sender_key].wake()
 
 
-async def _every(app: web.Application, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        await run_jobs(app)
+async def _every(app: web.Application, interval: float, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=interval)
+        if not stopping.is_set():
+            await run_jobs(app)
 
 
 async def background_jobs(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_every(app, app.get(jobs_interval_key, JOBS_INTERVAL_SECONDS)))
+    stopping = asyncio.Event()
+    task = asyncio.create_task(_every(app, app.get(jobs_interval_key, JOBS_INTERVAL_SECONDS), stopping))
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # A pass is let finish: cancelled inside a transaction it would leave SQLite locked until its timeout.
+    stopping.set()
+    _done, pending = await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+    if pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def setup_icount(app: web.Application) -> None:

@@ -39,6 +39,7 @@ RATE_LIMIT_PAUSE_SECONDS = 10.0
 IDLE_POLL_SECONDS = 5.0
 STALE_SENDING = timedelta(minutes=5)
 RELEASE_EVERY_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
 # Meta refuses template parameters with new lines, tabs or more than four spaces in a row (132018).
 _TEMPLATE_SPACING = re.compile(r"\s*[\r\n\t]+\s*| {5,}")
 # Settings changed elsewhere (`bot vendor set`, another process) are seen within this delay.
@@ -75,6 +76,7 @@ class OutboxSender:
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._vendors: dict[Any, SenderContext] = {}
+        self._stopping = False
 
     def wake(self) -> None:
         """New messages were committed: look now rather than at the next poll."""
@@ -82,13 +84,20 @@ class OutboxSender:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self) -> None:
+        """Lets the current pass end before stopping: a pass cancelled inside its claim would leave the
+        transaction open (on SQLite, the database locked for everyone until the busy timeout)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self.wake()
+            _done, pending = await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
+            if pending:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=10)
@@ -108,7 +117,7 @@ class OutboxSender:
     async def _run(self) -> None:
         await self._release_stale()
         released_at = time.monotonic()
-        while True:
+        while not self._stopping:
             try:
                 if time.monotonic() - released_at > RELEASE_EVERY_SECONDS:
                     await self._release_stale()
@@ -127,6 +136,8 @@ class OutboxSender:
         if due is not None:
             wait = min(wait, max(0.0, (due - self._clock()).total_seconds()))
         self._wake.clear()
+        if self._stopping:
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.01))
 
