@@ -113,7 +113,8 @@ async def icount_checkout(request: web.Request) -> web.StreamResponse:
     except (OSError, SQLAlchemyError, ProviderError, DomainError, ValueError) as error:
         # ValueError: stored credentials that no longer open; DomainError: iCount no longer set up.
         log.warning("checkout of %s unavailable: %s", transaction_id, error)
-        return web.Response(text="temporarily unavailable, try again in a minute", status=503)
+        page = render_page("link_unavailable", locale)
+        return web.Response(text=page, content_type="text/html", status=503, headers={"Retry-After": "60"})
     if url is None:
         return web.Response(text=render_page("link_ended", locale), content_type="text/html", status=410)
     raise web.HTTPFound(url)

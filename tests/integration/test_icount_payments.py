@@ -148,6 +148,11 @@ async def test_a_request_makes_the_customer_an_icount_client_and_our_link_leads_
     await new_request(app_client)
     assert fake.created["client"] == 1, "one iCount client per customer"
     assert (await app_client.get("/pay/icount/not-a-uuid")).status == 404
+    provider._sales.clear()
+    fake.fail_next("paypage/generate_sale", status=503, times=3)
+    unavailable = await app_client.get(f"/pay/icount/{transaction_id}", headers={"Accept-Language": "fr"})
+    assert unavailable.status == 503 and unavailable.headers["Retry-After"] == "60"
+    assert "momentanément indisponible" in await unavailable.text()
 
 
 async def test_a_repeated_ipn_pays_once_and_forged_or_unconfirmed_ones_record_nothing(
