@@ -29,12 +29,13 @@ from bot.domain.vendor import ProviderName
 from bot.payments.icount import consts
 from bot.payments.port import PaymentEvent, PaymentEventKind, ProviderError
 from bot.services.context import PaymentDeps, with_retries
-from bot.services.inbox import PROCESSING_LEASE
+from bot.services.inbox import run_claimed
 from bot.services.invoices import issue_invoice
 from bot.services.payments import link_request_for
 from bot.services.provider_clients import icount_for
 from bot.services.settlement import Outcome, apply_event, apply_refund
 from bot.services.vendors import find_vendor
+from bot.store.repositories.inbox import InboundEvent
 
 log = logging.getLogger(__name__)
 SOURCE = consts.NAME
@@ -147,25 +148,18 @@ async def _confirmed_event(
 async def process_ipn(deps: PaymentDeps, event_id: int) -> Outcome | None:
     """Confirms a stored IPN through the API and records its payment once. An IPN the API does not
     confirm stays in the inbox as failed (tried again a few times, in case iCount's lists lag)."""
-    async with deps.uow() as uow:
-        stored = await uow.inbox.get(event_id)
-        claimed = stored is not None and await uow.inbox.claim(event_id, deps.clock(), PROCESSING_LEASE)
-        await uow.commit()
-    if stored is None or not claimed:
-        return None
-    try:
+
+    async def confirm_and_apply(stored: InboundEvent) -> tuple[IpnNotice, Outcome]:
         notice = IpnNotice.load(stored.payload)
         event = await _confirmed_event(deps, notice, stored.event_key, deps.clock())
-        outcome = await apply_event(deps, event)
-    except Exception as error:  # noqa: BLE001 - kept in the inbox and tried again; never lost
-        log.warning("icount IPN %s not recorded: %s", event_id, error)
-        async with deps.uow() as uow:
-            await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
-            await uow.commit()
+        return notice, await apply_event(deps, event)
+
+    _done, result = await run_claimed(
+        deps, event_id, confirm_and_apply, expected=(UnconfirmedPayment, ProviderError)
+    )
+    if result is None:
         return None
-    async with deps.uow() as uow:
-        await uow.inbox.mark_processed(event_id, deps.clock())
-        await uow.commit()
+    notice, outcome = result
     log.info("icount IPN %s: %s", event_id, outcome)
     if outcome is Outcome.RECORDED:
         try:

@@ -4,17 +4,20 @@ then processed; events a crash left unprocessed are processed at the next start.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from bot.payments.port import PaymentEvent
 from bot.services.context import PaymentDeps
 from bot.services.settlement import apply_event
+from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 PaymentParser = Callable[[str], list[PaymentEvent]]
+T = TypeVar("T")
 BACKLOG_BATCH = 100
 # Long enough for any handler; a crashed processor's events are taken again after it.
 PROCESSING_LEASE = timedelta(minutes=2)
@@ -30,30 +33,53 @@ async def store_event(
     return event_id
 
 
-async def process_payment_event(
-    deps: PaymentDeps, parsers: Mapping[str, PaymentParser], event_id: int
-) -> bool:
-    """Applies a stored payment event; True when it is done (now or before)."""
+async def run_claimed(
+    deps: PaymentDeps,
+    event_id: int,
+    work: Callable[[InboundEvent], Awaitable[T]],
+    expected: tuple[type[Exception], ...] = (),
+) -> tuple[bool, T | None]:
+    """Claims a stored event (a lease: no other processor takes it meanwhile), runs ``work`` on it and
+    marks it processed, or failed to be tried again: never lost. Returns (done, what ``work`` returned);
+    done is True too when the event is gone or someone else holds it. ``expected`` failures are logged
+    without their traceback."""
     async with deps.uow() as uow:
         stored = await uow.inbox.get(event_id)
         claimed = stored is not None and await uow.inbox.claim(event_id, deps.clock(), PROCESSING_LEASE)
         await uow.commit()
     if stored is None or not claimed:
-        return True
+        return True, None
     try:
-        for event in parsers[stored.source](stored.payload):
-            outcome = await apply_event(deps, event)
-            log.info("payment event %s (%s): %s", event.event_id, event.kind, outcome)
+        result = await work(stored)
     except Exception as error:  # noqa: BLE001 - kept in the inbox and retried; never lost
-        log.exception("payment event %s failed; it stays in the inbox", stored.event_key)
+        foreseen = isinstance(error, expected)
+        log.log(
+            logging.WARNING if foreseen else logging.ERROR,
+            "%s event %s failed; it stays in the inbox: %s", stored.source, stored.event_key, error,
+            exc_info=not foreseen,
+        )  # fmt: skip
         async with deps.uow() as uow:
             await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
             await uow.commit()
-        return False
+        return False, None
     async with deps.uow() as uow:
         await uow.inbox.mark_processed(event_id, deps.clock())
         await uow.commit()
-    return True
+    return True, result
+
+
+async def process_payment_event(
+    deps: PaymentDeps, parsers: Mapping[str, PaymentParser], event_id: int
+) -> bool:
+    """Applies a stored payment event; True when it is done (now or before)."""
+
+    async def apply_all(stored: InboundEvent) -> None:
+        for event in parsers[stored.source](stored.payload):
+            outcome = await apply_event(deps, event)
+            log.info("payment event %s (%s): %s", event.event_id, event.kind, outcome)
+
+    done, _ = await run_claimed(deps, event_id, apply_all)
+    return done
 
 
 async def process_payment_backlog(
