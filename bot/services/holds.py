@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import timedelta
-from functools import partial
 
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
@@ -19,7 +18,8 @@ from bot.payments.icount import consts
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
 from bot.services import messages
-from bot.services.context import PaymentDeps, with_retries
+from bot.services.context import PaymentDeps
+from bot.services.payments import close_requests, deactivate_at_provider
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,7 @@ async def _deactivate_links(deps: PaymentDeps, order_id: uuid.UUID) -> None:
         except (DomainError, ValueError) as error:
             log.warning("links of order %s not deactivated at the provider: %s", order_id, error)
             return
-    for link in links.values():
-        if link.active and link.provider == provider.name:
-            await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
+    await deactivate_at_provider(deps, provider, links)
 
 
 async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
@@ -63,14 +61,7 @@ async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
         if await uow.billing.has_ipn_waiting(consts.NAME, [t.id for t in transactions]):
             log.info("held order %s stays held: a payment of it is being confirmed", order_id)
             return False
-        for transaction in transactions:
-            if not transaction.is_open:
-                continue
-            transaction.expire(now)
-            await uow.transactions.update(transaction)
-            if transaction.payment_link_id is not None:
-                await uow.links.deactivate(transaction.payment_link_id, now)
-            await uow.reminders.cancel_pending(transaction.id, now)
+        await close_requests(uow, transactions, now, expire=True)
         order.cancel(now)
         await uow.orders.update(order)
         vendor = await uow.vendors.get(order.vendor_id)

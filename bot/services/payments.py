@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -38,6 +39,7 @@ from bot.services.context import PaymentDeps, with_retries
 from bot.services.provider_clients import ensure_provider_client
 from bot.services.settlement import apply_refund
 from bot.services.vendors import find_vendor
+from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -274,25 +276,44 @@ async def cancel_requests(
         provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
         link_ids = [t.payment_link_id for t in open_requests if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
+    await deactivate_at_provider(deps, provider, links)
+    now = deps.clock()
+    async with deps.uow() as uow:
+        await uow.orders.get(order.id, for_update=True)
+        fresh = [await uow.transactions.get(stale.id) for stale in open_requests]
+        cancelled = await close_requests(uow, [t for t in fresh if t is not None], now)
+        await uow.commit()
+    return cancelled
+
+
+async def deactivate_at_provider(
+    deps: PaymentDeps, provider: PaymentProvider, links: Mapping[uuid.UUID, PaymentLinkRecord]
+) -> None:
+    """Stops the provider's pages of these links first, so that no payment can start meanwhile."""
     for link in links.values():
         if link.active and link.provider == provider.name:
             await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
-    now = deps.clock()
-    cancelled = []
-    async with deps.uow() as uow:
-        await uow.orders.get(order.id, for_update=True)
-        for stale in open_requests:
-            transaction = await uow.transactions.get(stale.id)
-            if transaction is None or not transaction.is_open:
-                continue
+
+
+async def close_requests(
+    uow: UnitOfWork, transactions: list[PaymentTransaction], now: datetime, *, expire: bool = False
+) -> list[PaymentTransaction]:
+    """Cancels (or expires) those of ``transactions`` still open: their links stop working and their
+    reminders are cancelled. Runs under the order's lock; returns the requests it closed."""
+    closed = []
+    for transaction in transactions:
+        if not transaction.is_open:
+            continue
+        if expire:
+            transaction.expire(now)
+        else:
             transaction.cancel(now)
-            await uow.transactions.update(transaction)
-            if transaction.payment_link_id is not None:
-                await uow.links.deactivate(transaction.payment_link_id, now)
-            await uow.reminders.cancel_pending(transaction.id, now)
-            cancelled.append(transaction)
-        await uow.commit()
-    return cancelled
+        await uow.transactions.update(transaction)
+        if transaction.payment_link_id is not None:
+            await uow.links.deactivate(transaction.payment_link_id, now)
+        await uow.reminders.cancel_pending(transaction.id, now)
+        closed.append(transaction)
+    return closed
 
 
 async def record_cash_payment(
