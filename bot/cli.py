@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
 from bot.config import ConfigError, Settings, load_settings
 from bot.domain.deposit import AskKind
-from bot.domain.errors import DomainError, RefundNotSupported
+from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.registry import ProviderRegistry
@@ -29,6 +29,7 @@ from bot.rendering import explain
 from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import refunds
 from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
@@ -271,16 +272,7 @@ async def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         deps = _payment_deps(settings, uow)
         try:
-            try:
-                transaction, amount = await icount_service.refund_payment(
-                    deps, args.vendor, args.number, args.amount
-                )
-            except RefundNotSupported:
-                # Not an iCount card payment: cash, or a provider with full refunds (Stripe).
-                if args.amount is not None:
-                    raise
-                transaction = await payment_service.refund_payment(deps, args.vendor, args.number)
-                amount = transaction.amount
+            transaction, amount = await refunds.refund(deps, args.vendor, args.number, args.amount)
         finally:
             await deps.providers.close()
         print(f"{amount} refunded on {transaction.label}")
