@@ -75,6 +75,19 @@ def check_syntax(text: str) -> bool:
     return True
 
 
+def choose_locale(
+    asked: str | None, accept_language: str | None, known: tuple[str, ...], default: str = FALLBACK_LOCALE
+) -> str:
+    """``asked`` if it is one of ``known``, else the browser's first language among them, else ``default``."""
+    if asked in known:
+        return str(asked)
+    for part in (accept_language or "").split(","):
+        language = part.split(";")[0].strip().lower()[:2]
+        if language in known:
+            return language
+    return default
+
+
 def render_page(name: str, locale: str, /, **context: Any) -> str:
     """An HTML page, ``bot/templates/<locale>/pages/<name>.html``, escaped."""
     env = environment()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.rendering import environment
+from bot.rendering import choose_locale, environment
 
 PAGE_LOCALES = ("en", "fr")
 DEFAULT_PAGE_LOCALE = "en"
@@ -24,13 +24,7 @@ def demo_words(locale: str) -> dict[str, str]:
 
 def page_locale(asked: str | None, accept_language: str | None) -> str:
     """``?lang=`` if it is one of ours, else the browser's first language we speak, else English."""
-    if asked in PAGE_LOCALES:
-        return asked
-    for part in (accept_language or "").split(","):
-        language = part.split(";")[0].strip().lower()[:2]
-        if language in PAGE_LOCALES:
-            return language
-    return DEFAULT_PAGE_LOCALE
+    return choose_locale(asked, accept_language, PAGE_LOCALES, DEFAULT_PAGE_LOCALE)
 
 
 def render_sandbox(name: str, locale: str, /, **context: Any) -> str:

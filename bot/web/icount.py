@@ -32,7 +32,7 @@ from bot.services.icount import (
 )
 from bot.services.inbox import store_event
 from bot.web.keys import clock_key, payments_key, sender_key, tasks_key, uow_key
-from bot.web.payments import _locale
+from bot.web.payments import page_locale
 
 log = logging.getLogger(__name__)
 JOBS_INTERVAL_SECONDS = 60.0
@@ -103,7 +103,7 @@ async def _process_and_wake(app: web.Application, event_id: int) -> None:
 async def icount_checkout(request: web.Request) -> web.StreamResponse:
     """``GET /pay/icount/{transaction}``: to a fresh iCount pay page while the request is open, else a
     page saying the link has ended."""
-    locale = _locale(request, None)
+    locale = page_locale(request, None)
     try:
         transaction_id = uuid.UUID(request.match_info["transaction"])
     except ValueError:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.payments.sandbox import events as sandbox_events
 from bot.payments.stripe import consts as stripe_consts
 from bot.payments.stripe import webhooks as stripe_webhooks
-from bot.rendering import render_page
+from bot.rendering import choose_locale, render_page
 from bot.services.inbox import PaymentParser, process_payment_event, store_event
 from bot.services.pages import page_for_transaction
 from bot.web.keys import clock_key, payments_key, providers_key, tasks_key, uow_key
@@ -64,25 +64,20 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     )
 
 
-def _locale(request: web.Request, preferred: str | None) -> str:
-    if preferred in PAGE_LOCALES:
-        return str(preferred)
-    for language in request.headers.get("Accept-Language", "").split(","):
-        code = language.split(";")[0].strip()[:2].lower()
-        if code in PAGE_LOCALES:
-            return code
-    return "en"
+def page_locale(request: web.Request, preferred: str | None) -> str:
+    """The customer's language if we know it, else the browser's."""
+    return choose_locale(preferred, request.headers.get("Accept-Language"), PAGE_LOCALES)
 
 
 async def _page_context(request: web.Request) -> tuple[str, dict[str, object]]:
     try:
         transaction_id = uuid.UUID(request.query.get("tx", ""))
     except ValueError:
-        return _locale(request, None), {"amount": None, "order": None}
+        return page_locale(request, None), {"amount": None, "order": None}
     page = await page_for_transaction(request.app[uow_key], transaction_id)
     if page is None:
-        return _locale(request, None), {"amount": None, "order": None}
-    return _locale(request, page.locale), {
+        return page_locale(request, None), {"amount": None, "order": None}
+    return page_locale(request, page.locale), {
         "amount": str(page.transaction.amount),
         "paid": page.is_paid,
         "order": page.order_reference,
