@@ -271,8 +271,7 @@ async def switch_reminders(
             history = await uow.reminders.for_transaction(transaction.id)
             pending = [r for r in history if r.status == "pending"]
             if not on:
-                for reminder in pending:
-                    await uow.reminders.set_status(reminder.id, "cancelled", now)
+                await uow.reminders.set_status_many([r.id for r in pending], "cancelled", now)
                 changed += len(pending)
             elif not pending:
                 due = vendor.reminders.due_times(now, vendor.timezone)

@@ -129,14 +129,6 @@ class ReminderRepository:
         )
         return [_reminder(row) for row in await self._conn.execute(query)]
 
-    async def set_status(
-        self, reminder_id: int, status: str, now: datetime, outbox_id: int | None = None
-    ) -> None:
-        values: dict[str, object] = {"status": status, "updated_at": now}
-        if status == "sent":
-            values.update(sent_at=now, outbox_message_id=outbox_id)
-        await self._conn.execute(update(reminders).where(reminders.c.id == reminder_id).values(**values))
-
     async def set_status_many(self, ids: list[int], status: str, now: datetime) -> None:
         if not ids:
             return
