@@ -217,7 +217,8 @@ async def cmd_order_list(args: argparse.Namespace, settings: Settings) -> int:
         if not found:
             print("no order")
         for o in found:
-            print(f"{o.reference:>6}  {o.status:<11}  {o.price or '-':>14}  {o.label}")
+            price = "-" if o.price is None else str(o.price)
+            print(f"{o.reference:>6}  {o.status:<11}  {price:>14}  {o.label}")
         return 0
 
     return await _with_store(settings, work)

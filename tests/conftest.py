@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,6 +23,32 @@ from bot.store.uow import UnitOfWorkFactory
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+class FrozenClock:
+    """The app's clock in a test: ``NOW`` (or ``start``) until the test moves it. Never today's date."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self.now += delta
+        return self.now
+
+
+class TickingClock:
+    """Starts at ``NOW`` and runs at the pace of the process's monotonic clock: an app that schedules
+    retries a few seconds ahead still sees them come due, and no test ever sees today's date."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self._start = start
+        self._origin = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
 
 
 def admin_dsn(database: str | None = None) -> str:

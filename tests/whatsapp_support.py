@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.clock import SandboxClock
 from bot.sandbox.graph import FakeGraphAPI, SentMessage
 from bot.store.tables import outbox_messages
 from bot.web.app import create_app
 from bot.web.keys import clock_key, graph_key, processor_key, sender_key, tasks_key, uow_key
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID
+from tests.conftest import TickingClock
 from tests.payment_support import settings_for
 
 ADMIN = "33612345678"
@@ -100,7 +102,9 @@ async def start_bot(
     options.update(overrides)
     url = database_url or f"sqlite:///{tmp_path / 'bot.db'}"
     settings: Settings = settings_for(url, **options).model_copy(update={"public_base_url": base})
-    app = create_app(settings, sandbox_settle_delay=0.05, pair_interval=0.05)
+    app = create_app(
+        settings, clock=SandboxClock(TickingClock()), sandbox_settle_delay=0.05, pair_interval=0.05
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)

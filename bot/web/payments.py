@@ -44,8 +44,9 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     body = await request.read()
     header = request.headers.get(stripe_consts.SIGNATURE_HEADER)
     providers = request.app[providers_key]
+    now = request.app[clock_key]()
     try:
-        event, signer = stripe_webhooks.verify(body, header, providers.platform_webhook_secrets())
+        event, signer = stripe_webhooks.verify(body, header, providers.platform_webhook_secrets(), now)
     except stripe_webhooks.InvalidSignature:
         # Vendors may bring their own Stripe account, each with its own webhook secret.
         try:
@@ -54,7 +55,9 @@ async def stripe_webhook(request: web.Request) -> web.Response:
         except (OSError, SQLAlchemyError):
             return web.json_response({"error": "temporarily unavailable"}, status=503)
         try:
-            event, signer = stripe_webhooks.verify(body, header, providers.vendor_webhook_secrets(sealed))
+            event, signer = stripe_webhooks.verify(
+                body, header, providers.vendor_webhook_secrets(sealed), now
+            )
         except stripe_webhooks.InvalidSignature as error:
             log.warning("stripe webhook refused: %s", error)
             return web.json_response({"error": "invalid signature"}, status=400)

@@ -14,6 +14,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
 from bot.payments.sandbox.provider import SandboxProvider
+from bot.sandbox.clock import SandboxClock
 from bot.services import orders as order_service
 from bot.services import payments
 from bot.store.database import create_engine
@@ -21,13 +22,16 @@ from bot.store.tables import inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.keys import payments_key, tasks_key, uow_key
+from tests.conftest import TickingClock
 from tests.payment_support import FlakyProvider, OneProviderRegistry, deps_for, settings_for
 
 
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, tmp_path: Path) -> TestClient:
     settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}", vendor_admin_phones="+33612345678")
-    return await aiohttp_client(create_app(settings, sandbox_settle_delay=0.05))
+    return await aiohttp_client(
+        create_app(settings, clock=SandboxClock(TickingClock()), sandbox_settle_delay=0.05)
+    )
 
 
 async def new_request(
@@ -117,7 +121,8 @@ async def test_a_request_left_without_its_link_is_completed_at_the_next_start(
     aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}")
-    first = await aiohttp_client(create_app(settings))
+    clock = SandboxClock(TickingClock())  # one clock across the restart: time never goes back
+    first = await aiohttp_client(create_app(settings, clock=clock))
     order = await order_service.create_order(
         first.app[uow_key], None, "+33699887766", "150", "", True, first.app[payments_key].clock()
     )
@@ -127,7 +132,7 @@ async def test_a_request_left_without_its_link_is_completed_at_the_next_start(
     with pytest.raises(Exception, match="payment_link_delayed"):
         await payments.request_payment(crashed, None, order.number, AskKind.FULL)
     await engine.dispose()
-    restarted = await aiohttp_client(create_app(settings))
+    restarted = await aiohttp_client(create_app(settings, clock=clock))
     await restarted.app[tasks_key].drain()
     view = await order_service.show_order(restarted.app[uow_key], None, order.number)
     assert view.transactions[0].payment_link_id is not None

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from bot.config import Settings
 from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
+from bot.sandbox.clock import SandboxClock
 from bot.sandbox.demo import DEMO_CUSTOMER_PHONE, DEMO_VENDOR_PHONE, ensure_demo
 from bot.services import orders as order_service
 from bot.services import payments
@@ -26,7 +27,7 @@ from bot.services import vendors as vendor_service
 from bot.store.tables import commandes, inbound_events
 from bot.web.app import create_app
 from bot.web.keys import payments_key, uow_key
-from tests.conftest import NOW
+from tests.conftest import NOW, TickingClock
 from tests.payment_support import settings_for
 from tests.whatsapp_support import free_port
 
@@ -56,7 +57,13 @@ async def started(tmp_path: Path, demo: bool = True, **overrides: Any) -> AsyncI
     settings: Settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}", **options).model_copy(
         update={"public_base_url": base}
     )
-    app = create_app(settings, sandbox_demo=demo, pair_interval=0.05, sandbox_settle_delay=0.05)
+    app = create_app(
+        settings,
+        clock=SandboxClock(TickingClock()),
+        sandbox_demo=demo,
+        pair_interval=0.05,
+        sandbox_settle_delay=0.05,
+    )
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -160,7 +167,7 @@ async def test_with_real_whatsapp_credentials_there_is_no_demo_and_no_sandbox_pa
         whatsapp_verify_token="verify",
     )
     assert not await ensure_demo(object(), settings, NOW)  # type: ignore[arg-type]
-    client = await aiohttp_client(create_app(settings, sandbox_demo=True))
+    client = await aiohttp_client(create_app(settings, clock=TickingClock(), sandbox_demo=True))
     assert (await client.get("/sandbox")).status == 404
     assert (await client.post("/sandbox/clock", json={"advance": "1d"})).status == 404
     async with client.app[uow_key]() as work:

@@ -20,8 +20,9 @@ import asyncio
 import json
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, NamedTuple, Self
@@ -29,6 +30,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.conftest import NOW
 from tests.fakes.stripe_api import decode_form
 
 Json = dict[str, Any]
@@ -135,7 +137,11 @@ class FakeIcount:
         cid: str = "fakeco",
         user: str = "api",
         password: str = "s3cret",
+        clock: Callable[[], datetime] = lambda: NOW,
     ) -> None:
+        # Charges are dated by the test's clock, never by today's date: the bot looks them up around
+        # the day its own (injected) clock says they were made.
+        self.clock = clock
         # A fresh token per fake: the client's rate limit is per token, for the whole process.
         self.token = token or f"API3E8-{secrets.token_hex(4)}-{secrets.token_hex(8)}"
         self.paypage_id = paypage_id
@@ -223,7 +229,7 @@ class FakeIcount:
             total=total,
             currency=currency,
             client_name=str(sale.get("client_name", "")),
-            charged_on=datetime.now(UTC).date().isoformat(),
+            charged_on=self.clock().date().isoformat(),
             sale_uniqid=sale_uniqid,
         )
         self.transactions[code] = transaction

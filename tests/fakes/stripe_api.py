@@ -15,16 +15,18 @@ import json
 import re
 import secrets
 import string
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self
 from urllib.parse import parse_qsl
 
 import stripe
 from aiohttp import web
+
+from tests.conftest import NOW
 
 Json = dict[str, Any]
 Handler = Callable[..., Json]  # (decoded params, *ids from the path) -> the response body
@@ -33,8 +35,9 @@ Schema = dict[str, "Schema | None"]
 API_VERSION: str = stripe.api_version  # "2026-10-28.endive" in stripe-python 16.1.0
 
 
-def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
-    """The ``Stripe-Signature`` header Stripe would send with ``payload``: ``t=<ts>,v1=<hmac>``."""
+def sign(payload: str, secret: str, timestamp: int) -> str:
+    """The ``Stripe-Signature`` header Stripe would send with ``payload`` at ``timestamp`` (the test's
+    clock, never the wall clock): ``t=<ts>,v1=<hmac>``."""
     return str(stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp))
 
 
@@ -200,7 +203,14 @@ class FakeStripe:
     and ``created`` counts the objects created through the API, by object type ("payment_link", ...).
     """
 
-    def __init__(self, api_key: str = "sk_test_fake", webhook_secret: str = "whsec_fake") -> None:
+    def __init__(
+        self,
+        api_key: str = "sk_test_fake",
+        webhook_secret: str = "whsec_fake",
+        clock: Callable[[], datetime] = lambda: NOW,
+    ) -> None:
+        # Objects, events and signatures are dated by the test's clock, never by today's date.
+        self.clock = clock
         self.api_key = api_key  # any sk_test_ key is accepted; this one is for the client under test
         self.webhook_secret = webhook_secret
         self.products: dict[str, Json] = {}
@@ -235,6 +245,10 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
             ("GET", re.compile(rf"/v1/({'|'.join(self._stores)})/([^/]+)"), self._retrieve),
         ]
+
+    def timestamp(self) -> int:
+        """Now by the test's clock, as the Unix seconds Stripe writes in `created` and signatures."""
+        return int(self.clock().timestamp())
 
     # Lifecycle
 
@@ -370,7 +384,7 @@ class FakeStripe:
             raise _StripeError(400, "Product already exists.", code="resource_already_exists", param="id")
         if not params.get("name"):
             raise _missing("name")
-        now = int(time.time())
+        now = self.timestamp()
         self.products[product_id] = {
             "id": product_id,
             "object": "product",
@@ -556,7 +570,7 @@ class FakeStripe:
             "amount": amount,
             "balance_transaction": _new_id("txn_"),
             "charge": charge["id"],
-            "created": int(time.time()),
+            "created": self.timestamp(),
             "currency": charge["currency"],
             "metadata": metadata,
             "payment_intent": charge["payment_intent"],
@@ -580,7 +594,7 @@ class FakeStripe:
             "object": "payment_intent",
             "amount": amount,
             "amount_received": 0,
-            "created": int(time.time()),
+            "created": self.timestamp(),
             "currency": link["currency"],
             "description": intent_data.get("description"),
             "latest_charge": None,
@@ -596,7 +610,7 @@ class FakeStripe:
             "amount_subtotal": amount,
             "amount_total": amount,
             "client_reference_id": None,
-            "created": int(time.time()),
+            "created": self.timestamp(),
             "currency": link["currency"],
             "customer": None,
             "customer_details": {"email": "jenny.rosen@example.com", "name": "Jenny Rosen"},
@@ -632,7 +646,7 @@ class FakeStripe:
                 "amount_captured": intent["amount"],
                 "amount_refunded": 0,
                 "captured": True,
-                "created": int(time.time()),
+                "created": self.timestamp(),
                 "currency": intent["currency"],
                 "livemode": False,
                 "metadata": dict(intent["metadata"]),
@@ -654,7 +668,7 @@ class FakeStripe:
             "id": _new_id("evt_"),
             "object": "event",
             "api_version": API_VERSION,
-            "created": int(time.time()),
+            "created": self.timestamp(),
             "data": {"object": copy.deepcopy(data)},
             "livemode": False,
             "pending_webhooks": 1,
@@ -684,4 +698,4 @@ class FakeStripe:
     def signed(self, event: Mapping[str, Any], secret: str | None = None) -> tuple[str, str]:
         """The body and ``Stripe-Signature`` header of a webhook delivery of ``event``."""
         payload = json.dumps(event)
-        return payload, sign(payload, secret or self.webhook_secret)
+        return payload, sign(payload, secret or self.webhook_secret, self.timestamp())

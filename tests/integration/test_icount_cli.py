@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.handlers import vendor as vendor_handlers
 from bot.handlers.parsing import VendorCommand, Verb
 from bot.services.chat import AdminActor
+from bot.services.clock import system_clock
 from bot.store.database import create_engine
 from bot.store.tables import outbox_messages
 from bot.store.uow import UnitOfWorkFactory
@@ -27,7 +28,8 @@ SECRET = "a long test secret key for the cli"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeIcount]:
-    async with FakeIcount() as server:
+    # The `bot` command runs in its own process on the system clock: its iCount keeps the same time.
+    async with FakeIcount(clock=system_clock) as server:
         yield server
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -21,6 +20,7 @@ from bot.payments.icount.client import (
 )
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest, transaction_of_secret
 from bot.payments.port import LinkRequest
+from tests.conftest import NOW
 from tests.fakes.icount_api import FakeIcount
 
 BASE = "http://bot.test"
@@ -227,7 +227,7 @@ def invoice(
         client_name="Dana",
         amount=Money(Decimal(amount), currency),
         description="Acompte #1",
-        paid_on=datetime.now(UTC).date(),
+        paid_on=NOW.date(),
         confirmation_code=code,
         lang="he",
     )
@@ -237,7 +237,7 @@ async def test_clients_payments_documents_and_refunds_go_through_the_real_v3_met
     fake: FakeIcount,
 ) -> None:
     provider = IcountProvider(token_client(fake), fake.paypage_id, BASE, "key")
-    today = datetime.now(UTC).date()
+    today = NOW.date()
     try:
         client_id = await provider.ensure_client("cust-1", "Dana", "+972501234567")
         assert await provider.ensure_client("cust-1", "Dana", "+972501234567") == client_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -32,35 +32,31 @@ from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.icount import run_jobs
 from bot.web.keys import payments_key, tasks_key, uow_key
-from tests.conftest import NOW
+from tests.conftest import NOW, FrozenClock
 from tests.fakes.icount_api import FakeIcount
 from tests.payment_support import BASE_URL, settings_for
 
 CUSTOMER = "+972501234567"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeIcount]:
-    async with FakeIcount() as server:
+async def fake(clock: FrozenClock) -> AsyncIterator[FakeIcount]:
+    async with FakeIcount(clock=clock) as server:
         yield server
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 async def app_client(
-    aiohttp_client: AiohttpClient, fake: FakeIcount, database_url: str, engine: AsyncEngine, clock: Clock
+    aiohttp_client: AiohttpClient,
+    fake: FakeIcount,
+    database_url: str,
+    engine: AsyncEngine,
+    clock: FrozenClock,
 ) -> TestClient:
     settings = settings_for(
         database_url,
@@ -334,7 +330,7 @@ async def test_a_full_refund_cancels_the_document_and_a_partial_one_uses_cc_refu
 
 
 async def test_a_paid_only_order_not_paid_in_time_is_freed_and_its_link_stops_working(
-    app_client: TestClient, fake: FakeIcount, clock: Clock
+    app_client: TestClient, fake: FakeIcount, clock: FrozenClock
 ) -> None:
     deps = app_client.app[payments_key]
     await vendor_service.change_settings(
@@ -555,7 +551,7 @@ async def test_an_ipn_with_an_overlong_document_number_is_refused_with_a_4xx(
 
 
 async def test_a_held_order_whose_payment_is_still_being_confirmed_is_not_freed_under_it(
-    app_client: TestClient, fake: FakeIcount, clock: Clock
+    app_client: TestClient, fake: FakeIcount, clock: FrozenClock
 ) -> None:
     deps = app_client.app[payments_key]
     await vendor_service.change_settings(
@@ -591,7 +587,7 @@ async def test_a_full_refund_gives_the_money_back_even_when_icount_does_not_tie_
 
 
 async def test_a_payment_whose_invoice_keeps_failing_waits_longer_each_time_and_holds_up_no_other(
-    app_client: TestClient, fake: FakeIcount, clock: Clock
+    app_client: TestClient, fake: FakeIcount, clock: FrozenClock
 ) -> None:
     deps = app_client.app[payments_key]
     _number, first, sale = await new_request(app_client, AskKind.FULL, None)

@@ -17,19 +17,11 @@ from bot.services import vendors as vendor_service
 from bot.services.settlement import record_payment
 from bot.store.tables import outbox_messages, reminders
 from bot.store.uow import UnitOfWorkFactory
-from tests.conftest import NOW
+from tests.conftest import NOW, FrozenClock
 from tests.integration.test_payment_requests import eur, paid_event
 from tests.payment_support import deps_for, vendor_with_order
 
 ONE_EURO = Money.from_minor(100, "EUR")
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def kinds(uow_factory: UnitOfWorkFactory) -> list[str]:
@@ -46,7 +38,7 @@ async def statuses(uow_factory: UnitOfWorkFactory) -> list[str]:
 async def test_reminders_fire_at_the_offsets_then_the_vendor_is_told(uow_factory: UnitOfWorkFactory) -> None:
     number = await vendor_with_order(uow_factory)
     await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
-    clock = Clock(NOW + timedelta(hours=23))
+    clock = FrozenClock(NOW + timedelta(hours=23))
     assert await reminder_service.sweep(uow_factory, clock) == 0
     for day, expected in ((1, 1), (1, 0), (3, 1), (5, 0), (7, 1)):
         clock.now = NOW + timedelta(days=day, minutes=1)
@@ -60,9 +52,9 @@ async def test_a_payment_between_two_reminders_stops_the_rest(uow_factory: UnitO
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
     request = await payments.request_payment(deps, None, number, AskKind.FULL)
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 1
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=1, minutes=1))) == 1
     await record_payment(deps, paid_event(request.transaction.id, eur(150)))
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=30))) == 0
     assert await statuses(uow_factory) == ["sent", "cancelled", "cancelled"]
 
 
@@ -73,7 +65,7 @@ async def test_a_ten_day_outage_gives_one_catch_up_reminder_per_request(
     deps = deps_for(uow_factory)
     await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
     await payments.request_payment(deps, None, first, AskKind.BALANCE)
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=10))) == 2
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=10))) == 2
     assert (await kinds(uow_factory)).count("payment_reminder") == 2
     assert sorted(await statuses(uow_factory)) == ["sent", "sent", "skipped", "skipped", "skipped", "skipped"]
 
@@ -86,7 +78,7 @@ async def test_a_customer_who_said_stop_gets_no_reminder(uow_factory: UnitOfWork
         assert order is not None
         await uow.customers.set_opted_out(order.customer_id, True, NOW)
         await uow.commit()
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=2))) == 0
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=2))) == 0
     # The ones not yet due wait: a customer who writes START before then gets them.
     assert await statuses(uow_factory) == ["cancelled", "pending", "pending"]
 
@@ -101,11 +93,11 @@ async def test_a_reminder_due_at_night_waits_for_the_morning(uow_factory: UnitOf
     assert planned[0].due_at == NOW + timedelta(days=1)
     # Quiet hours set after the plan: the sweep waits too. 23:00 in Paris is 22:00 UTC in November.
     night = datetime(2026, 11, 22, 22, 0, tzinfo=NOW.tzinfo)
-    assert await reminder_service.sweep(uow_factory, Clock(night)) == 0
+    assert await reminder_service.sweep(uow_factory, FrozenClock(night)) == 0
     async with uow_factory() as uow:
         postponed = await uow.reminders.for_transaction(request.transaction.id)
     assert postponed[0].due_at == datetime(2026, 11, 23, 8, 0, tzinfo=NOW.tzinfo)
-    assert await reminder_service.sweep(uow_factory, Clock(postponed[0].due_at)) == 1
+    assert await reminder_service.sweep(uow_factory, FrozenClock(postponed[0].due_at)) == 1
 
 
 async def test_two_sweeps_at_once_queue_each_of_a_thousand_reminders_exactly_once(
@@ -128,7 +120,7 @@ async def test_two_sweeps_at_once_queue_each_of_a_thousand_reminders_exactly_onc
             await uow.transactions.add(transaction)
             await uow.reminders.plan(vendor.id, transaction.id, [NOW + timedelta(hours=1)], NOW)
         await uow.commit()
-    clock = Clock(NOW + timedelta(hours=2))
+    clock = FrozenClock(NOW + timedelta(hours=2))
     queued = await asyncio.gather(
         reminder_service.sweep(uow_factory, clock, limit=2000),
         reminder_service.sweep(uow_factory, clock, limit=2000),
@@ -151,8 +143,10 @@ async def test_a_repeating_reminder_follows_the_offsets_up_to_its_count(
         planned = await uow.reminders.for_transaction(request.transaction.id)
     assert [r.due_at - NOW for r in planned] == [timedelta(days=1), timedelta(days=3), timedelta(days=5)]
     for day in (1, 3, 5):
-        assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=day, minutes=1))) == 1
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+        assert (
+            await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=day, minutes=1))) == 1
+        )
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=30))) == 0
     assert (await kinds(uow_factory)).count("payment_reminder") == 3
 
 
@@ -161,7 +155,7 @@ async def test_the_history_shows_each_sent_reminder_with_its_delivery_status(
 ) -> None:
     number = await vendor_with_order(uow_factory)
     request = await payments.request_payment(deps_for(uow_factory), None, number, AskKind.FULL)
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 1
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=1, minutes=1))) == 1
     assert await reminder_service.remind_now(uow_factory, None, number, NOW + timedelta(days=2)) == 1
     async with uow_factory() as uow:
         history = (await uow.reminders.history([request.transaction.id]))[request.transaction.id]
@@ -190,7 +184,7 @@ async def test_a_vendor_hears_of_several_requests_out_of_reminders_in_one_note(
     await vendor_service.change_settings(uow_factory, None, [("reminder_schedule", "1d")], None, NOW)
     await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
     await payments.request_payment(deps, None, first, AskKind.BALANCE)
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 2
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=1, minutes=1))) == 2
     async with uow_factory() as uow:
         query = select(outbox_messages.c.payload).where(
             outbox_messages.c.kind == "vendor_reminders_exhausted"
@@ -206,7 +200,7 @@ async def test_a_full_sweep_takes_batch_after_batch_until_none_is_due(uow_factor
     await payments.request_payment(deps, None, first, AskKind.DEPOSIT, "45")
     await payments.request_payment(deps, None, first, AskKind.BALANCE)
     batches: list[int] = []
-    clock = Clock(NOW + timedelta(days=1, minutes=1))
+    clock = FrozenClock(NOW + timedelta(days=1, minutes=1))
     assert await reminder_service.sweep_all(uow_factory, clock, batches.append, limit=1) == 2
     assert batches == [1, 1]
 
@@ -221,6 +215,6 @@ async def test_reminders_switched_off_for_an_order_stay_off_for_its_later_reques
     balance = await payments.request_payment(deps, None, number, AskKind.BALANCE)
     async with uow_factory() as uow:
         assert await uow.reminders.for_transaction(balance.transaction.id) == []
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=30))) == 0
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=30))) == 0
     assert await reminder_service.switch_reminders(uow_factory, None, number, True, NOW) == 6
-    assert await reminder_service.sweep(uow_factory, Clock(NOW + timedelta(days=1, minutes=1))) == 2
+    assert await reminder_service.sweep(uow_factory, FrozenClock(NOW + timedelta(days=1, minutes=1))) == 2

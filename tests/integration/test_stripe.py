@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
@@ -31,6 +30,7 @@ from bot.store.uow import UnitOfWorkFactory
 from bot.web.app import create_app
 from bot.web.keys import payments_key, tasks_key, uow_key
 from bot.web.payments import PAYMENT_PARSERS
+from tests.conftest import TickingClock
 from tests.fakes.stripe_api import FakeStripe, sign
 from tests.payment_support import BASE_URL, OneProviderRegistry, deps_for, settings_for, vendor_with_order
 
@@ -38,8 +38,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationW
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeStripe]:
-    async with FakeStripe() as server:
+def clock() -> TickingClock:
+    return TickingClock()
+
+
+@pytest.fixture
+async def fake(clock: TickingClock) -> AsyncIterator[FakeStripe]:
+    async with FakeStripe(clock=clock) as server:
         yield server
 
 
@@ -114,7 +119,7 @@ async def app_client(aiohttp_client: AiohttpClient, fake: FakeStripe, tmp_path: 
         stripe_api_base=fake.base_url,
         vendor_admin_phones="+33612345678",
     )
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, clock=fake.clock))
 
 
 async def stripe_request(
@@ -134,7 +139,7 @@ async def post_event(
     client: TestClient, fake: FakeStripe, event: dict[str, object], timestamp: int | None = None
 ) -> int:
     body = json.dumps(event)
-    header = sign(body, fake.webhook_secret, timestamp)
+    header = sign(body, fake.webhook_secret, fake.timestamp() if timestamp is None else timestamp)
     response = await client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
     return response.status
 
@@ -262,11 +267,11 @@ async def test_a_bad_or_stale_signature_gets_400_and_stores_nothing(
 ) -> None:
     number, link_id = await stripe_request(app_client, fake)
     body = json.dumps(fake.event("checkout.session.completed", fake.pay(link_id)))
-    headers = {"Stripe-Signature": sign(body, fake.webhook_secret)}
+    headers = {"Stripe-Signature": sign(body, fake.webhook_secret, fake.timestamp())}
     if problem == "wrong secret":
-        headers["Stripe-Signature"] = sign(body, "whsec_other")
+        headers["Stripe-Signature"] = sign(body, "whsec_other", fake.timestamp())
     elif problem == "stale":
-        headers["Stripe-Signature"] = sign(body, fake.webhook_secret, int(time.time()) - 3600)
+        headers["Stripe-Signature"] = sign(body, fake.webhook_secret, fake.timestamp() - 3600)
     elif problem == "no header":
         headers = {}
     else:
@@ -292,7 +297,7 @@ async def test_other_event_types_are_acknowledged_and_change_nothing(
 
 async def test_garbage_bodies_get_400(app_client: TestClient, fake: FakeStripe) -> None:
     for body in ("not json", '{"truncated": ', ""):
-        header = sign(body, fake.webhook_secret)
+        header = sign(body, fake.webhook_secret, fake.timestamp())
         response = await app_client.post("/webhooks/stripe", data=body, headers={"Stripe-Signature": header})
         assert response.status == 400
 
@@ -309,7 +314,7 @@ async def test_deposit_and_balance_webhooks_arriving_together_settle_the_order(
         stripe_api_base=fake.base_url,
         vendor_admin_phones="+33612345678",
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, clock=fake.clock))
     number, deposit_link = await stripe_request(client, fake)
     balance = await payments.request_payment(client.app[payments_key], None, number, AskKind.BALANCE)
     balance_link = next(key for key, link in fake.payment_links.items() if link["url"] == balance.url)
@@ -338,7 +343,7 @@ async def test_a_deposit_alone_leaves_the_order_accepted(
         stripe_webhook_secret=fake.webhook_secret,
         stripe_api_base=fake.base_url,
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, clock=fake.clock))
     number, deposit_link = await stripe_request(client, fake)
     assert (
         await post_event(client, fake, fake.event("checkout.session.completed", fake.pay(deposit_link)))
@@ -360,7 +365,7 @@ async def test_an_event_signed_with_another_vendor_s_secret_cannot_pay_this_vend
         stripe_api_base=fake.base_url,
         secret_key="k" * 32,
     )
-    client = await aiohttp_client(create_app(settings))
+    client = await aiohttp_client(create_app(settings, clock=fake.clock))
     deps = client.app[payments_key]
     mallory = vendor_service.NewVendor(name="Mallory", admin_phones=["+33611111111"])
     await vendor_service.add_vendor(deps.uow, mallory, deps.clock())
@@ -377,7 +382,7 @@ async def test_an_event_signed_with_another_vendor_s_secret_cannot_pay_this_vend
     outcome = await payments.request_payment(deps, "Demo vendor", created.number, AskKind.FULL)
     link_id = next(key for key, link in fake.payment_links.items() if link["url"] == outcome.url)
     body = json.dumps(fake.event("checkout.session.completed", fake.pay(link_id)))
-    headers = {"Stripe-Signature": sign(body, "whsec_mallory")}
+    headers = {"Stripe-Signature": sign(body, "whsec_mallory", fake.timestamp())}
     assert (await client.post("/webhooks/stripe", data=body, headers=headers)).status == 200
     await client.app[tasks_key].drain()
     view = await order_service.show_order(deps.uow, "Demo vendor", created.number)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.ui import page_locale, words
-from tests.conftest import NOW
+from tests.conftest import NOW, FrozenClock
 
 
 def test_the_sandbox_clock_runs_with_real_time_until_moved_forward() -> None:
@@ -18,11 +18,12 @@ def test_the_sandbox_clock_runs_with_real_time_until_moved_forward() -> None:
     assert clock.offset == timedelta(days=1, hours=1)
 
 
-def test_the_sandbox_clock_follows_the_real_clock_it_is_built_on() -> None:
-    clock = SandboxClock()
-    before = datetime.now(UTC)
+def test_the_sandbox_clock_follows_the_clock_it_is_built_on() -> None:
+    base = FrozenClock()
+    clock = SandboxClock(base)
     clock.advance(timedelta(hours=2))
-    assert before + timedelta(hours=2) <= clock() <= datetime.now(UTC) + timedelta(hours=2)
+    base.advance(timedelta(minutes=5))
+    assert clock() == NOW + timedelta(hours=2, minutes=5)
 
 
 @pytest.mark.parametrize("delta", [timedelta(0), timedelta(seconds=-1)])
