@@ -26,10 +26,11 @@ from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
+from bot.services import acceptance, refunds
+from bot.services import customers as customer_service
 from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
-from bot.services import refunds
 from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
@@ -38,7 +39,7 @@ from bot.services.secrets import CredentialCipher
 from bot.store import migrate
 from bot.store.database import create_engine
 from bot.store.uow import UnitOfWorkFactory
-from bot.views import order_json, order_lines, vendor_json, vendor_lines
+from bot.views import customer_json, customer_line, order_json, order_lines, vendor_json, vendor_lines
 from bot.web.app import create_app
 
 CLI_LOCALE = "en"
@@ -183,12 +184,34 @@ async def cmd_vendor_check(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_store(settings, work)
 
 
+def _acceptance_lines(accepted: acceptance.Accepted, first: str) -> list[str]:
+    lines = [first]
+    if accepted.request is not None:
+        transaction = accepted.request.transaction
+        lines.append(
+            f"payment request sent: {transaction.label}, {transaction.amount}, {accepted.request.url}"
+        )
+    elif accepted.problem is not None:
+        lines.append(f"no payment request sent: {explain(accepted.problem, CLI_LOCALE)}")
+    return lines
+
+
 async def cmd_order_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
-        order = await order_service.create_order(
-            uow, args.vendor, args.customer, args.price, args.label, args.accept, system_clock()
+        deps = _payment_deps(settings, uow)
+        try:
+            accepted = await acceptance.create_order(
+                deps, args.vendor, args.customer, args.price, args.label, args.accept
+            )
+        finally:
+            await deps.providers.close()
+        order = accepted.order
+        price = "no price" if order.price is None else str(order.price)
+        print(
+            "\n".join(
+                _acceptance_lines(accepted, f"order {order.reference} created, {order.status}, {price}")
+            )
         )
-        print(f"order {order.reference} created, {order.status}, {order.price}")
         return 0
 
     return await _with_store(settings, work)
@@ -196,8 +219,13 @@ async def cmd_order_create(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_order_accept(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
-        order = await order_service.accept_order(uow, args.vendor, args.number, system_clock())
-        print(f"order {order.reference} {order.status}")
+        deps = _payment_deps(settings, uow)
+        try:
+            accepted = await acceptance.accept_order(deps, args.vendor, args.number)
+        finally:
+            await deps.providers.close()
+        order = accepted.order
+        print("\n".join(_acceptance_lines(accepted, f"order {order.reference} {order.status}")))
         return 0
 
     return await _with_store(settings, work)
@@ -273,10 +301,57 @@ async def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         deps = _payment_deps(settings, uow)
         try:
-            transaction, amount = await refunds.refund(deps, args.vendor, args.number, args.amount)
+            if args.resolve is not None:
+                settled = await refunds.settle_by_hand(deps, args.vendor, args.number, args.resolve == "made")
+                for refund in settled:
+                    print(f"refund of {refund.amount} on #{args.number} recorded as {args.resolve}")
+                return 0
+            outcome = await refunds.refund(deps, args.vendor, args.number, args.amount)
         finally:
             await deps.providers.close()
-        print(f"{amount} refunded on {transaction.label}")
+        ledger = outcome.ledger
+        print(
+            f"{outcome.amount} refunded on {outcome.order.reference}: paid {ledger.received}, "
+            f"refunded {ledger.refunded} in all, net {ledger.paid}; order {outcome.order.status}"
+        )
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_customer_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        found = await customer_service.list_customers(uow, args.vendor)
+        if args.json:
+            _print_json([customer_json(c) for c in found])
+            return 0
+        if not found:
+            print("no customer yet")
+        for customer in found:
+            print(customer_line(customer))
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_customer_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        customer = await customer_service.show_customer(uow, args.vendor, args.phone)
+        if args.json:
+            _print_json(customer_json(customer))
+        else:
+            print(customer_line(customer))
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_customer_set(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        customer = await customer_service.set_customer(
+            uow, args.vendor, args.phone, args.pairs, system_clock()
+        )
+        print(customer_line(customer))
         return 0
 
     return await _with_store(settings, work)
@@ -395,12 +470,36 @@ def build_parser() -> OneLineParser:
     pay.set_defaults(handler=cmd_pay)
 
     refund = commands.add_parser(
-        "refund", help="refund the order's latest payment in full (an iCount card payment also in part)"
+        "refund", help="refund an order's payments, in full or in part, the latest payments first"
     )
     refund.add_argument("number", type=_order_number, metavar="N")
     refund.add_argument("--vendor")
-    refund.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all of it)")
+    how_much = refund.add_mutually_exclusive_group()
+    how_much.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all that was paid)")
+    how_much.add_argument(
+        "--resolve",
+        choices=["made", "not-made"],
+        help="record what the provider's dashboard shows for a refund of unknown outcome",
+    )
     refund.set_defaults(handler=cmd_refund)
+
+    customer = commands.add_parser("customer", help="customers and their language").add_subparsers(
+        dest="customer_command", required=True, parser_class=OneLineParser
+    )
+    people = customer.add_parser("list", help="list the vendor's customers")
+    people.add_argument("--vendor")
+    people.add_argument("--json", action="store_true")
+    people.set_defaults(handler=cmd_customer_list)
+    person = customer.add_parser("show", help="one customer")
+    person.add_argument("phone", metavar="PHONE")
+    person.add_argument("--vendor")
+    person.add_argument("--json", action="store_true")
+    person.set_defaults(handler=cmd_customer_show)
+    change = customer.add_parser("set", help="set a customer's locale (fr, en, he, default) or name")
+    change.add_argument("phone", metavar="PHONE")
+    change.add_argument("pairs", nargs="+", type=_setting_pair, metavar="KEY=VALUE")
+    change.add_argument("--vendor")
+    change.set_defaults(handler=cmd_customer_set)
     return parser
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.customer import Customer
+from bot.domain.refund import Refund
 from bot.domain.vendor import describe_settings
 from bot.services.orders import OrderView
 from bot.services.vendors import VendorSummary
+from bot.store.repositories.billing import InvoiceRecord
 
 
 def vendor_json(summary: VendorSummary) -> dict[str, Any]:
@@ -50,6 +53,9 @@ def order_json(view: OrderView) -> dict[str, Any]:
                 "link": None
                 if link is None
                 else {"url": link.url, "active": link.active, "provider": link.provider},
+                "refunded": f"{t.refunded_total.amount:f}",
+                "refunds": [_refund_json(r) for r in view.refunds.get(t.id, [])],
+                "invoice": _invoice_json(view.invoices.get(t.id)),
             }
         )
     return {
@@ -61,10 +67,11 @@ def order_json(view: OrderView) -> dict[str, Any]:
         "currency": order.currency,
         "price": _amount(order.price),
         "paid": None if ledger is None else _amount(ledger.paid),
+        "refunded": None if ledger is None else _amount(ledger.refunded),
         "balance": None if ledger is None else _amount(ledger.balance),
         "requestable": None if ledger is None else _amount(ledger.requestable),
         "payment_type": None if order.payment_type is None else order.payment_type.value,
-        "customer": {"phone": f"+{view.customer.phone}", "name": view.customer.name},
+        "customer": customer_json(view.customer),
         "created_at": order.created_at.isoformat(),
         "updated_at": order.updated_at.isoformat(),
         "transactions": transactions,
@@ -79,13 +86,64 @@ def order_lines(view: OrderView) -> list[str]:
         f"price: {order.price or 'none'}",
     ]
     if ledger is not None:
-        lines.append(f"paid: {ledger.paid}   balance: {ledger.balance}")
+        refunded = "" if ledger.refunded.is_zero() else f" (after {ledger.refunded} refunded)"
+        lines.append(f"paid: {ledger.paid}{refunded}   balance: {ledger.balance}")
     if order.payment_type is not None:
         lines.append(f"payment type: {order.payment_type}")
     for t in view.transactions:
         link = view.links.get(t.payment_link_id) if t.payment_link_id else None
         where = "" if link is None else f"  {link.url}{'' if link.active else ' (inactive)'}"
         lines.append(f"  {t.type:<8} {t.amount}  {t.status}{where}")
+        invoice = view.invoices.get(t.id)
+        if invoice is not None:
+            url = f"  {invoice.url}" if invoice.url else ""
+            lines.append(f"    invoice: {invoice.doctype} {invoice.docnum} ({invoice.status}){url}")
+        lines.extend(
+            f"    refund: {r.amount} {r.status} ({r.requested_by}, {r.created_at:%Y-%m-%d %H:%M} UTC)"
+            for r in view.refunds.get(t.id, [])
+        )
     if not view.transactions:
         lines.append("no payment requested yet")
     return lines
+
+
+def _refund_json(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": str(refund.id),
+        "amount": f"{refund.amount.amount:f}",
+        "currency": refund.amount.currency,
+        "status": refund.status.value,
+        "provider": refund.provider,
+        "provider_reference": refund.provider_reference,
+        "requested_by": refund.requested_by,
+        "created_at": refund.created_at.isoformat(),
+        "failure_reason": refund.failure_reason,
+    }
+
+
+def _invoice_json(invoice: InvoiceRecord | None) -> dict[str, Any] | None:
+    if invoice is None:
+        return None
+    return {
+        "number": invoice.docnum,
+        "type": invoice.doctype,
+        "url": invoice.url,
+        "status": invoice.status,
+        "provider": invoice.provider,
+    }
+
+
+def customer_json(customer: Customer) -> dict[str, Any]:
+    return {
+        "phone": f"+{customer.phone}",
+        "name": customer.name,
+        # None: the vendor's language.
+        "locale": customer.locale,
+        "opted_out": customer.opted_out,
+    }
+
+
+def customer_line(customer: Customer) -> str:
+    locale = customer.locale or "vendor's language"
+    stopped = "  reminders stopped (STOP)" if customer.opted_out else ""
+    return f"+{customer.phone}  {customer.name or '-'}  {locale}{stopped}"

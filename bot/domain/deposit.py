@@ -20,7 +20,7 @@ from bot.domain.errors import (
 )
 from bot.domain.money import Money, Percent, money_sum
 from bot.domain.order import PaymentType
-from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
+from bot.domain.transaction import PaymentTransaction, TransactionType
 
 DEFAULT_DEPOSIT_PERCENT = Percent(Decimal(30))
 QUICK_PICKS: tuple[Percent, ...] = (
@@ -68,18 +68,27 @@ class DepositPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Ledger:
-    """Where an order stands: its price, what is paid, and what is requested but not yet paid."""
+    """Where an order stands: its price, what is paid (net of refunds), what is requested but not yet
+    paid, and what refunds gave back."""
 
     price: Money
     paid: Money
     pending: Money
+    refunded: Money
 
     @classmethod
     def of(cls, price: Money, transactions: Iterable[PaymentTransaction]) -> Ledger:
         items = list(transactions)
-        paid = money_sum([t.amount for t in items if t.status is TransactionStatus.PAID], price.currency)
+        # Net of refunds: an order refunded below its price is no longer covered.
+        paid = money_sum([t.net_paid for t in items], price.currency)
         pending = money_sum([t.amount for t in items if t.is_open], price.currency)
-        return cls(price=price, paid=paid, pending=pending)
+        refunded = money_sum([t.refunded_total for t in items if t.received], price.currency)
+        return cls(price=price, paid=paid, pending=pending, refunded=refunded)
+
+    @property
+    def received(self) -> Money:
+        """Everything the customer paid, before refunds."""
+        return self.paid + self.refunded
 
     @property
     def balance(self) -> Money:
@@ -150,5 +159,5 @@ class Ledger:
 
 def settlement_type(paid: Iterable[PaymentTransaction]) -> PaymentType:
     """How a covered order was paid, for ``commandes.payment_type``."""
-    count = sum(1 for t in paid if t.status is TransactionStatus.PAID)
+    count = sum(1 for t in paid if t.net_paid.is_positive())
     return PaymentType.TOTAL if count <= 1 else PaymentType.ACOMPTE_SOLDE

@@ -7,10 +7,12 @@ user-facing text and each locale can say it its own way.
     DomainError
     ├── MoneyError: UnsupportedCurrency, InvalidAmount, TooManyDecimals, CurrencyMismatch, InvalidPercent
     ├── OrderError: IllegalTransition, OrderHasNoPrice, OrderNotPayable
-    ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled
+    ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled,
+    │                 RefundExceedsPaid, RefundPending, RefundResolved
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
     │               SecretKeyRequired
-    ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, NoOpenRequest, NothingToRefund
+    ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
+    │             NothingToRefund
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
                          RefundFailed
 """
@@ -89,6 +91,25 @@ class DepositsDisabled(RequestError):
     code = "deposits_disabled"
 
 
+class RefundExceedsPaid(RequestError):
+    """More than was paid minus what was already refunded (or is being refunded)."""
+
+    code = "refund_exceeds_paid"
+
+
+class RefundPending(RequestError):
+    """An earlier refund on the order has no known outcome yet: nothing more until it is known."""
+
+    code = "refund_pending"
+
+
+class RefundResolved(RequestError):
+    """Asked again, the bot first found out what became of an earlier refund without an answer (made, or
+    not): it reports that and does nothing more, since the vendor may have meant that same refund."""
+
+    code = "refund_resolved"
+
+
 class InputError(DomainError):
     code = "input_error"
 
@@ -135,6 +156,10 @@ class VendorRequired(NotFound):
 
 class OrderNotFound(NotFound):
     code = "order_not_found"
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
 
 
 class NoOpenRequest(NotFound):

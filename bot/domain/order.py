@@ -68,6 +68,8 @@ class Order:
     created_at: datetime
     updated_at: datetime
     reminders_enabled: bool = True
+    # The Supabase auth user who owns the vendor (read policies check it).
+    user_id: uuid.UUID | None = None
 
     @property
     def reference(self) -> str:

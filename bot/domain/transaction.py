@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.errors import IllegalTransition
+from bot.domain.errors import IllegalTransition, RefundExceedsPaid
 from bot.domain.money import Money
 
 
@@ -24,6 +24,7 @@ class TransactionStatus(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
 
 
@@ -40,13 +41,22 @@ _MOVES: dict[TransactionStatus, frozenset[TransactionStatus]] = {
     TransactionStatus.FAILED: frozenset(
         {TransactionStatus.PAID, TransactionStatus.CANCELLED, TransactionStatus.EXPIRED}
     ),
-    TransactionStatus.PAID: frozenset({TransactionStatus.REFUNDED}),
+    TransactionStatus.PAID: frozenset({TransactionStatus.PARTIALLY_REFUNDED, TransactionStatus.REFUNDED}),
+    TransactionStatus.PARTIALLY_REFUNDED: frozenset(
+        {TransactionStatus.PARTIALLY_REFUNDED, TransactionStatus.REFUNDED}
+    ),
     TransactionStatus.CANCELLED: frozenset(),
     TransactionStatus.EXPIRED: frozenset(),
     TransactionStatus.REFUNDED: frozenset(),
 }
 
+# payment_method of money taken at the register (no provider holds it).
+CASH_REGISTER = "cash_register"
 OPEN_STATUSES = frozenset({TransactionStatus.PENDING, TransactionStatus.FAILED})
+# The customer's money came in (some of it may have gone back since).
+RECEIVED_STATUSES = frozenset(
+    {TransactionStatus.PAID, TransactionStatus.PARTIALLY_REFUNDED, TransactionStatus.REFUNDED}
+)
 
 
 @dataclass(slots=True)
@@ -67,11 +77,45 @@ class PaymentTransaction:
     is_guarantee: bool = False
     paid_at: datetime | None = None
     user_id: uuid.UUID | None = None
+    # What refunds have given back of it so far (kept with the row: the ledger and the source's app
+    # read it without summing the refunds table).
+    refunded: Money | None = None
 
     @property
     def is_open(self) -> bool:
         """Still waiting for the customer's money."""
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_cash(self) -> bool:
+        return self.payment_method == CASH_REGISTER
+
+    @property
+    def received(self) -> bool:
+        return self.status in RECEIVED_STATUSES
+
+    @property
+    def refunded_total(self) -> Money:
+        return self.refunded or Money.zero(self.amount.currency)
+
+    @property
+    def net_paid(self) -> Money:
+        """What the customer paid and still has not got back."""
+        if not self.received:
+            return Money.zero(self.amount.currency)
+        return self.amount - self.refunded_total
+
+    def apply_refund(self, amount: Money, now: datetime) -> None:
+        """Records ``amount`` given back: ``partially_refunded``, or ``refunded`` once all of it is."""
+        total = self.refunded_total + amount
+        if not amount.is_positive() or total > self.amount:
+            raise RefundExceedsPaid(
+                amount=str(amount), available=str(self.net_paid), paid=str(self.amount),
+                refunded=str(self.refunded_total), nothing=self.net_paid.is_zero(),
+            )  # fmt: skip
+        target = TransactionStatus.REFUNDED if total == self.amount else TransactionStatus.PARTIALLY_REFUNDED
+        self._move(target, now)
+        self.refunded = total
 
     def _move(self, target: TransactionStatus, now: datetime) -> None:
         if target not in _MOVES[self.status]:
@@ -81,7 +125,7 @@ class PaymentTransaction:
 
     def mark_paid(self, now: datetime, method: str | None, reference: str | None) -> bool:
         """Records the payment once; False (and nothing changes) when it was already paid."""
-        if self.status in {TransactionStatus.PAID, TransactionStatus.REFUNDED}:
+        if self.received:
             return False
         self._move(TransactionStatus.PAID, now)
         self.paid_at = now
@@ -97,6 +141,3 @@ class PaymentTransaction:
 
     def expire(self, now: datetime) -> None:
         self._move(TransactionStatus.EXPIRED, now)
-
-    def refund(self, now: datetime) -> None:
-        self._move(TransactionStatus.REFUNDED, now)

@@ -30,7 +30,7 @@ from bot.domain.schedule import (
     parse_quiet_hours,
 )
 
-VENDOR_LOCALES = ("fr", "en")
+VENDOR_LOCALES = ("fr", "en", "he")
 CUSTOMER_LOCALES = ("fr", "en", "he")
 DEFAULT_REMINDER_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
 
@@ -87,6 +87,8 @@ class PaymentSettings:
     confirmation_rule: ConfirmationRule = ConfirmationRule.IMMEDIATE
     hold_minutes: int = 30
     invoice_doctype: InvoiceDoctype = InvoiceDoctype.INVREC
+    # An order accepted with a price gets its payment request at once, sized by deposit_mode.
+    request_on_accept: bool = False
 
     @property
     def deposit_policy(self) -> DepositPolicy:
@@ -121,6 +123,8 @@ class Vendor:
     created_at: datetime
     updated_at: datetime
     phone_number_id: str | None = None
+    # The Supabase auth user who owns this vendor (its rows' user_id).
+    owner_user_id: uuid.UUID | None = None
     payment: PaymentSettings = field(default_factory=PaymentSettings)
     reminders: ReminderPolicy = field(default_factory=ReminderPolicy)
     whatsapp_templates: dict[str, str] = field(default_factory=dict)
@@ -222,6 +226,21 @@ def _set_invoice_doctype(v: Vendor, value: str) -> None:
     v.payment.invoice_doctype = InvoiceDoctype(_enum("invoice_doctype", value, InvoiceDoctype))
 
 
+def _set_request_on_accept(v: Vendor, value: str) -> None:
+    v.payment.request_on_accept = _on_off("request_on_accept", value)
+
+
+def _set_owner_user_id(v: Vendor, value: str) -> None:
+    cleaned = value.strip()
+    if cleaned.lower() in {"", "none", "off"}:
+        v.owner_user_id = None
+        return
+    try:
+        v.owner_user_id = uuid.UUID(cleaned)
+    except ValueError as error:
+        raise InvalidSetting(key="owner_user_id", value=value) from error
+
+
 def _set_reminder_schedule(v: Vendor, value: str) -> None:
     v.reminders.schedule = parse_offsets(value)
 
@@ -258,6 +277,8 @@ _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "confirmation_rule": _set_confirmation_rule,
     "hold_minutes": _set_hold_minutes,
     "invoice_doctype": _set_invoice_doctype,
+    "request_on_accept": _set_request_on_accept,
+    "owner_user_id": _set_owner_user_id,
     "reminder_schedule": _set_reminder_schedule,
     "reminder_quiet_hours": _set_quiet_hours,
     "reminders": _set_reminders,
@@ -322,6 +343,8 @@ def describe_settings(vendor: Vendor) -> dict[str, object]:
         "confirmation_rule": payment.confirmation_rule.value,
         "hold_minutes": str(payment.hold_minutes),
         "invoice_doctype": payment.invoice_doctype.value,
+        "request_on_accept": payment.request_on_accept,
+        "owner_user_id": None if vendor.owner_user_id is None else str(vendor.owner_user_id),
         "reminder_schedule": format_offsets(vendor.reminders.schedule),
         "reminder_quiet_hours": (
             None if vendor.reminders.quiet_hours is None else str(vendor.reminders.quiet_hours)

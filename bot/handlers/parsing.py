@@ -45,6 +45,8 @@ class Verb(StrEnum):
     REMIND = "remind"
     REMINDERS = "reminders"
     CHECK = "check"
+    REFUND = "refund"
+    LANGUAGE = "language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class VendorCommand:
     label: str = ""
     switch: bool | None = None
     language: str = "fr"
+    # ``langue +972501234567 he``: the language asked for a customer, as typed (the domain checks it).
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Unparsed:
     ``verb`` is the verb recognised (its arguments were wrong) or, for ``unknown_command``, the nearest verb
     by spelling (so ``acompt 12`` can answer with the deposit usage), or None. ``problem`` is one of
     ``unknown_command``, ``missing_order``, ``bad_order``, ``missing_phone``, ``missing_price``,
-    ``bad_switch``, ``unexpected_argument``.
+    ``bad_switch``, ``missing_locale``, ``unexpected_argument``.
     """
 
     text: str
@@ -130,6 +134,8 @@ _KEYWORDS_BY_VERB: Final[dict[Verb, tuple[tuple[str, ...], tuple[str, ...]]]] = 
     Verb.REMIND: (("rappel",), ("remind",)),
     Verb.REMINDERS: (("rappels",), ("reminders",)),
     Verb.CHECK: (("connexion",), ("connection",)),
+    Verb.REFUND: (("rembourser", "remboursement", "rembourse"), ("refund",)),
+    Verb.LANGUAGE: (("langue",), ("language", "lang")),
 }
 _KEYWORDS: Final[dict[str, tuple[Verb, str]]] = {
     word: (verb, language)
@@ -152,7 +158,7 @@ _ORDER_ONLY: Final = frozenset(
         Verb.REMIND,
     }
 )
-_WITH_AMOUNT: Final = frozenset({Verb.DEPOSIT, Verb.CASH})
+_WITH_AMOUNT: Final = frozenset({Verb.DEPOSIT, Verb.CASH, Verb.REFUND})
 _SWITCHES: Final[dict[str, bool]] = {
     **dict.fromkeys(("on", "oui", "yes", "activer", "marche"), True),
     **dict.fromkeys(("off", "non", "no", "desactiver", "arret"), False),
@@ -270,6 +276,22 @@ def _new_order(text: str, args: list[_Token], language: str) -> VendorCommand | 
     )
 
 
+def _language(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
+    """``langue PHONE LOCALE``: the language of one customer's messages."""
+    if not args or not _is_phone(args[0].word):
+        return Unparsed(text, Verb.LANGUAGE, "missing_phone", language)
+    if len(args) < 2:
+        return Unparsed(text, Verb.LANGUAGE, "missing_locale", language)
+    if len(args) > 2:
+        return Unparsed(text, Verb.LANGUAGE, "unexpected_argument", language)
+    return VendorCommand(
+        Verb.LANGUAGE,
+        phone=text[args[0].start : args[0].end],
+        locale=_bare(args[1].word),
+        language=language,
+    )
+
+
 def _with_order(
     text: str, tokens: list[_Token], index: int, verb: Verb, language: str, order: int | None
 ) -> VendorCommand | Unparsed:
@@ -312,6 +334,8 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
             return VendorCommand(verb, language=language)
         if verb is Verb.NEW:
             return _new_order(text, tokens[1:], language)
+        if verb is Verb.LANGUAGE:
+            return _language(text, tokens[1:], language)
         return _with_order(text, tokens, 1, verb, language, None)
     order, after = _take_order(tokens, 0)
     if not isinstance(order, int) or after >= len(tokens):
@@ -320,7 +344,7 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     if found is None:
         return _nearest(text, tokens[after].word)
     verb, language = found
-    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK}:
+    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK, Verb.LANGUAGE}:
         return Unparsed(text, verb, "unexpected_argument", language)
     return _with_order(text, tokens, after + 1, verb, language, order)
 
@@ -339,9 +363,14 @@ _INTENTS: Final[tuple[tuple[CustomerIntent, tuple[tuple[str, ...], ...]], ...]] 
             ("desabonner",),
             ("desabonne",),
             ("desabonnement",),
+            ("הסר",),
+            ("עצור",),
         ),
     ),
-    (CustomerIntent.START, (("start",), ("reprendre",), ("subscribe",), ("abonner",), ("reabonner",))),
+    (
+        CustomerIntent.START,
+        (("start",), ("reprendre",), ("subscribe",), ("abonner",), ("reabonner",), ("הרשמה",)),
+    ),
     (
         CustomerIntent.PAID,
         (
@@ -353,17 +382,31 @@ _INTENTS: Final[tuple[tuple[CustomerIntent, tuple[tuple[str, ...], ...]], ...]] 
             ("paiement", "fait"),
             ("payment", "made"),
             ("payment", "sent"),
+            ("שילמתי",),
+            ("שולם",),
         ),
     ),
     (
         CustomerIntent.BALANCE,
-        (("solde",), ("balance",), ("reste",), ("restant",), ("combien",), ("how", "much"), ("remaining",)),
+        (
+            ("solde",),
+            ("balance",),
+            ("reste",),
+            ("restant",),
+            ("combien",),
+            ("how", "much"),
+            ("remaining",),
+            ("יתרה",),
+            ("כמה",),
+        ),
     ),
-    (CustomerIntent.LINK, (("lien",), ("liens",), ("link",), ("links",))),
+    (CustomerIntent.LINK, (("lien",), ("liens",), ("link",), ("links",), ("קישור",), ("לינק",))),
 )
 # In a negated message ("pas encore payé", "not paid") a PAID keyword means the opposite. Other intents
 # survive negation: "pas reçu le lien" still wants the link, "non, stop" still opts out.
-_NEGATIONS: Final = frozenset({"pas", "ne", "n", "not", "non", "no", "jamais", "never", "didn", "didnt"})
+_NEGATIONS: Final = frozenset(
+    {"pas", "ne", "n", "not", "non", "no", "jamais", "never", "didn", "didnt", "לא", "עוד"}
+)
 _NEGATABLE: Final = frozenset({CustomerIntent.PAID})
 # Intent is read from short messages only: in a longer one a keyword is usually incidental ("le lien ne
 # marche pas sur mon téléphone, je peux payer en espèces ?") and the vendor should read it.

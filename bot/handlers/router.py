@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain.errors import DomainError
-from bot.handlers import customer, payment_flow, vendor
+from bot.handlers import customer, payment_flow, refund_flow, vendor
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
@@ -27,7 +27,9 @@ async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
             await deps.queue([to_admin(actor, "interrupted", said=said)])
             return
         try:
-            if inbound.choice is not None:
+            if inbound.choice is not None and inbound.choice.startswith(f"{refund_flow.PREFIX}:"):
+                await refund_flow.on_choice(deps, actor, inbound.choice)
+            elif inbound.choice is not None:
                 await payment_flow.on_choice(deps, actor, inbound.choice)
             else:
                 await vendor.on_text(deps, actor, inbound)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.cards import REDACTION
 from bot.domain.deposit import AskKind
 from bot.domain.order import ConfirmationRule, OrderStatus
-from bot.handlers import payment_flow
+from bot.handlers import payment_flow, refund_flow
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
-from bot.services import conversations
+from bot.rendering import explain
+from bot.services import acceptance, conversations
+from bot.services import customers as customer_service
 from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
@@ -47,17 +51,29 @@ async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand
     await deps.queue([to_admin(actor, "orders", orders=rows)])
 
 
+def _sent(actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
+    """What the automatic request on acceptance did, for the reply."""
+    request = accepted.request
+    return {
+        "request": None
+        if request is None
+        else {
+            "kind": request.transaction.type.value,
+            "amount": str(request.transaction.amount),
+            "url": request.url,
+        },
+        "request_problem": None
+        if accepted.problem is None
+        else explain(accepted.problem, actor.vendor.locale),
+    }
+
+
 async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     accept = actor.vendor.payment.confirmation_rule is ConfirmationRule.IMMEDIATE
-    order = await order_service.create_order(
-        deps.uow,
-        str(actor.vendor.id),
-        command.phone or "",
-        command.amount,
-        command.label,
-        accept,
-        deps.clock(),
+    accepted = await acceptance.create_order(
+        deps.payments, str(actor.vendor.id), command.phone or "", command.amount, command.label, accept
     )
+    order = accepted.order
     await deps.queue(
         [
             to_admin(
@@ -69,14 +85,26 @@ async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
                 price=str(order.price),
                 label=order.label,
                 status=order.status.value,
-            )
+                **_sent(actor, accepted),
+            )  # fmt: skip
         ]
     )
 
 
 async def accept(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    order = await order_service.accept_order(deps.uow, str(actor.vendor.id), _number(command), deps.clock())
-    await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
+    accepted = await acceptance.accept_order(deps.payments, str(actor.vendor.id), _number(command))
+    order = accepted.order
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "order_moved",
+                order=order.reference,
+                status=order.status.value,
+                **_sent(actor, accepted),
+            )
+        ]
+    )
 
 
 async def pay(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
@@ -118,6 +146,13 @@ async def cash(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> Non
     )
 
 
+def _invoice(view: order_service.OrderView, transaction_id: uuid.UUID) -> dict[str, Any] | None:
+    invoice = view.invoices.get(transaction_id)
+    if invoice is None:
+        return None
+    return {"number": invoice.docnum, "type": invoice.doctype, "url": invoice.url, "status": invoice.status}
+
+
 async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     view = await order_service.show_order(deps.uow, str(actor.vendor.id), _number(command))
     ledger = view.ledger
@@ -131,6 +166,8 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 "status": t.status.value,
                 "url": link.url if link is not None and link.active else None,
                 "paid_at": t.paid_at,
+                "refunded": None if t.refunded_total.is_zero() else str(t.refunded_total),
+                "invoice": _invoice(view, t.id),
                 "reminders": [
                     {
                         "sequence": r.sequence,
@@ -153,6 +190,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 customer=f"+{view.customer.phone}",
                 price=str(view.order.price or ""),
                 paid=None if ledger is None else str(ledger.paid),
+                refunded=None if ledger is None or ledger.refunded.is_zero() else str(ledger.refunded),
                 balance=None if ledger is None else str(ledger.balance),
                 transactions=transactions,
                 reminders_on=view.order.reminders_enabled,
@@ -194,6 +232,17 @@ async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
     await deps.queue([to_admin(actor, "reminders_switched", order=f"#{_number(command)}", on=on)])
 
 
+async def refund(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await refund_flow.confirm_step(deps, actor, _number(command), command.amount)
+
+
+async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    customer = await customer_service.set_customer(
+        deps.uow, str(actor.vendor.id), command.phone or "", [("locale", command.locale or "")], deps.clock()
+    )
+    await deps.queue([to_admin(actor, "language_set", customer=f"+{customer.phone}", locale=customer.locale)])
+
+
 async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
     check = await icount_service.check_provider(deps.payments, str(actor.vendor.id))
     await deps.queue(
@@ -227,6 +276,8 @@ COMMANDS: dict[Verb, Command] = {
     Verb.REMIND: remind,
     Verb.REMINDERS: reminders,
     Verb.CHECK: check_connection,
+    Verb.REFUND: refund,
+    Verb.LANGUAGE: set_language,
 }
 
 

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Flag, StrEnum, auto
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.domain.money import Money
 
@@ -116,6 +116,14 @@ class ProviderError(Exception):
     def __init__(self, message: str, *, transient: bool) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+@runtime_checkable
+class RefundLookup(Protocol):
+    """A provider that can say whether a refund asked with ``idempotency_key`` was made (Stripe keeps
+    idempotency keys 24 hours only: past them, asking again could refund twice)."""
+
+    async def find_refund(self, reference: str, idempotency_key: str) -> RefundResult | None: ...
 
 
 class PaymentProvider(Protocol):

@@ -9,7 +9,7 @@ from datetime import datetime
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.order import Order
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWorkFactory
@@ -112,9 +112,7 @@ async def recent_payments(uow_factory: UnitOfWorkFactory, actor: CustomerActor) 
         orders = await uow.orders.open_for_customer(actor.vendor.id, actor.customer.id)
         paid: list[PaymentTransaction] = []
         for order in orders:
-            paid += [
-                t for t in await uow.transactions.for_order(order.id) if t.status is TransactionStatus.PAID
-            ]
+            paid += [t for t in await uow.transactions.for_order(order.id) if t.received]
         return paid
 
 

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
-from bot.domain.transaction import TransactionStatus
 from bot.payments.icount import consts
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
@@ -56,7 +55,7 @@ async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
         if order is None or order.status is not OrderStatus.PENDING:
             return False
         transactions = await uow.transactions.for_order(order.id)
-        if any(t.status is TransactionStatus.PAID for t in transactions):
+        if any(t.received for t in transactions):
             return False
         if await uow.billing.has_ipn_waiting(consts.NAME, [t.id for t in transactions]):
             log.info("held order %s stays held: a payment of it is being confirmed", order_id)

@@ -16,15 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import (
-    NothingToRefund,
-    ProviderNotConfigured,
-    RefundFailed,
-    RefundNotSupported,
-    RefundUncertain,
-)
-from bot.domain.money import Money, parse_amount
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.errors import ProviderNotConfigured
+from bot.domain.money import Money
+from bot.domain.refund import Refund
+from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import ProviderName
 from bot.payments.icount import consts
 from bot.payments.port import PaymentEvent, PaymentEventKind, ProviderError
@@ -33,7 +28,7 @@ from bot.services.inbox import run_claimed
 from bot.services.invoices import issue_invoice
 from bot.services.payments import link_request_for
 from bot.services.provider_clients import icount_for
-from bot.services.settlement import Outcome, apply_event, apply_refund
+from bot.services.settlement import Outcome, apply_event
 from bot.services.vendors import find_vendor
 from bot.store.repositories.inbox import InboundEvent
 
@@ -229,84 +224,103 @@ async def check_provider(deps: PaymentDeps, vendor_reference: str | None) -> Pro
     return ProviderCheck(name, True, company=info.name or info.cid)
 
 
-async def refund_payment(
-    deps: PaymentDeps,
-    vendor_reference: str | None,
-    number: int,
-    amount_text: str | None = None,
-    transaction_id: uuid.UUID | None = None,
-) -> tuple[PaymentTransaction, Money]:
-    """Refunds an iCount card payment (the latest unless named): in full by cancelling its document with
-    ``refund_cc`` when iCount lists that document with the charge (else ``cc/refund``, then the document
-    cancelled), in part by ``cc/refund``. Neither call has an idempotency key at iCount, so neither is
-    retried blindly."""
+# A refund iCount did not answer is taken as not made only once its card transaction still shows no
+# refund this long after (its lists may lag behind the call).
+REFUND_SETTLING = timedelta(minutes=15)
+
+
+async def refund_card_payment(
+    deps: PaymentDeps, transaction: PaymentTransaction, amount: Money, whole: bool
+) -> tuple[str, str | None, str | None]:
+    """Gives ``amount`` of an iCount card payment back, once: (status, reference, reason) with status
+    succeeded, failed or unknown (no answer: it may have been made). All of a payment not refunded
+    before: its document is cancelled with ``refund_cc`` when iCount lists that document with the charge
+    (else ``cc/refund``, then the document cancelled); part of it: ``cc/refund``. Neither call has an
+    idempotency key at iCount, so neither is ever retried blindly."""
     async with deps.uow() as uow:
-        vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number)
-        if order is None:
-            raise NothingToRefund(order=f"#{number}")
-        paid = [
-            t
-            for t in await uow.transactions.for_order(order.id)
-            if t.status is TransactionStatus.PAID and transaction_id in (None, t.id)
-        ]
-        if not paid:
-            raise NothingToRefund(order=order.reference)
-        transaction = paid[-1]
-        if transaction.provider != consts.NAME or not transaction.provider_reference:
-            raise RefundNotSupported(provider=transaction.provider or transaction.payment_method or "")
-        provider = await icount_for(deps, uow, vendor.id)
+        provider = await icount_for(deps, uow, transaction.vendor_id)
         invoice = await uow.billing.invoice_for(transaction.id)
-    if provider is None:
-        raise RefundNotSupported(provider=transaction.provider)
-    amount = transaction.amount if amount_text is None else parse_amount(amount_text, vendor.currency)
-    if not amount.is_positive() or amount > transaction.amount:
-        raise RefundFailed(
-            amount=str(amount), order=order.reference, provider=consts.NAME, reason="0 < amount <= paid"
-        )
+    if provider is None or not transaction.provider_reference:
+        return "failed", None, "not an iCount card payment"
+    whole = whole and transaction.refunded_total.is_zero()
     paid_on = (transaction.paid_at or deps.clock()).date()
     reference = transaction.provider_reference
     try:
         found = await provider.find_card_payment(reference, paid_on, currency=transaction.amount.currency)
         if found is None or found.cc_bill_log_id is None:
-            raise RefundFailed(
-                amount=str(amount), order=order.reference, provider=consts.NAME, reason="payment not found"
-            )
-        if amount == transaction.amount and found.refunded:
+            return "failed", None, "payment not found at iCount"
+        if whole and found.refunded:
             # Cancelling the document would give back the whole payment a second time.
-            raise RefundFailed(
-                amount=str(amount), order=order.reference, provider=consts.NAME,
-                reason="partly refunded already: refund the rest with an amount",
-            )  # fmt: skip
-        issued = invoice if amount == transaction.amount and invoice and invoice.status == "issued" else None
-        cancelled = False
+            return "failed", None, "partly refunded at iCount already: refund the rest with an amount"
+        issued = invoice if whole and invoice and invoice.status == "issued" else None
+        cancelled, refund_reference = False, None
         if issued is not None and (found.doctype, found.docnum) == (issued.doctype, issued.docnum):
             # iCount itself ties this document to the card charge: cancelling it gives the money back.
             await provider.cancel_document(issued.doctype, issued.docnum, "refund", refund_card=True)
-            cancelled = True
+            cancelled, refund_reference = True, f"{issued.doctype}:{issued.docnum}"
         else:
             # A document iCount does not list with the charge (ours, made by doc/create) may be cancelled
             # by refund_cc without the card being refunded: the card is refunded itself, then it is.
-            await provider.refund_card(found.cc_bill_log_id, amount)
+            result = await provider.refund_card(found.cc_bill_log_id, amount)
+            refund_reference = result.provider_refund_id
             if issued is not None:
                 try:
                     await provider.cancel_document(issued.doctype, issued.docnum, "refund", refund_card=False)
                     cancelled = True
                 except ProviderError as error:
                     log.warning("refunded, but %s %s not cancelled: %s", issued.doctype, issued.docnum, error)
-        if cancelled:
-            async with deps.uow() as uow:
-                await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
-                await uow.commit()
     except ProviderError as error:
-        if error.transient:
-            raise RefundUncertain(amount=str(amount), order=order.reference, provider=consts.NAME) from error
-        raise RefundFailed(
-            amount=str(amount), order=order.reference, provider=consts.NAME, reason=str(error)
-        ) from error
-    outcome = await apply_refund(deps, transaction.id, amount)
-    log.info("refund of %s on %s: %s", amount, transaction.id, outcome)
-    return transaction, amount
+        return ("unknown" if error.transient else "failed"), None, str(error)
+    if cancelled:
+        async with deps.uow() as uow:
+            await uow.billing.mark_invoice_cancelled(transaction.id, deps.clock())
+            await uow.commit()
+    return "succeeded", refund_reference, None
+
+
+async def check_card_refund(
+    deps: PaymentDeps, transaction: PaymentTransaction, refund: Refund, now: datetime
+) -> tuple[str, str | None, str | None]:
+    """Whether an iCount refund that got no answer was made, from the card transaction's ``refunded``
+    flag: flagged while nothing was refunded before, it was; not flagged well after the call, it was
+    not. A flag already set by an earlier refund tells nothing: the vendor checks iCount."""
+    async with deps.uow() as uow:
+        provider = await icount_for(deps, uow, transaction.vendor_id)
+    if provider is None or not transaction.provider_reference:
+        return "unknown", None, "the vendor no longer uses iCount"
+    paid_on = (transaction.paid_at or now).date()
+    try:
+        found = await provider.find_card_payment(
+            transaction.provider_reference, paid_on, currency=transaction.amount.currency
+        )
+    except ProviderError as error:
+        return "unknown", None, str(error)
+    if found is None:
+        return "unknown", None, "iCount does not list the payment"
+    if found.refunded and transaction.refunded_total.is_zero():
+        return "succeeded", None, None
+    if not found.refunded and now - refund.updated_at >= REFUND_SETTLING:
+        return "failed", None, "iCount shows no refund on the payment: it was not made"
+    return "unknown", None, "iCount cannot tell this refund apart from the earlier ones"
+
+
+async def cancel_receipt(deps: PaymentDeps, transaction_id: uuid.UUID) -> None:
+    """The cash given back in full: the iCount document issued for that cash payment is cancelled (no
+    card to refund). A failure is logged; the refund itself stands."""
+    async with deps.uow() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        invoice = await uow.billing.invoice_for(transaction_id)
+        provider = None if transaction is None else await icount_for(deps, uow, transaction.vendor_id)
+    if invoice is None or invoice.status != "issued" or provider is None:
+        return
+    try:
+        await provider.cancel_document(invoice.doctype, invoice.docnum, "refund", refund_card=False)
+    except ProviderError as error:
+        log.warning("cash refunded, but %s %s not cancelled: %s", invoice.doctype, invoice.docnum, error)
+        return
+    async with deps.uow() as uow:
+        await uow.billing.mark_invoice_cancelled(transaction_id, deps.clock())
+        await uow.commit()
 
 
 def ipn_fields(query: Mapping[str, str], form: Mapping[str, str]) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Invoices: one iCount document per payment, its link sent to the customer on WhatsApp.
+"""Invoices: one iCount document per payment (card, or cash taken at the register), its link sent to the
+customer on WhatsApp.
 
 Durable without a queue of its own: a paid iCount transaction without an ``invoices`` row is work to do,
 found again by the periodic pass after a crash. Before making a document, the payment is looked up
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from bot.domain.customer import Customer
 from bot.domain.errors import DomainError
 from bot.domain.order import Order
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.payments.icount import consts
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest, IssuedDocument
@@ -77,7 +78,7 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         transaction = await uow.transactions.get(transaction_id)
         if transaction is None or transaction.provider != consts.NAME:
             return False
-        if transaction.status is not TransactionStatus.PAID:
+        if not transaction.received:
             return False
         if await uow.billing.invoice_for(transaction_id) is not None:
             return False
@@ -103,6 +104,7 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         # A reference "doctype:docnum" came from a document, not from a card confirmation code.
         confirmation_code=None if ":" in reference else reference or None,
         lang="he" if customer_locale(vendor, customer) == "he" else "en",
+        cash=transaction.is_cash,
     )
     document = await _existing_document(deps, provider, transaction, request.lang)
     if document is None:

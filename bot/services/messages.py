@@ -8,6 +8,7 @@ from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.money import Money, format_money
 from bot.domain.order import Order
+from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.rendering import render_for
@@ -38,9 +39,11 @@ def _to_customer(
     message: str,
     template_params: tuple[str, ...],
     /,
+    once_per: str | None = None,
     **context: object,
 ) -> OutgoingMessage:
-    """A message about one request, worded from ``messages/<message>``, queued once per request."""
+    """A message about one request, worded from ``messages/<message>``, queued once per request (or
+    once per ``once_per``: one refund of several on it)."""
     locale = customer_locale(vendor, customer)
     return OutgoingMessage(
         vendor_id=vendor.id,
@@ -51,7 +54,7 @@ def _to_customer(
         template_params=template_params,
         customer_id=customer.id,
         transaction_id=transaction.id,
-        dedupe_key=f"{message}:{transaction.id}",
+        dedupe_key=f"{message}:{once_per or transaction.id}",
     )
 
 
@@ -78,12 +81,13 @@ def receipt(
 
 
 def refund_notice(
-    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, refund: Refund
 ) -> OutgoingMessage:
-    amount = shown(transaction.amount, customer_locale(vendor, customer))
+    amount = shown(refund.amount, customer_locale(vendor, customer))
     return _to_customer(
-        vendor, customer, transaction, "payment_refunded", (amount, order.reference),
+        vendor, customer, transaction, "payment_refunded", (amount, order.reference), str(refund.id),
         amount=amount, order=order.reference, vendor_name=vendor.name,
+        cash=transaction.is_cash,
     )  # fmt: skip
 
 
@@ -128,6 +132,35 @@ def payment_received_note(
         balance=shown(ledger.balance, vendor.locale),
     )
     return to_admins(vendor, admin_phones, "vendor_payment_received", str(transaction.id), text)
+
+
+def refund_note(
+    vendor: Vendor,
+    admin_phones: list[str],
+    customer: Customer,
+    order: Order,
+    transaction: PaymentTransaction,
+    refund: Refund,
+    ledger: Ledger,
+    reopened: bool,
+) -> list[OutgoingMessage]:
+    text = render_for(
+        vendor,
+        "messages/vendor_refund_done",
+        vendor.locale,
+        amount=shown(refund.amount, vendor.locale),
+        order=order.reference,
+        customer=f"+{customer.phone}",
+        method=transaction.payment_method,
+        paid=shown(ledger.received, vendor.locale),
+        refunded=shown(ledger.refunded, vendor.locale),
+        net=shown(ledger.paid, vendor.locale),
+        reopened=reopened,
+        # Made in the provider's own dashboard, not asked through the bot.
+        outside=refund.requested_by == refund.provider,
+        provider=refund.provider,
+    )
+    return to_admins(vendor, admin_phones, "vendor_refund_done", str(refund.id), text)
 
 
 def payment_anomaly_note(

@@ -12,8 +12,10 @@ from bot.domain.errors import OrderNotFound
 from bot.domain.money import parse_amount
 from bot.domain.order import Order, OrderStatus
 from bot.domain.phone import normalise_phone
+from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.services.vendors import find_vendor
+from bot.store.repositories.billing import InvoiceRecord
 from bot.store.repositories.reminders import ReminderRow
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -26,6 +28,8 @@ class OrderView:
     transactions: list[PaymentTransaction]
     links: dict[uuid.UUID, PaymentLinkRecord]
     reminders: dict[uuid.UUID, list[ReminderRow]] = field(default_factory=dict)
+    invoices: dict[uuid.UUID, InvoiceRecord] = field(default_factory=dict)
+    refunds: dict[uuid.UUID, list[Refund]] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Ledger | None:
@@ -60,6 +64,7 @@ async def create_order(
             payment_type=None,
             created_at=now,
             updated_at=now,
+            user_id=vendor.owner_user_id,
         )
         if accept:
             order.accept(now)
@@ -109,7 +114,11 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
         link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
         history = await uow.reminders.history([t.id for t in transactions])
-        return OrderView(order, customer, transactions, links, history)
+        invoices = {i.transaction_id: i for i in await uow.billing.invoices_for_order(order.id)}
+        refunds: dict[uuid.UUID, list[Refund]] = {}
+        for refund in await uow.refunds.for_order(order.id):
+            refunds.setdefault(refund.transaction_id, []).append(refund)
+        return OrderView(order, customer, transactions, links, history, invoices, refunds)
 
 
 async def advance_order(

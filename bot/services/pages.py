@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.transaction import PaymentTransaction
 from bot.services.messages import customer_locale
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWorkFactory
@@ -26,7 +26,7 @@ class PaymentPage:
 
     @property
     def is_paid(self) -> bool:
-        return self.transaction.status is TransactionStatus.PAID
+        return self.transaction.received
 
 
 async def _page(

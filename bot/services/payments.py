@@ -22,28 +22,24 @@ from bot.domain.deposit import AskKind, Ledger, settlement_type
 from bot.domain.errors import (
     DomainError,
     NoOpenRequest,
-    NothingToRefund,
     OrderNotFound,
     PaymentLinkDelayed,
     PaymentLinkFailed,
-    RefundFailed,
-    RefundNotSupported,
 )
 from bot.domain.money import Money, Percent, parse_amount, parse_amount_or_percent
 from bot.domain.order import Order
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
-from bot.domain.vendor import Vendor
-from bot.payments.port import Capability, LinkRequest, PaymentProvider, ProviderError
+from bot.domain.transaction import CASH_REGISTER, PaymentTransaction, TransactionStatus
+from bot.domain.vendor import ProviderName, Vendor
+from bot.payments.port import LinkRequest, PaymentProvider, ProviderError
 from bot.services import messages
 from bot.services.context import PaymentDeps, with_retries
+from bot.services.invoices import issue_invoice
 from bot.services.provider_clients import ensure_provider_client
-from bot.services.settlement import apply_refund
 from bot.services.vendors import find_vendor
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-CASH_REGISTER = "cash_register"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +65,7 @@ def _new_transaction(
         created_at=now,
         updated_at=now,
         provider=provider,
+        user_id=vendor.owner_user_id,
     )
 
 
@@ -331,7 +328,11 @@ async def record_cash_payment(
         amount = ledger.check_request(
             ledger.requestable if typed is None else parse_amount(typed, vendor.currency)
         )
-        transaction = _new_transaction(vendor, order, ledger, amount, now, None)
+        # With iCount the cash is booked there too (a receipt): the transaction names it for the invoice pass.
+        books = vendor.payment.provider is ProviderName.ICOUNT
+        transaction = _new_transaction(
+            vendor, order, ledger, amount, now, ProviderName.ICOUNT.value if books else None
+        )
         transaction.mark_paid(now, CASH_REGISTER, None)
         await uow.transactions.add(transaction)
         transactions.append(transaction)
@@ -343,39 +344,11 @@ async def record_cash_payment(
             raise LookupError(order.customer_id)
         await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, after), now)
         await uow.commit()
-    return order, transaction, after
-
-
-async def refund_payment(
-    deps: PaymentDeps, vendor_reference: str | None, number: int, transaction_id: uuid.UUID | None = None
-) -> PaymentTransaction:
-    """Refunds a paid transaction in full (the latest one unless named) where the provider can."""
-    async with deps.uow() as uow:
-        vendor = await find_vendor(uow, vendor_reference)
-        order = await _order(uow, vendor, number)
-        paid = [t for t in await uow.transactions.for_order(order.id) if t.status is TransactionStatus.PAID]
-        chosen = [t for t in paid if transaction_id in (None, t.id)]
-        if not chosen:
-            raise NothingToRefund(order=order.reference)
-        transaction = chosen[-1]
-        provider = None
-        if transaction.payment_method != CASH_REGISTER:
-            provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-    if provider is not None:
-        if Capability.REFUND not in provider.capabilities or provider.name != transaction.provider:
-            raise RefundNotSupported(provider=transaction.provider or provider.name)
-        reference = transaction.provider_reference or ""
+    if books:
         try:
-            await with_retries(
-                lambda: provider.refund(reference, transaction.amount, f"refund-{transaction.id}"),
-                deps.retry_delay,
+            await issue_invoice(deps, transaction.id)
+        except (ProviderError, DomainError, ValueError) as error:
+            log.warning(
+                "receipt of cash payment %s delayed (the invoice pass retries): %s", transaction.id, error
             )
-        except ProviderError as error:
-            raise RefundFailed(
-                amount=str(transaction.amount),
-                order=order.reference,
-                provider=provider.name,
-                reason=str(error),
-            ) from error
-    await apply_refund(deps, transaction.id, transaction.amount)
-    return transaction
+    return order, transaction, after

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from bot.domain.deposit import Ledger, settlement_type
 from bot.domain.money import Money
 from bot.domain.order import Order, OrderStatus
+from bot.domain.refund import Refund, RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.payments.port import PaymentEvent, PaymentEventKind
 from bot.services import messages
@@ -74,7 +76,7 @@ async def record_payment(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
             return Outcome.UNKNOWN
         order, transaction = located
         same_payment = event.reference is not None and event.reference == transaction.provider_reference
-        if transaction.status in {TransactionStatus.PAID, TransactionStatus.REFUNDED} and same_payment:
+        if transaction.received and same_payment:
             return Outcome.DUPLICATE
         anomaly = _anomaly(transaction, event)
         vendor = await uow.vendors.get(order.vendor_id)
@@ -111,7 +113,7 @@ async def record_payment(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
 
 
 def _anomaly(transaction: PaymentTransaction, event: PaymentEvent) -> str | None:
-    if transaction.status in {TransactionStatus.PAID, TransactionStatus.REFUNDED}:
+    if transaction.received:
         return "already_paid"
     if transaction.status in {TransactionStatus.CANCELLED, TransactionStatus.EXPIRED}:
         return "cancelled"
@@ -150,39 +152,80 @@ async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     return Outcome.RECORDED
 
 
-async def apply_refund(
-    deps: PaymentDeps, transaction_id: uuid.UUID, refunded: Money, vendor_id: uuid.UUID | None = None
-) -> Outcome:
-    """Marks a fully refunded transaction refunded, reopens an order it no longer covers, and tells the
-    customer. Partial refunds are only logged: the transaction stays paid."""
+async def record_refund_success(uow: UnitOfWork, order: Order, row: Refund, now: datetime) -> None:
+    """Under the order's lock: the payment keeps the refund, the order is no longer paid when the price
+    is not covered any more, and the customer and the vendor's admins are told."""
+    transaction = await uow.transactions.get(row.transaction_id)
+    if transaction is None:  # pragma: no cover
+        return
+    transaction.apply_refund(row.amount, now)
+    await uow.transactions.update(transaction)
+    ledger = Ledger.of(order.require_price(), await uow.transactions.for_order(order.id))
+    reopened = order.reopen(ledger.paid, now)
+    if reopened:
+        await uow.orders.update(order)
+    vendor = await uow.vendors.get(order.vendor_id)
+    customer = await uow.customers.get(order.customer_id)
+    if vendor is None or customer is None:  # pragma: no cover - foreign keys
+        return
+    admins = await uow.vendors.admin_phones(vendor.id)
+    await uow.outbox.add(messages.refund_notice(vendor, customer, order, transaction, row), now)
+    for note in messages.refund_note(vendor, admins, customer, order, transaction, row, ledger, reopened):
+        await uow.outbox.add(note, now)
+
+
+async def record_provider_refund(
+    uow: UnitOfWork, order: Order, transaction: PaymentTransaction, told: Money, reference: str, now: datetime
+) -> list[Refund]:
+    """A provider says ``told`` of the payment is refunded in all (Stripe's cumulative
+    ``amount_refunded``): our refunds still in flight that it covers are succeeded, and what is left is
+    a refund made at the provider itself (its dashboard). Runs under the order's lock; a repeated or
+    older notice changes nothing."""
+    gap = told - transaction.refunded_total
+    if not gap.is_positive():
+        return []
+    done = []
+    for row in await uow.refunds.for_transaction(transaction.id):
+        if row.in_flight and row.amount <= gap:
+            row.status, row.updated_at, row.failure_reason = RefundStatus.SUCCEEDED, now, None
+            await record_refund_success(uow, order, row, now)
+            await uow.refunds.update(row)
+            done.append(row)
+            gap = gap - row.amount
+            transaction = await uow.transactions.get(transaction.id) or transaction
+    if gap.is_positive():
+        row = Refund(
+            id=uuid.uuid4(), vendor_id=transaction.vendor_id, transaction_id=transaction.id, amount=gap,
+            status=RefundStatus.SUCCEEDED, requested_by=transaction.provider or "provider", created_at=now,
+            updated_at=now, provider=transaction.provider, provider_reference=reference,
+        )  # fmt: skip
+        await uow.refunds.add(row)
+        await record_refund_success(uow, order, row, now)
+        done.append(row)
+    return done
+
+
+async def apply_provider_refund(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
+    """A provider's news that (in all) ``refunded_amount`` of a payment went back: our refunds it covers
+    are succeeded, the rest is recorded as made at the provider. Idempotent: told twice, or an older
+    total, it changes nothing."""
+    if event.refunded_amount is None:
+        return Outcome.UNKNOWN
     now = deps.clock()
     async with deps.uow() as uow:
-        found = await uow.transactions.get(transaction_id)
-        if found is None or vendor_id not in (None, found.vendor_id):
+        located = await _locked(uow, event)
+        if located is None:
             return Outcome.UNKNOWN
-        order = await uow.orders.get(found.commande_id, for_update=True)
-        transaction = await uow.transactions.get(transaction_id)
-        if order is None or transaction is None:  # pragma: no cover
-            return Outcome.UNKNOWN
+        order, transaction = located
         if transaction.is_open:
             raise RefundBeforePayment(str(transaction.id))
-        if transaction.status is not TransactionStatus.PAID:
+        if not transaction.received:
             return Outcome.DUPLICATE
-        if refunded < transaction.amount:
-            log.info("partial refund of %s on transaction %s", refunded, transaction.id)
-            return Outcome.RECORDED
-        transaction.refund(now)
-        await uow.transactions.update(transaction)
-        ledger = Ledger.of(order.require_price(), await uow.transactions.for_order(order.id))
-        if order.reopen(ledger.paid, now):
-            await uow.orders.update(order)
-        vendor = await uow.vendors.get(order.vendor_id)
-        customer = await uow.customers.get(order.customer_id)
-        if vendor is None or customer is None:  # pragma: no cover
-            return Outcome.UNKNOWN
-        await uow.outbox.add(messages.refund_notice(vendor, customer, order, transaction), now)
+        done = await record_provider_refund(
+            uow, order, transaction, event.refunded_amount, event.reference or event.event_id, now
+        )
         await uow.commit()
-    return Outcome.RECORDED
+    return Outcome.RECORDED if done else Outcome.DUPLICATE
 
 
 async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
@@ -191,10 +234,6 @@ async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     if event.kind is PaymentEventKind.FAILED:
         return await record_failure(deps, event)
     if event.kind is PaymentEventKind.REFUNDED:
-        async with deps.uow() as uow:
-            transaction = await _find(uow, event)
-        if transaction is None or event.refunded_amount is None:
-            return Outcome.UNKNOWN
-        return await apply_refund(deps, transaction.id, event.refunded_amount, event.vendor_id)
+        return await apply_provider_refund(deps, event)
     log.info("payment event %s of kind %s needs no action", event.event_id, event.kind)
     return Outcome.DUPLICATE

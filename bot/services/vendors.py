@@ -116,6 +116,7 @@ async def change_settings(
     """Applies every ``KEY=VALUE`` or none: one bad pair leaves the vendor unchanged."""
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, reference)
+        owner_before = vendor.owner_user_id
         secrets: dict[str, str] = {}
         for key, value in pairs:
             normalised = key.strip().lower()
@@ -129,6 +130,9 @@ async def change_settings(
                 apply_setting(vendor, key, value)
         vendor.updated_at = now
         await uow.vendors.update(vendor)
+        if vendor.owner_user_id != owner_before:
+            # The rows the Supabase read policies check carry the new owner, old rows included.
+            await uow.vendors.set_rows_owner(vendor.id, vendor.owner_user_id)
         if secrets and cipher is not None:
             stored = cipher.open(await uow.vendors.credentials(vendor.id))
             stored.update(secrets)

@@ -71,6 +71,9 @@ vendors = Table(
     Column("whatsapp_templates", JSONDocument, nullable=False),
     # Per-vendor wording of messages: {"<kind>": {"<locale>": "<Jinja2 text>"}}.
     Column("message_overrides", JSONDocument, nullable=False, server_default=text("'{}'")),
+    # The Supabase auth user who owns the vendor: copied to commandes.user_id and
+    # payment_transactions.user_id, which the Supabase-only read policies check against auth.uid().
+    Column("owner_user_id", Uuid(), nullable=True),
     *_timestamps(),
 )
 
@@ -114,6 +117,8 @@ payment_settings = Table(
     # The document issued after each iCount payment: invrec (VAT-registered) or receipt (exempt).
     Column("invoice_doctype", String(16), nullable=False, server_default=text("'invrec'")),
     CheckConstraint(_in("invoice_doctype", ["invrec", "receipt"]), name="payment_settings_invoice_doctype"),
+    # On: an order accepted with a price gets its payment request at once, sized by deposit_mode.
+    Column("request_on_accept", Boolean(), nullable=False, server_default=text("false")),
 )
 
 customers = Table(
@@ -212,8 +217,37 @@ payment_transactions = Table(
     Column("provider_reference", String(255), nullable=True),
     Column("is_guarantee", Boolean(), nullable=False, server_default=text("false")),
     Column("failure_reason", Text(), nullable=True),
+    # The sum of its succeeded refunds, kept with the row under the order's lock (see refunds).
+    Column("refunded_amount", ExactDecimal(10, 2), nullable=False, server_default=text("0")),
     CheckConstraint("montant > 0", name="payment_transactions_montant"),
+    CheckConstraint(
+        "refunded_amount >= 0 AND refunded_amount <= montant", name="payment_transactions_refunded_amount"
+    ),
     Index(None, "vendor_id", "status"),
+)
+
+REFUND_STATUSES = ["pending", "succeeded", "failed", "unknown"]
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=False, index=True),
+    Column("amount", ExactDecimal(10, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    # pending while the provider is asked; unknown when it did not answer (checked before any other).
+    Column("status", String(16), nullable=False),
+    # None for cash given back at the register.
+    Column("provider", String(16), nullable=True),
+    Column("provider_reference", String(255), nullable=True),
+    # The admin's phone, "cli", or the provider for a refund made in its own dashboard.
+    Column("requested_by", String(64), nullable=False),
+    Column("failure_reason", Text(), nullable=True),
+    *_timestamps(),
+    CheckConstraint("amount > 0", name="refunds_amount"),
+    CheckConstraint(_in("status", REFUND_STATUSES), name="refunds_status"),
+    Index(None, "status"),
 )
 
 inbound_events = Table(

@@ -13,6 +13,7 @@ from bot.store.repositories.inbox import InboxRepository
 from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
 from bot.store.repositories.outbox import OutboxRepository
+from bot.store.repositories.refunds import RefundRepository
 from bot.store.repositories.reminders import ReminderRepository
 from bot.store.repositories.transactions import TransactionRepository
 from bot.store.repositories.vendors import VendorRepository
@@ -29,6 +30,7 @@ class UnitOfWork:
     inbox: InboxRepository
     conversations: ConversationRepository
     billing: BillingRepository
+    refunds: RefundRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -48,6 +50,7 @@ class UnitOfWork:
         self.inbox = InboxRepository(connection)
         self.conversations = ConversationRepository(connection)
         self.billing = BillingRepository(connection)
+        self.refunds = RefundRepository(connection)
         return self
 
     async def __aexit__(

@@ -91,6 +91,8 @@ class _Fault:
     status: int = 500
     seconds: float = 0.0
     text: str | None = None
+    # The call does its work, then the answer is lost (a gateway timeout): its outcome is unknown.
+    after_work: bool = False
 
 
 @dataclass
@@ -200,6 +202,10 @@ class FakeIcount:
     def fail_next(self, method: str, status: int = 500, times: int = 1) -> None:
         self._faults.append(_Fault(method, times, status=status, text="Internal Server Error"))
 
+    def lose_answer_next(self, method: str, status: int = 504, times: int = 1) -> None:
+        """The next calls of ``method`` do their work (a refund is made), then answer ``status``."""
+        self._faults.append(_Fault(method, times, status=status, text="Gateway Time-out", after_work=True))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -284,7 +290,7 @@ class FakeIcount:
         if not isinstance(params, dict):
             return web.json_response({"status": False, "reason": "bad_request"})
         fault = self._take_fault(method)
-        if fault is not None and fault.text is not None:
+        if fault is not None and fault.text is not None and not fault.after_work:
             self.calls.append(RecordedCall(method, params, content_type, "throttled"))
             return web.Response(status=fault.status, text=fault.text, content_type="text/plain")
         try:
@@ -306,6 +312,8 @@ class FakeIcount:
             }
         if fault is not None and fault.seconds:
             await asyncio.sleep(fault.seconds)
+        if fault is not None and fault.after_work:
+            return web.Response(status=fault.status, text=fault.text, content_type="text/plain")
         return web.json_response(answer)
 
     def _authenticate(self, method: str, request: web.Request, params: Json) -> str:
@@ -431,7 +439,10 @@ class FakeIcount:
             # iCount gives back the document made the first time.
             known = self._sanity[sanity]
             return {"doctype": known[0], "docnum": known[1], "doc_url": self.documents[known]["doc_url"]}
-        payments = params.get("cc")
+        cash = params.get("cash")
+        if cash is not None and not (isinstance(cash, dict) and cash.get("sum")):
+            raise _Refusal("bad_payment", "cash must be a payment with a sum")
+        payments = params.get("cc") or ([cash] if cash else None)
         if doctype in {"invrec", "receipt"} and not payments:
             raise _Refusal("missing_payment", f"a {doctype} needs a payment")
         if doctype == "invrec" and not params.get("items"):

@@ -227,6 +227,7 @@ class FakeStripe:
         self._idempotent: dict[tuple[str, str], tuple[tuple[str, str, Json], int, Json]] = {}
         self._failures: list[_Fault] = []
         self._delays: list[_Fault] = []
+        self._lost: list[_Fault] = []
         self._stores = {
             "products": self.products,
             "payment_links": self.payment_links,
@@ -243,6 +244,7 @@ class FakeStripe:
             ("POST", re.compile(r"/v1/payment_links/([^/]+)"), self._update_payment_link),
             ("GET", re.compile(r"/v1/payment_links/([^/]+)/line_items"), self._list_line_items),
             ("POST", re.compile(r"/v1/refunds"), self._create_refund),
+            ("GET", re.compile(r"/v1/refunds"), self._list_refunds),
             ("GET", re.compile(rf"/v1/({'|'.join(self._stores)})/([^/]+)"), self._retrieve),
         ]
 
@@ -289,6 +291,11 @@ class FakeStripe:
         """The next ``times`` requests under ``path_prefix`` do their work, then wait ``seconds``."""
         self._delays.append(_Fault(path_prefix, times, seconds=seconds))
 
+    def lose_answer_next(self, path_prefix: str, status: int = 500, times: int = 1) -> None:
+        """The next ``times`` POSTs under ``path_prefix`` do their work (and keep it for their idempotency
+        key), then answer ``status``: the client cannot know the outcome."""
+        self._lost.append(_Fault(path_prefix, times, status=status))
+
     @staticmethod
     def _take(faults: list[_Fault], path: str) -> _Fault | None:
         for fault in faults:
@@ -316,6 +323,8 @@ class FakeStripe:
             status, body = error.status, error.body
         if delay is not None:
             await asyncio.sleep(delay.seconds)  # after the work: a client that gave up can replay it
+        if method == "POST" and (lost := self._take(self._lost, path)) is not None:
+            status, body = lost.status, self._injected(lost.status).body
         return web.json_response(body, status=status, headers=headers)
 
     def _answer(
@@ -559,6 +568,18 @@ class FakeStripe:
         metadata = _metadata(params.get("metadata"), "metadata")
         self.created["refund"] += 1
         return self._refund(charge, amount, params.get("reason"), metadata)
+
+    def _list_refunds(self, params: Json) -> Json:
+        _reject_unknown(params, dict.fromkeys(["payment_intent", "charge", "limit", "expand"]))
+        found = [
+            copy.deepcopy(refund)
+            for refund in self.refunds.values()
+            if params.get("payment_intent") in (None, refund["payment_intent"])
+            and params.get("charge") in (None, refund["charge"])
+        ]
+        found.sort(key=lambda refund: refund["created"], reverse=True)
+        limit = _integer(params.get("limit", "10"), "limit", minimum=1)
+        return {"object": "list", "data": found[:limit], "has_more": len(found) > limit, "url": "/v1/refunds"}
 
     def _refund(self, charge: Json, amount: int, reason: str | None, metadata: dict[str, str]) -> Json:
         charge["amount_refunded"] += amount

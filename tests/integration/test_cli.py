@@ -50,7 +50,7 @@ def check_order_json(data: dict[str, object]) -> None:
     assert data["currency"] == "EUR"
     assert data["payment_type"] is None
     assert data["transactions"] == []
-    assert data["customer"] == {"phone": "+33699887766", "name": None}
+    assert data["customer"] == {"phone": "+33699887766", "name": None, "locale": None, "opted_out": False}
 
 
 def test_vendor_add_order_create_and_show_work_on_sqlite(tmp_path: Path) -> None:

@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain.deposit import AskKind
-from bot.domain.errors import RefundFailed, RefundUncertain
+from bot.domain.errors import RefundExceedsPaid, RefundPending, RefundResolved, RefundUncertain
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
+from bot.domain.refund import RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest
-from bot.services import holds, icount, invoices, payments
+from bot.rendering import explain
+from bot.services import holds, icount, invoices, payments, refunds
 from bot.services import orders as order_service
 from bot.services import vendors as vendor_service
 from bot.store.tables import customers, inbound_events, outbox_messages
@@ -300,24 +302,43 @@ async def test_a_receipt_is_issued_for_a_vat_exempt_vendor(app_client: TestClien
     assert doctype == "receipt"
 
 
-async def test_a_full_refund_cancels_the_document_and_a_partial_one_uses_cc_refund(
+async def test_two_partial_refunds_end_refunded_the_order_unpaid_and_the_customer_told_twice(
     app_client: TestClient, fake: FakeIcount
 ) -> None:
     deps = app_client.app[payments_key]
-    partly, _partly_id, sale = await new_request(app_client, AskKind.FULL, None)
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
-    _transaction, amount = await icount.refund_payment(deps, None, partly, "20")
-    assert amount == Money(Decimal("20.00"), "ILS")
-    assert fake.refunds[-1]["sum"] == Decimal("20.00") and len(fake.calls_to("doc/cancel")) == 0
-    view = await order_service.show_order(app_client.app[uow_key], None, partly)
-    assert view.transactions[0].status is TransactionStatus.PAID, "a partial refund keeps it paid"
-    with pytest.raises(RefundFailed):
-        await icount.refund_payment(deps, None, partly)  # "all of it" would give the 20 back twice
-    await icount.refund_payment(deps, None, partly, "130")
+    first = await refunds.refund(deps, None, number, "20", requested_by="+972541112222")
+    assert first.amount == Money(Decimal("20.00"), "ILS") and len(fake.calls_to("doc/cancel")) == 0
+    assert fake.refunds[-1]["sum"] == Decimal("20.00")
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.transactions[0].status is TransactionStatus.PARTIALLY_REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED, "paid 130 of 150: no longer paid"
+    assert view.ledger is not None and view.ledger.paid == Money(Decimal("130.00"), "ILS")
+    [row] = view.refunds[transaction_id]
+    assert (row.status, row.requested_by, row.provider) == (RefundStatus.SUCCEEDED, "+972541112222", "icount")
+    assert row.provider_reference, "iCount's confirmation code of the refund"
+    second = await refunds.refund(deps, None, number, "130")
+    assert second.ledger.paid.is_zero() and second.ledger.refunded == Money(Decimal("150.00"), "ILS")
     assert fake.transactions[code_of(fake, sale)].refunded == Decimal("150.00")
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.transactions[0].status is TransactionStatus.REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED and view.order.payment_type is None
+    kinds = await outbox_kinds(app_client)
+    assert kinds.count("payment_refunded") == 2 and kinds.count("vendor_refund_done") == 2
+    with pytest.raises(RefundExceedsPaid) as third:
+        await refunds.refund(deps, None, number, "1")
+    assert explain(third.value, "en").startswith("Everything paid has been refunded already")
+    assert len(fake.refunds) == 2
+
+
+async def test_a_full_refund_cancels_the_document_with_refund_cc(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    deps = app_client.app[payments_key]
     number, first_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
-    await icount.refund_payment(deps, None, number)
+    await refunds.refund(deps, None, number)
     [cancel] = fake.calls_to("doc/cancel")
     assert cancel.params["refund_cc"] == 1
     view = await order_service.show_order(app_client.app[uow_key], None, number)
@@ -576,7 +597,7 @@ async def test_a_full_refund_gives_the_money_back_even_when_icount_does_not_tie_
     deps = app_client.app[payments_key]
     number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
-    await icount.refund_payment(deps, None, number)
+    await refunds.refund(deps, None, number)
     assert fake.transactions[code_of(fake, sale)].refunded == Decimal("150.00"), "the card got it back"
     async with app_client.app[uow_key]() as uow:
         invoice = await uow.billing.invoice_for(transaction_id)
@@ -615,13 +636,48 @@ async def test_a_payment_whose_invoice_keeps_failing_waits_longer_each_time_and_
         assert await uow.billing.invoice_for(first) is None
 
 
-async def test_a_refund_icount_does_not_answer_is_reported_as_maybe_made_not_as_failed(
+async def test_a_refund_icount_made_but_did_not_answer_is_found_made_and_never_made_twice(
     app_client: TestClient, fake: FakeIcount
 ) -> None:
     deps = app_client.app[payments_key]
-    number, _transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
-    fake.fail_next("cc/refund", status=503)
+    fake.lose_answer_next("cc/refund")  # iCount refunds the card, but its answer is lost
     with pytest.raises(RefundUncertain):
-        await icount.refund_payment(deps, None, number, "20")
+        await refunds.refund(deps, None, number, "20")
     assert len(fake.calls_to("cc/refund")) == 1, "a refund is never retried blindly"
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert [r.status for r in view.refunds[transaction_id]] == [RefundStatus.UNKNOWN]
+    assert view.transactions[0].status is TransactionStatus.PAID, "not counted while unknown"
+    # The vendor asks again: the bot first reads the card transaction, finds the refund made, says so.
+    with pytest.raises(RefundResolved) as resolved:
+        await refunds.refund(deps, None, number, "20")
+    assert resolved.value.params["made"] is True
+    assert len(fake.calls_to("cc/refund")) == 1 and len(fake.refunds) == 1, "never made twice"
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    assert view.transactions[0].status is TransactionStatus.PARTIALLY_REFUNDED
+    assert (await outbox_kinds(app_client)).count("payment_refunded") == 1
+    # A new refund asked now is a new one.
+    await refunds.refund(deps, None, number, "30")
+    assert [r["sum"] for r in fake.refunds] == [Decimal("20.00"), Decimal("30.00")]
+
+
+async def test_a_refund_icount_did_not_make_stays_unknown_until_it_plainly_was_not_made(
+    app_client: TestClient, fake: FakeIcount, clock: FrozenClock
+) -> None:
+    deps = app_client.app[payments_key]
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    fake.fail_next("cc/refund", status=503)  # refused before anything was done
+    with pytest.raises(RefundUncertain):
+        await refunds.refund(deps, None, number, "20")
+    with pytest.raises(RefundPending):
+        await refunds.refund(deps, None, number, "20")  # iCount's lists may lag: not taken as not made yet
+    assert await refunds.resolve_uncertain_refunds(deps) == 0
+    clock.advance(timedelta(minutes=16))
+    assert await refunds.resolve_uncertain_refunds(deps) == 1, "the recovery pass finds it was not made"
+    view = await order_service.show_order(app_client.app[uow_key], None, number)
+    [row] = view.refunds[transaction_id]
+    assert row.status is RefundStatus.FAILED and "not made" in (row.failure_reason or "")
+    outcome = await refunds.refund(deps, None, number, "20")
+    assert outcome.ledger.refunded == Money(Decimal("20.00"), "ILS") and len(fake.refunds) == 1

@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from bot.domain.deposit import AskKind
+from bot.services import orders as order_service
+from bot.services import payments
+from bot.services import vendors as vendor_service
 from bot.store import migrate
 from bot.store.database import create_engine
-from tests.conftest import admin_dsn, create_postgres_database, drop_postgres_database
+from bot.store.uow import UnitOfWorkFactory
+from tests.conftest import NOW, admin_dsn, create_postgres_database, drop_postgres_database
+from tests.payment_support import deps_for
 
 SUPABASE = Path(__file__).resolve().parents[2] / "supabase" / "migrations"
 SUPABASE_ONLY = "supabase_only"
@@ -127,25 +134,100 @@ async def test_every_table_of_the_supabase_sql_has_row_level_security(
     assert [t["relname"] for t in tables if not t["relrowsecurity"]] == []
 
 
+# A stand-in for what Supabase provides: the auth schema with auth.uid() read from the request's JWT
+# claims (Supabase's own definition), the anon and authenticated roles, and their grants on public tables.
+SUPABASE_STAND_IN = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+    CREATE ROLE authenticated NOLOGIN;
+  END IF;
+END $$;
+CREATE SCHEMA auth;
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $$
+  SELECT coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated;
+GRANT USAGE ON SCHEMA public TO anon, authenticated;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated;
+"""
+READ_TABLES = (
+    "vendors", "customers", "commandes", "payment_transactions", "payment_links", "reminders", "invoices",
+    "refunds",
+)  # fmt: skip
+
+
+async def supabase_shaped(connection: asyncpg.Connection) -> None:
+    await connection.execute(SUPABASE_STAND_IN)
+    await apply_supabase_sql(connection)
+    for path in sorted(SUPABASE.glob(f"*{SUPABASE_ONLY}*.sql")):
+        await connection.execute(path.read_text(encoding="utf-8"))
+
+
 @pytest.mark.postgres
 async def test_the_supabase_only_policies_apply_on_top_of_the_schema(
     empty_postgres: asyncpg.Connection,
 ) -> None:
-    # A stand-in for what Supabase provides: the auth schema and the authenticated role.
-    await empty_postgres.execute(
-        """DO $$ BEGIN
-             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
-               CREATE ROLE authenticated NOLOGIN;
-             END IF;
-           END $$;
-           CREATE SCHEMA auth;
-           CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS 'SELECT NULL::uuid';"""
-    )
-    await apply_supabase_sql(empty_postgres)
-    for path in sorted(SUPABASE.glob(f"*{SUPABASE_ONLY}*.sql")):
-        await empty_postgres.execute(path.read_text(encoding="utf-8"))
-    policies = await empty_postgres.fetch("SELECT tablename, roles FROM pg_policies ORDER BY tablename")
-    assert [p["tablename"] for p in policies] == ["commandes", "payment_transactions"]
+    await supabase_shaped(empty_postgres)
+    policies = await empty_postgres.fetch("SELECT DISTINCT tablename FROM pg_policies ORDER BY tablename")
+    assert [p["tablename"] for p in policies] == sorted(READ_TABLES)
+
+
+async def _counts(connection: asyncpg.Connection, role: str, user: uuid.UUID | None) -> dict[str, int]:
+    """What ``role`` signed in as ``user`` reads of each table, through row level security."""
+    async with connection.transaction():
+        await connection.execute(f"SET LOCAL ROLE {role}")
+        await connection.execute(
+            "SELECT set_config('request.jwt.claim.sub', $1, true)", "" if user is None else str(user)
+        )
+        return {t: await connection.fetchval(f"SELECT count(*) FROM {t}") for t in READ_TABLES}
+
+
+@pytest.mark.postgres
+async def test_a_signed_in_supabase_user_reads_its_vendors_rows_and_nothing_else(
+    empty_postgres: asyncpg.Connection,
+) -> None:
+    await supabase_shaped(empty_postgres)
+    name = await empty_postgres.fetchval("SELECT current_database()")
+    engine = create_engine(admin_dsn(name))
+    owner, stranger = uuid.uuid4(), uuid.uuid4()
+    try:
+        uow = UnitOfWorkFactory(engine)
+        deps = deps_for(uow)
+        for shop, phone in (("Mine", "+33611111111"), ("Theirs", "+33622222222")):
+            await vendor_service.add_vendor(
+                uow, vendor_service.NewVendor(name=shop, admin_phones=[phone]), NOW
+            )
+            # One order before the owner is set (backfilled), one after.
+            early = await order_service.create_order(uow, shop, "+33699887766", "150", "", True, NOW)
+            await payments.request_payment(deps, shop, early.number, AskKind.FULL)
+        await vendor_service.change_settings(uow, "Mine", [("owner_user_id", str(owner))], None, NOW)
+        later = await order_service.create_order(uow, "Mine", "+33688888888", "80", "", True, NOW)
+        outcome = await payments.request_payment(deps, "Mine", later.number, AskKind.FULL)
+        async with uow() as work:
+            await work.billing.add_invoice(
+                outcome.order.vendor_id, outcome.transaction.id, "icount", "invrec", "1001", None,
+                outcome.transaction.amount, NOW,
+            )  # fmt: skip
+            await work.commit()
+        async with uow() as work:
+            [mine] = await work.vendors.by_name("Mine")
+            rows = {t.id: t for t in await work.transactions.for_order(outcome.order.id)}
+        assert mine.owner_user_id == owner and all(t.user_id == owner for t in rows.values())
+    finally:
+        await engine.dispose()
+    seen = await _counts(empty_postgres, "authenticated", owner)
+    assert seen == {
+        "vendors": 1, "customers": 2, "commandes": 2, "payment_transactions": 2, "payment_links": 2,
+        "reminders": 6, "invoices": 1, "refunds": 0,
+    }  # fmt: skip
+    assert set((await _counts(empty_postgres, "authenticated", stranger)).values()) == {0}
+    assert set((await _counts(empty_postgres, "anon", None)).values()) == {0}
+    everything = {t: await empty_postgres.fetchval(f"SELECT count(*) FROM {t}") for t in READ_TABLES}
+    assert everything["commandes"] == 3 and everything["vendors"] == 2, "the owner connection sees all"
 
 
 @pytest.mark.postgres

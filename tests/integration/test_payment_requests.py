@@ -17,6 +17,7 @@ from bot.domain.errors import (
     OrderNotPayable,
     PaymentLinkDelayed,
     PaymentLinkFailed,
+    RefundExceedsPaid,
 )
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
@@ -24,11 +25,11 @@ from bot.domain.transaction import TransactionStatus, TransactionType
 from bot.payments.port import PaymentEvent, PaymentEventKind
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.services import orders as order_service
-from bot.services import payments
+from bot.services import payments, refunds
 from bot.services.settlement import Outcome, apply_event, record_payment
 from bot.store.tables import outbox_messages, payment_links, payment_transactions, reminders
 from bot.store.uow import UnitOfWorkFactory
-from tests.conftest import NOW
+from tests.conftest import NOW, FrozenClock
 from tests.payment_support import (
     ADMIN,
     BASE_URL,
@@ -254,8 +255,8 @@ async def test_a_refund_reopens_the_order_and_tells_the_customer(uow_factory: Un
     deps = deps_for(uow_factory)
     request = await payments.request_payment(deps, None, number, AskKind.FULL)
     await record_payment(deps, paid_event(request.transaction.id, eur(150)))
-    refunded = await payments.refund_payment(deps, None, number)
-    assert refunded.id == request.transaction.id
+    outcome = await refunds.refund(deps, None, number)
+    assert [r.transaction_id for r in outcome.refunds] == [request.transaction.id]
     view = await order_service.show_order(uow_factory, None, number)
     assert view.transactions[0].status is TransactionStatus.REFUNDED
     assert view.order.status is OrderStatus.ACCEPTED and view.order.payment_type is None
@@ -269,6 +270,38 @@ async def test_a_refund_reopens_the_order_and_tells_the_customer(uow_factory: Un
         refunded_amount=eur(150),
     )
     assert await apply_event(deps, replay) is Outcome.DUPLICATE
+
+
+async def test_cash_and_sandbox_payments_are_refunded_in_part_the_latest_first(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    clock = FrozenClock()
+    deps = deps_for(uow_factory, clock=clock)
+    deposit = await payments.request_payment(deps, None, number, AskKind.DEPOSIT, "45")
+    await record_payment(deps, paid_event(deposit.transaction.id, eur(45)))
+    clock.advance(timedelta(days=2))
+    _order, cash, _ledger = await payments.record_cash_payment(deps, None, number)
+    assert (await order_service.show_order(uow_factory, None, number)).order.status is OrderStatus.PAID
+    preview = await refunds.preview(deps, None, number, "120")
+    assert [(t.id, share) for t, share in preview.plan.parts] == [
+        (cash.id, eur(105)),
+        (deposit.transaction.id, eur(15)),
+    ]
+    assert (preview.paid, preview.refunded, preview.available) == (eur(150), eur(0), eur(150))
+    outcome = await refunds.refund(deps, None, number, "120")
+    assert outcome.amount == eur(120) and outcome.ledger.paid == eur(30)
+    view = await order_service.show_order(uow_factory, None, number)
+    statuses = {t.id: t.status for t in view.transactions}
+    assert statuses[cash.id] is TransactionStatus.REFUNDED
+    assert statuses[deposit.transaction.id] is TransactionStatus.PARTIALLY_REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED
+    sent = await outbox(uow_factory)
+    refund_texts = [str(m["payload"]["text"]) for m in sent if m["kind"] == "payment_refunded"]  # type: ignore[index]
+    assert len(refund_texts) == 2 and any("espèces" in text for text in refund_texts)
+    with pytest.raises(RefundExceedsPaid) as refused:
+        await refunds.refund(deps, None, number, "31")
+    assert refused.value.params["available"] == "30.00 EUR"
 
 
 async def test_deposit_and_balance_paid_at_the_same_moment_settle_the_order_once(

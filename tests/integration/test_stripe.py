@@ -15,13 +15,15 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
 from bot.domain.deposit import AskKind
+from bot.domain.errors import RefundExceedsPaid, RefundResolved, RefundUncertain
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
+from bot.domain.refund import RefundStatus
 from bot.domain.transaction import TransactionStatus
 from bot.payments.stripe.client import StripeProvider
 from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
 from bot.services import orders as order_service
-from bot.services import payments
+from bot.services import payments, refunds
 from bot.services import vendors as vendor_service
 from bot.services.inbox import process_payment_backlog
 from bot.services.secrets import CredentialCipher
@@ -33,6 +35,11 @@ from bot.web.payments import PAYMENT_PARSERS
 from tests.conftest import TickingClock
 from tests.fakes.stripe_api import FakeStripe, sign
 from tests.payment_support import BASE_URL, OneProviderRegistry, deps_for, settings_for, vendor_with_order
+
+
+def eur(value: int) -> Money:
+    return Money(Decimal(value), "EUR")
+
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -241,16 +248,72 @@ async def test_a_full_refund_at_stripe_marks_the_transaction_refunded(
     assert view.order.status is OrderStatus.ACCEPTED
 
 
-async def test_the_vendor_can_refund_a_stripe_payment(app_client: TestClient, fake: FakeStripe) -> None:
+async def test_two_partial_stripe_refunds_end_refunded_and_charge_refunded_changes_nothing_more(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    deps = app_client.app[payments_key]
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id)
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    await settled_view(app_client, number)
+    await refunds.refund(deps, None, number, "20")
+    refunded = fake.charge_refunded_event(session["payment_intent"])  # Stripe tells it: 2000 in all
+    for _ in range(2):  # delivered twice
+        assert await post_event(app_client, fake, refunded) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PARTIALLY_REFUNDED
+    assert view.order.status is OrderStatus.ACCEPTED
+    await refunds.refund(deps, None, number, "130")
+    final = fake.charge_refunded_event(session["payment_intent"])
+    assert await post_event(app_client, fake, final) == 200
+    assert await post_event(app_client, fake, refunded) == 200, "an older total, delivered late"
+    view = await settled_view(app_client, number)
+    [transaction] = view.transactions
+    assert transaction.status is TransactionStatus.REFUNDED and transaction.refunded == eur(150)
+    assert [r.amount for r in view.refunds[transaction.id]] == [eur(20), eur(130)], "no row from webhooks"
+    [charge] = fake.charges.values()
+    assert charge["amount_refunded"] == 15000 and fake.created["refund"] == 2
+    assert [r["amount"] for r in fake.refunds.values()] == [2000, 13000]
+    assert (await kinds_in_outbox(app_client)).count("payment_refunded") == 2
+    with pytest.raises(RefundExceedsPaid):
+        await refunds.refund(deps, None, number, "1")
+
+
+async def test_a_refund_made_in_the_stripe_dashboard_is_recorded_from_charge_refunded(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id)
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    await settled_view(app_client, number)
+    outside = fake.charge_refunded_event(session["payment_intent"], amount=5000)
+    assert await post_event(app_client, fake, outside) == 200
+    view = await settled_view(app_client, number)
+    [transaction] = view.transactions
+    [row] = view.refunds[transaction.id]
+    assert (row.amount, row.requested_by, row.status) == (eur(50), "stripe", RefundStatus.SUCCEEDED)
+    assert view.ledger is not None and view.ledger.paid == eur(100)
+    assert "vendor_refund_done" in await kinds_in_outbox(app_client)
+
+
+async def test_a_stripe_refund_whose_answer_was_lost_is_found_at_stripe_and_never_made_twice(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    deps = app_client.app[payments_key]
     number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
     assert (
         await post_event(app_client, fake, fake.event("checkout.session.completed", fake.pay(link_id))) == 200
     )
     await settled_view(app_client, number)
-    await payments.refund_payment(app_client.app[payments_key], None, number)
+    fake.lose_answer_next("/v1/refunds", times=50)  # made once, every answer (and retry) lost
+    with pytest.raises(RefundUncertain):
+        await refunds.refund(deps, None, number, "20")
     assert fake.created["refund"] == 1
+    with pytest.raises(RefundResolved) as resolved:
+        await refunds.refund(deps, None, number, "20")
+    assert resolved.value.params["made"] is True and fake.created["refund"] == 1
     view = await settled_view(app_client, number)
-    assert view.transactions[0].status is TransactionStatus.REFUNDED
+    assert view.transactions[0].status is TransactionStatus.PARTIALLY_REFUNDED
 
 
 async def test_cancelling_a_request_deactivates_the_stripe_link(

@@ -38,6 +38,8 @@ KEYWORDS: dict[Verb, list[tuple[str, str]]] = {
     Verb.REMIND: [("rappel", "fr"), ("remind", "en")],
     Verb.REMINDERS: [("rappels", "fr"), ("reminders", "en")],
     Verb.CHECK: [("connexion", "fr"), ("connection", "en")],
+    Verb.REFUND: [("rembourser", "fr"), ("remboursement", "fr"), ("remboursé", "fr"), ("refund", "en")],
+    Verb.LANGUAGE: [("langue", "fr"), ("language", "en"), ("lang", "en")],
 }
 ORDER_ONLY = [
     Verb.ACCEPT,
@@ -266,6 +268,12 @@ def test_new_reads_phone_price_with_currency_and_keeps_the_label_as_typed(
         ("reminders 12 maybe", Verb.REMINDERS, "bad_switch"),
         ("rappels 12 off now", Verb.REMINDERS, "unexpected_argument"),
         ("rappels off", Verb.REMINDERS, "missing_order"),
+        ("rembourser", Verb.REFUND, "missing_order"),
+        ("refund x 20", Verb.REFUND, "missing_order"),
+        ("langue he", Verb.LANGUAGE, "missing_phone"),
+        ("language +972501234567", Verb.LANGUAGE, "missing_locale"),
+        ("langue +972501234567 he now", Verb.LANGUAGE, "unexpected_argument"),
+        ("12 langue +972501234567 he", Verb.LANGUAGE, "unexpected_argument"),
     ],
 )
 def test_a_known_verb_with_wrong_arguments_names_the_verb_and_the_problem(
@@ -285,6 +293,8 @@ def test_every_verb_has_a_wrong_argument_case_above() -> None:
         Verb.DEPOSIT,
         Verb.CASH,
         Verb.REMINDERS,
+        Verb.REFUND,
+        Verb.LANGUAGE,
         *ORDER_ONLY,
     }
     assert covered == set(Verb)
@@ -494,6 +504,11 @@ def documented_command(draw: st.DrawFn) -> tuple[str, VendorCommand]:
     fields: dict[str, object] = {}
     if verb in {Verb.HELP, Verb.ORDERS, Verb.CHECK}:
         pass
+    elif verb is Verb.LANGUAGE:
+        phone = draw(st.sampled_from(["+33612345678", "0033612345678", "+972501234567"]))
+        locale = draw(st.sampled_from(["fr", "en", "he"]))
+        parts += [phone, locale]
+        fields = {"phone": phone, "locale": locale}
     elif verb is Verb.NEW:
         phone = draw(st.sampled_from(["+33612345678", "0033612345678", "+33-6-12-34-56-78", "+972501234567"]))
         price = draw(amount_text)
@@ -504,7 +519,7 @@ def documented_command(draw: st.DrawFn) -> tuple[str, VendorCommand]:
         number, written = draw(order_text)
         parts.append(written)
         fields["order"] = number
-        if verb in {Verb.DEPOSIT, Verb.CASH}:
+        if verb in {Verb.DEPOSIT, Verb.CASH, Verb.REFUND}:
             amount = draw(st.one_of(st.none(), amount_text, percent_text))
             if amount is not None:
                 parts.append(amount)

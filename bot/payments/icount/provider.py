@@ -75,6 +75,8 @@ class InvoiceRequest:
     lang: str
     card_type: str | None = None
     last4: str | None = None
+    # Money taken at the register: the document carries a cash payment, not a card one.
+    cash: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +260,8 @@ class IcountProvider:
         )
 
     async def issue_document(self, invoice: InvoiceRequest) -> IssuedDocument:
-        """``doc/create`` with the card payment and a ``sanity_string``: asked twice, iCount gives the
-        document it made the first time."""
+        """``doc/create`` with the card (or cash) payment and a ``sanity_string``: asked twice, iCount
+        gives the document it made the first time."""
         payment: dict[str, Any] = {
             "sum": consts.amount_text(invoice.amount),
             "date": invoice.paid_on.isoformat(),
@@ -276,11 +278,14 @@ class IcountProvider:
             "client_name": invoice.client_name,
             "doc_date": invoice.paid_on.isoformat(),
             "doc_lang": invoice.lang,
-            "cc": [payment],
             "sanity_string": invoice.sanity_string,
             "send_email": 0,
             **consts.currency_params(invoice.amount.currency),
         }
+        if invoice.cash:
+            params["cash"] = {"sum": consts.amount_text(invoice.amount)}
+        else:
+            params["cc"] = [payment]
         if invoice.client_id:
             params["client_id"] = invoice.client_id
         if invoice.doctype == consts.DOCTYPE_INVREC:

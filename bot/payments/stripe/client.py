@@ -14,6 +14,8 @@ from bot.payments.stripe import consts
 
 log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30
+# A refund in these states has given (or is giving) the money back.
+MADE_REFUNDS = ("succeeded", "pending", "requires_action")
 
 
 def _provider_error(error: stripe.StripeError) -> ProviderError:
@@ -100,12 +102,29 @@ class StripeProvider:
     async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
         try:
             refund = await self._client.v1.refunds.create_async(
-                {"payment_intent": reference, "amount": consts.stripe_amount(amount)},
+                {
+                    "payment_intent": reference,
+                    "amount": consts.stripe_amount(amount),
+                    "metadata": {consts.REFUND_KEY: idempotency_key},
+                },
                 options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as error:
             raise _provider_error(error) from error
         return RefundResult(refund.id, consts.from_stripe_amount(refund.amount, refund.currency))
+
+    async def find_refund(self, reference: str, idempotency_key: str) -> RefundResult | None:
+        """The refund of payment ``reference`` we asked with ``idempotency_key`` (our metadata), if made."""
+        try:
+            found = await self._client.v1.refunds.list_async({"payment_intent": reference, "limit": 100})
+        except stripe.StripeError as error:
+            raise _provider_error(error) from error
+        for refund in found.data:
+            metadata: dict[str, Any] = refund.to_dict().get("metadata") or {}
+            key = metadata.get(consts.REFUND_KEY)
+            if key == idempotency_key and refund.status in MADE_REFUNDS:
+                return RefundResult(refund.id, consts.from_stripe_amount(refund.amount, refund.currency))
+        return None
 
     async def close(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]

@@ -14,6 +14,8 @@ ASYNC_PAYMENT_FAILED = "checkout.session.async_payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
 
 PAYMENT_STATUS_PAID = "paid"
+# Our refund's key, kept in the refund's metadata so that it can be found again.
+REFUND_KEY = "refund_key"
 RESOURCE_MISSING = "resource_missing"
 RESOURCE_EXISTS = "resource_already_exists"
 

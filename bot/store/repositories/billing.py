@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
+from bot.domain.transaction import RECEIVED_STATUSES
 from bot.store.repositories.inbox import MAX_ATTEMPTS
 from bot.store.tables import (
     commandes,
@@ -22,6 +23,8 @@ from bot.store.tables import (
     payment_settings,
     payment_transactions,
 )
+
+RECEIVED = sorted(status.value for status in RECEIVED_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +154,7 @@ class BillingRepository:
             .outerjoin(invoices, invoices.c.transaction_id == payment_transactions.c.id)
             .where(
                 payment_transactions.c.provider == provider,
-                payment_transactions.c.status == "paid",
+                payment_transactions.c.status.in_(RECEIVED),
                 invoices.c.id.is_(None),
             )
             .order_by(payment_transactions.c.paid_at)
@@ -182,7 +185,7 @@ class BillingRepository:
             select(payment_transactions.c.id)
             .where(
                 payment_transactions.c.commande_id == commandes.c.id,
-                payment_transactions.c.status == "paid",
+                payment_transactions.c.status.in_(RECEIVED),
             )
             .exists()
         )

@@ -85,6 +85,23 @@ class CustomerRepository:
                 .values(name=name)
             )
 
+    async def for_vendor(self, vendor_id: uuid.UUID, limit: int = 500) -> list[Customer]:
+        query = (
+            select(customers)
+            .where(customers.c.vendor_id == vendor_id)
+            .order_by(customers.c.created_at, customers.c.phone)
+            .limit(limit)
+        )
+        return [_to_customer(row) for row in await self._conn.execute(query)]
+
+    async def update_profile(self, customer: Customer, at: datetime) -> None:
+        """The name and language the vendor gave the customer."""
+        await self._conn.execute(
+            update(customers)
+            .where(customers.c.id == customer.id)
+            .values(name=customer.name, locale=customer.locale, updated_at=at)
+        )
+
     async def set_opted_out(self, customer_id: uuid.UUID, opted_out: bool, at: datetime) -> None:
         await self._conn.execute(
             update(customers).where(customers.c.id == customer_id).values(opted_out=opted_out, updated_at=at)

@@ -27,6 +27,7 @@ def _to_order(row: Row[Any]) -> Order:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         reminders_enabled=m["reminders_enabled"],
+        user_id=m["user_id"],
     )
 
 
@@ -38,6 +39,7 @@ def _values(order: Order) -> dict[str, Any]:
         "status": order.status.value,
         "payment_type": None if order.payment_type is None else order.payment_type.value,
         "reminders_enabled": order.reminders_enabled,
+        "user_id": order.user_id,
         "updated_at": order.updated_at,
     }
 

@@ -45,6 +45,7 @@ def _to_transaction(row: Row[Any]) -> PaymentTransaction:
         is_guarantee=m["is_guarantee"],
         paid_at=m["paid_at"],
         user_id=m["user_id"],
+        refunded=Money(m["refunded_amount"], m["devise"]) if m["refunded_amount"] else None,
     )
 
 
@@ -63,6 +64,7 @@ def _values(t: PaymentTransaction) -> dict[str, Any]:
         "provider_reference": t.provider_reference,
         "is_guarantee": t.is_guarantee,
         "user_id": t.user_id,
+        "refunded_amount": t.refunded_total.amount,
     }
 
 

@@ -19,7 +19,7 @@ from bot.domain.schedule import (
     parse_quiet_hours,
 )
 from bot.domain.vendor import InvoiceDoctype, PaymentSettings, ProviderName, ReminderPolicy, Vendor
-from bot.store.tables import payment_settings, vendor_admins, vendors
+from bot.store.tables import commandes, payment_settings, payment_transactions, vendor_admins, vendors
 
 
 def _vendor_values(vendor: Vendor) -> dict[str, Any]:
@@ -30,6 +30,7 @@ def _vendor_values(vendor: Vendor) -> dict[str, Any]:
         "locale": vendor.locale,
         "timezone": vendor.timezone,
         "phone_number_id": vendor.phone_number_id,
+        "owner_user_id": vendor.owner_user_id,
         "reminder_schedule": format_offsets(policy.schedule),
         "reminder_quiet_hours": None if policy.quiet_hours is None else str(policy.quiet_hours),
         "reminders_enabled": policy.enabled,
@@ -53,6 +54,7 @@ def _settings_values(vendor: Vendor) -> dict[str, Any]:
         "confirmation_rule": payment.confirmation_rule.value,
         "hold_minutes": payment.hold_minutes,
         "invoice_doctype": payment.invoice_doctype.value,
+        "request_on_accept": payment.request_on_accept,
         "updated_at": vendor.updated_at,
     }
 
@@ -68,6 +70,7 @@ def _to_vendor(row: Row[Any]) -> Vendor:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         phone_number_id=m["phone_number_id"],
+        owner_user_id=m["owner_user_id"],
         payment=PaymentSettings(
             provider=ProviderName(m["provider"]),
             deposit_mode=DepositMode(m["deposit_mode"]),
@@ -76,6 +79,7 @@ def _to_vendor(row: Row[Any]) -> Vendor:
             confirmation_rule=ConfirmationRule(m["confirmation_rule"]),
             hold_minutes=m["hold_minutes"],
             invoice_doctype=InvoiceDoctype(m["invoice_doctype"]),
+            request_on_accept=m["request_on_accept"],
         ),
         reminders=ReminderPolicy(
             schedule=parse_offsets(m["reminder_schedule"]),
@@ -98,6 +102,7 @@ _SELECT = select(
     payment_settings.c.confirmation_rule,
     payment_settings.c.hold_minutes,
     payment_settings.c.invoice_doctype,
+    payment_settings.c.request_on_accept,
 ).join(payment_settings, payment_settings.c.vendor_id == vendors.c.id)
 
 
@@ -129,6 +134,13 @@ class VendorRepository:
             .where(payment_settings.c.vendor_id == vendor.id)
             .values(**_settings_values(vendor))
         )
+
+    async def set_rows_owner(self, vendor_id: uuid.UUID, owner: uuid.UUID | None) -> None:
+        """Every order and payment transaction of the vendor gets ``owner`` as its ``user_id``."""
+        for table in (commandes, payment_transactions):
+            await self._conn.execute(
+                update(table).where(table.c.vendor_id == vendor_id).values(user_id=owner)
+            )
 
     async def get(self, vendor_id: uuid.UUID) -> Vendor | None:
         row = (await self._conn.execute(_SELECT.where(vendors.c.id == vendor_id))).first()

@@ -1,0 +1,85 @@
+"""``rembourser 12 [montant]`` / ``refund 12 [amount]``: what was paid and already refunded, the amount to
+give back, [Confirmer le remboursement] [Annuler], then the refund. Like the Payé flow, the step lives in
+``conversations``, so a double tap or a restart never refunds twice."""
+
+from __future__ import annotations
+
+from bot.handlers.context import FLOW_LIFETIME, ChatDeps
+from bot.handlers.replies import admin_text, to_admin
+from bot.services import conversations, refunds
+from bot.services.chat import AdminActor
+
+CONFIRM_REFUND = "confirm_refund"
+PREFIX = "rf"
+
+
+async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str | None) -> None:
+    seen = await refunds.preview(deps.payments, str(actor.vendor.id), number, amount_text)
+    amount = f"{seen.amount.amount}"
+    await conversations.start(
+        deps.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, {"order": number, "amount": amount},
+        deps.clock(), FLOW_LIFETIME,
+    )  # fmt: skip
+    buttons = (
+        (f"{PREFIX}:{number}:{amount}", admin_text(actor.vendor, "button_refund")),
+        (f"{PREFIX}:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+    )
+    parts = [
+        {"kind": t.type.value, "amount": str(share), "method": t.payment_method, "provider": t.provider}
+        for t, share in seen.plan.parts
+    ]
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "refund_confirm",
+                buttons=buttons,
+                order=seen.order.reference,
+                amount=str(seen.amount),
+                paid=str(seen.paid),
+                refunded=str(seen.refunded),
+                available=str(seen.available),
+                parts=parts,
+            )  # fmt: skip
+        ]
+    )
+
+
+async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str) -> None:
+    """[Confirmer le remboursement]: the refund is made once, whatever the double taps."""
+    taken = await conversations.take(deps.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, deps.clock())
+    if taken is None or taken.state != {"order": number, "amount": amount_text}:
+        await deps.queue([to_admin(actor, "stale_refund", order=f"#{number}")])
+        return
+    outcome = await refunds.refund(
+        deps.payments, str(actor.vendor.id), number, amount_text, requested_by=f"+{actor.phone}"
+    )
+    ledger = outcome.ledger
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "refund_done",
+                order=outcome.order.reference,
+                amount=str(outcome.amount),
+                paid=str(ledger.received),
+                refunded=str(ledger.refunded),
+                net=str(ledger.paid),
+                status=outcome.order.status.value,
+            )  # fmt: skip
+        ]
+    )
+
+
+async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
+    """``rf:12:20.00`` confirms, ``rf:12:cancel`` drops the refund."""
+    parts = choice.split(":")
+    if len(parts) != 3 or not parts[1].isdigit():
+        await deps.queue([to_admin(actor, "help")])
+        return
+    number = int(parts[1])
+    if parts[2] == "cancel":
+        await conversations.clear(deps.uow, actor.vendor.id, actor.phone)
+        await deps.queue([to_admin(actor, "refund_cancelled", order=f"#{number}")])
+        return
+    await confirm(deps, actor, number, parts[2])
