@@ -39,7 +39,15 @@ from bot.services.secrets import CredentialCipher
 from bot.store import migrate
 from bot.store.database import create_engine
 from bot.store.uow import UnitOfWorkFactory
-from bot.views import customer_json, customer_line, order_json, order_lines, vendor_json, vendor_lines
+from bot.views import (
+    customer_json,
+    customer_line,
+    order_json,
+    order_lines,
+    shown_setting,
+    vendor_json,
+    vendor_lines,
+)
 from bot.web.app import create_app
 
 CLI_LOCALE = "en"
@@ -90,7 +98,8 @@ async def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
         after = await migrate.current_revision(engine)
     finally:
         await engine.dispose()
-    print(f"schema at {after}" + (" (already up to date)" if before == after else f" (was {before})"))
+    was = "already up to date" if before == after else f"was {before or 'empty'}"
+    print(f"schema at {after} ({was})")
     return 0
 
 
@@ -148,7 +157,7 @@ async def cmd_vendor_set(args: argparse.Namespace, settings: Settings) -> int:
             elif name.startswith(TEXT_PREFIX):
                 shown = "(set)" if value.strip() else "(back to the default)"
             else:
-                shown = current.get(name)
+                shown = shown_setting(current.get(name))
             print(f"{name} = {shown}")
         return 0
 

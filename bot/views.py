@@ -21,11 +21,18 @@ def vendor_json(summary: VendorSummary) -> dict[str, Any]:
     }
 
 
+def shown_setting(value: object) -> str:
+    """A setting as ``vendor set`` takes it: on/off, not Python's True/False."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "" if value is None else str(value)
+
+
 def vendor_lines(summary: VendorSummary) -> list[str]:
     lines = [f"id: {summary.vendor.id}"]
     lines.append("admins: " + (", ".join(f"+{p}" for p in summary.admin_phones) or "none"))
     for key, value in describe_settings(summary.vendor).items():
-        lines.append(f"{key}: {'' if value is None else value}")
+        lines.append(f"{key}: {shown_setting(value)}")
     return lines
 
 

@@ -12,7 +12,7 @@ user-facing text and each locale can say it its own way.
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
     │               SecretKeyRequired
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
-    │             NothingToRefund
+    │             NothingToRefund, NoUnknownRefund
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
                          RefundFailed
 """
@@ -168,6 +168,12 @@ class NoOpenRequest(NotFound):
 
 class NothingToRefund(NotFound):
     code = "nothing_to_refund"
+
+
+class NoUnknownRefund(NotFound):
+    """``--resolve``: the order has no refund of unknown outcome to record."""
+
+    code = "no_unknown_refund"
 
 
 class ProviderProblem(DomainError):

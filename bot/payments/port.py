@@ -69,6 +69,17 @@ class PaymentEventKind(StrEnum):
     FAILED = "failed"
     REFUNDED = "refunded"
     EXPIRED = "expired"
+    # The provider made the payment's invoice (Stripe's invoice_creation).
+    INVOICED = "invoiced"
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An invoice or receipt a provider issued for a payment: its type, number and page."""
+
+    doctype: str
+    number: str
+    url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,7 @@ class PaymentEvent:
     vendor_id: uuid.UUID | None = None
     # The provider's page can take no more money (a Stripe link used its one checkout session).
     link_exhausted: bool = False
+    document: Document | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.payments.icount import consts
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest, IssuedDocument
-from bot.payments.port import ProviderError
+from bot.payments.port import Document, ProviderError
 from bot.rendering import render_for
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.messages import customer_locale
@@ -45,8 +45,9 @@ def invoice_message(
     customer: Customer,
     order: Order,
     transaction: PaymentTransaction,
-    document: IssuedDocument,
+    document: Document,
 ) -> OutgoingMessage:
+    """The customer's link to the invoice of one payment (iCount's document, or Stripe's invoice)."""
     locale = customer_locale(vendor, customer)
     url = document.url or ""
     return OutgoingMessage(
@@ -60,11 +61,11 @@ def invoice_message(
             locale,
             vendor_name=vendor.name,
             order=order.reference,
-            docnum=document.docnum,
+            docnum=document.number,
             url=url,
             doctype=document.doctype,
         ),  # fmt: skip
-        template_params=(document.docnum, url, order.reference),
+        template_params=(document.number, url, order.reference),
         customer_id=customer.id,
         transaction_id=transaction.id,
         dedupe_key=f"invoice_issued:{transaction.id}",
@@ -118,7 +119,8 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
             transaction.amount, now,
         )  # fmt: skip
         if added and document.url:
-            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
+            issued = Document(document.doctype, document.docnum, document.url)
+            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, issued), now)
         await uow.commit()
     log.info("invoice %s %s for transaction %s", document.doctype, document.docnum, transaction.id)
     return added

@@ -21,6 +21,7 @@ from bot.domain.deposit import Ledger
 from bot.domain.errors import (
     DomainError,
     NothingToRefund,
+    NoUnknownRefund,
     OrderNotFound,
     RefundFailed,
     RefundNotSupported,
@@ -359,7 +360,7 @@ async def settle_by_hand(
             raise OrderNotFound(order=f"#{number}")
         waiting = [r for r in await uow.refunds.for_order(order.id) if r.status is RefundStatus.UNKNOWN]
     if not waiting:
-        raise NothingToRefund(order=order.reference)
+        raise NoUnknownRefund(order=order.reference)
     status = RefundStatus.SUCCEEDED if made else RefundStatus.FAILED
     reason = None if made else "not made, as the vendor checked at the provider"
     for row in waiting:

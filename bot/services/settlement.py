@@ -19,6 +19,7 @@ from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.payments.port import PaymentEvent, PaymentEventKind
 from bot.services import messages
 from bot.services.context import PaymentDeps
+from bot.services.invoices import invoice_message
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ class Outcome(StrEnum):
 
 class RefundBeforePayment(Exception):
     """A refund arrived before the payment it returns: kept in the inbox and tried again later."""
+
+
+class InvoiceBeforePayment(Exception):
+    """A provider's invoice arrived before the payment it is for: kept in the inbox, tried again later."""
 
 
 async def _find(uow: UnitOfWork, event: PaymentEvent) -> PaymentTransaction | None:
@@ -228,6 +233,34 @@ async def apply_provider_refund(deps: PaymentDeps, event: PaymentEvent) -> Outco
     return Outcome.RECORDED if done else Outcome.DUPLICATE
 
 
+async def record_invoice(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
+    """The invoice a provider made for a payment (Stripe's invoice_creation): stored once, like an
+    iCount document, and its page sent to the customer."""
+    document = event.document
+    if document is None:
+        return Outcome.UNKNOWN
+    now = deps.clock()
+    async with deps.uow() as uow:
+        located = await _locked(uow, event)
+        if located is None:
+            return Outcome.UNKNOWN
+        order, transaction = located
+        if transaction.is_open:
+            raise InvoiceBeforePayment(str(transaction.id))
+        vendor = await uow.vendors.get(order.vendor_id)
+        customer = await uow.customers.get(order.customer_id)
+        if not transaction.received or vendor is None or customer is None:
+            return Outcome.DUPLICATE
+        added = await uow.billing.add_invoice(
+            vendor.id, transaction.id, event.provider, document.doctype, document.number, document.url,
+            transaction.amount, now,
+        )  # fmt: skip
+        if added and document.url:
+            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
+        await uow.commit()
+    return Outcome.RECORDED if added else Outcome.DUPLICATE
+
+
 async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     if event.kind is PaymentEventKind.PAID:
         return await record_payment(deps, event)
@@ -235,5 +268,7 @@ async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         return await record_failure(deps, event)
     if event.kind is PaymentEventKind.REFUNDED:
         return await apply_provider_refund(deps, event)
+    if event.kind is PaymentEventKind.INVOICED:
+        return await record_invoice(deps, event)
     log.info("payment event %s of kind %s needs no action", event.event_id, event.kind)
     return Outcome.DUPLICATE

@@ -24,6 +24,7 @@ from bot.services.clock import Clock, system_clock
 from bot.services.context import PaymentDeps
 from bot.services.inbox import process_payment_backlog
 from bot.services.payments import complete_unlinked_requests
+from bot.services.refunds import resolve_uncertain_refunds
 from bot.services.secrets import CredentialCipher
 from bot.store.database import create_engine
 from bot.store.inbox_writer import InboxWriter
@@ -135,11 +136,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _recover(app: web.Application, grace: timedelta) -> None:
-    """Finishes what a crash (or an outage) left: requests without links, unprocessed events."""
+    """Finishes what a crash (or an outage) left: requests without links, unprocessed events, refunds
+    of unknown outcome."""
     deps = app[payments_key]
     try:
         await complete_unlinked_requests(deps, grace)
         await process_payment_backlog(deps, payments.PAYMENT_PARSERS, grace)
+        # Refunds a timeout or a stop left without an outcome are checked at their provider.
+        await resolve_uncertain_refunds(deps)
         async with deps.uow() as uow:
             waiting = await uow.inbox.unprocessed({WHATSAPP_SOURCE}, deps.clock() - grace, 500)
             stored = [await uow.inbox.get(event_id) for event_id in waiting]

@@ -221,6 +221,7 @@ class FakeStripe:
         self.payment_intents: dict[str, Json] = {}
         self.charges: dict[str, Json] = {}
         self.refunds: dict[str, Json] = {}
+        self.invoices: dict[str, Json] = {}
         self.requests: list[RecordedRequest] = []
         self.created: Counter[str] = Counter()
         # (api key, idempotency key) -> (method, path, params), status, body: the first answer, replayed.
@@ -235,6 +236,7 @@ class FakeStripe:
             "payment_intents": self.payment_intents,
             "charges": self.charges,
             "refunds": self.refunds,
+            "invoices": self.invoices,
         }
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -678,9 +680,42 @@ class FakeStripe:
             }
             intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=charge_id)
             session["payment_status"] = "paid"
+            if session["invoice"] is not None:
+                self._issue_invoice(session, intent)
         else:
             intent["status"] = "requires_payment_method"
         return copy.deepcopy(session)
+
+    def _issue_invoice(self, session: Json, intent: Json) -> None:
+        """What invoice_creation makes once the session is paid: a paid, finalized invoice with a number
+        and a hosted page, carrying the link's invoice_data."""
+        link = self.payment_links[session["payment_link"]]
+        data = link["invoice_creation"]["invoice_data"]
+        invoice_id = session["invoice"]
+        number = f"FAKE{len(self.invoices) + 1:04d}-0001"
+        self.invoices[invoice_id] = {
+            "id": invoice_id,
+            "object": "invoice",
+            "amount_due": intent["amount"],
+            "amount_paid": intent["amount"],
+            "created": self.timestamp(),
+            "currency": intent["currency"],
+            "customer": None,
+            "description": data.get("description"),
+            "hosted_invoice_url": f"https://invoice.stripe.com/i/acct_fake/test_{invoice_id}",
+            "invoice_pdf": f"https://pay.stripe.com/invoice/acct_fake/test_{invoice_id}/pdf",
+            "livemode": False,
+            "metadata": dict(data.get("metadata") or {}),
+            "number": number,
+            "status": "paid",
+        }
+
+    def invoice_paid_event(self, session_id: str) -> Json:
+        """``invoice.paid`` for the invoice the session's payment made."""
+        invoice_id = self.sessions[session_id]["invoice"]
+        if invoice_id not in self.invoices:
+            raise ValueError(f"session {session_id} made no invoice")
+        return self.event("invoice.paid", self.invoices[invoice_id])
 
     def event(self, event_type: str, data_object: Mapping[str, Any] | stripe.StripeObject) -> Json:
         """The envelope Stripe posts to a webhook endpoint, around a snapshot of ``data_object``."""

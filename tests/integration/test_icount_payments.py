@@ -22,18 +22,23 @@ from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.refund import RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
+from bot.handlers import vendor as vendor_handlers
+from bot.handlers.parsing import VendorCommand, Verb
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest
 from bot.rendering import explain
+from bot.services import customers as customer_service
 from bot.services import holds, icount, invoices, payments, refunds
 from bot.services import orders as order_service
 from bot.services import vendors as vendor_service
+from bot.services.chat import AdminActor
 from bot.store.tables import customers, inbound_events, outbox_messages
 from bot.store.tables import invoices as invoices_table
 from bot.store.uow import UnitOfWorkFactory
+from bot.views import order_json
 from bot.web.app import create_app
 from bot.web.icount import run_jobs
-from bot.web.keys import payments_key, tasks_key, uow_key
+from bot.web.keys import chat_key, payments_key, tasks_key, uow_key
 from tests.conftest import NOW, FrozenClock
 from tests.fakes.icount_api import FakeIcount
 from tests.payment_support import BASE_URL, settings_for
@@ -681,3 +686,79 @@ async def test_a_refund_icount_did_not_make_stays_unknown_until_it_plainly_was_n
     assert row.status is RefundStatus.FAILED and "not made" in (row.failure_reason or "")
     outcome = await refunds.refund(deps, None, number, "20")
     assert outcome.ledger.refunded == Money(Decimal("20.00"), "ILS") and len(fake.refunds) == 1
+
+
+async def last_reply(client: TestClient) -> str:
+    """The last chat reply queued to a vendor's admin (the sender's notes may come in between)."""
+    async with client.app[uow_key]() as uow:
+        query = (
+            select(outbox_messages.c.payload)
+            .where(outbox_messages.c.kind == "vendor_reply")
+            .order_by(outbox_messages.c.id.desc())
+            .limit(1)
+        )
+        payload = (await uow.connection.execute(query)).scalar_one()
+    return str(payload["text"])
+
+
+async def test_a_hebrew_customer_gets_a_hebrew_icount_page_document_and_messages(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    deps = app_client.app[payments_key]
+    await customer_service.set_customer(deps.uow, None, CUSTOMER, [("locale", "he")], deps.clock())
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    assert fake.sales[sale]["page_lang"] == "he"
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    async with app_client.app[uow_key]() as uow:
+        invoice = await uow.billing.invoice_for(transaction_id)
+        query = select(outbox_messages.c.kind, outbox_messages.c.locale, outbox_messages.c.payload).where(
+            outbox_messages.c.to_phone == CUSTOMER.removeprefix("+")
+        )
+        sent = list(await uow.connection.execute(query))
+    assert invoice is not None and fake.documents[(invoice.doctype, invoice.docnum)]["doc_lang"] == "he"
+    assert {row.kind for row in sent} == {"payment_request", "payment_receipt", "invoice_issued"}
+    for row in sent:
+        assert row.locale == "he" and any("\u0590" <= char <= "\u05ff" for char in row.payload["text"])
+    page = await app_client.get("/pay/success", params={"tx": str(transaction_id)})
+    assert '<html lang="he" dir="rtl">' in await page.text()
+
+
+async def test_statut_lists_each_payments_invoice_with_its_number_and_link(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
+    assert await post_ipn(app_client, *fake.pay(sale)) == 200
+    async with app_client.app[uow_key]() as uow:
+        invoice = await uow.billing.invoice_for(transaction_id)
+    assert invoice is not None and invoice.url
+    chat = app_client.app[chat_key]
+    actor = AdminActor(await vendor(app_client), "972541112222")
+    await vendor_handlers.status(chat, actor, VendorCommand(Verb.STATUS, order=number, language="en"))
+    text = await last_reply(app_client)
+    assert f"🧾 invoice {invoice.docnum} — {invoice.url}" in text
+    shown = order_json(await order_service.show_order(app_client.app[uow_key], None, number))
+    assert shown["transactions"][0]["invoice"] == {
+        "number": invoice.docnum, "type": "invrec", "url": invoice.url, "status": "issued",
+        "provider": "icount",
+    }  # fmt: skip
+
+
+async def test_a_cash_payment_gets_its_icount_receipt_and_a_full_cash_refund_cancels_it(
+    app_client: TestClient, fake: FakeIcount
+) -> None:
+    deps = app_client.app[payments_key]
+    order = await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Cake", True, deps.clock())
+    _order, cash, _ledger = await payments.record_cash_payment(deps, None, order.number, "50")
+    async with app_client.app[uow_key]() as uow:
+        invoice = await uow.billing.invoice_for(cash.id)
+    assert invoice is not None
+    document = fake.documents[(invoice.doctype, invoice.docnum)]
+    assert document["cash"] == {"sum": "50.00"} and "cc" not in document
+    assert document["sanity_string"] == invoices.sanity_string(cash.id)
+    assert "invoice_issued" in await outbox_kinds(app_client)
+    assert await invoices.issue_invoices(deps) == 0, "one receipt, never two"
+    await refunds.refund(deps, None, order.number)
+    assert document["is_cancelled"] and fake.refunds == [], "cash goes back at the register, not by card"
+    async with app_client.app[uow_key]() as uow:
+        cancelled = await uow.billing.invoice_for(cash.id)
+    assert cancelled is not None and cancelled.status == "cancelled"

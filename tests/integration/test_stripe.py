@@ -474,3 +474,27 @@ def test_isk_and_ugx_go_to_stripe_as_two_decimal_amounts() -> None:
     assert from_stripe_amount(500000, "isk") == Money(Decimal(5000), "ISK")
     assert stripe_amount(Money(Decimal(5000), "JPY")) == 5000
     assert stripe_amount(Money(Decimal("45.50"), "EUR")) == 4550
+
+
+async def test_the_invoice_stripe_made_is_stored_once_and_its_page_sent_to_the_customer(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake, AskKind.FULL, None)
+    session = fake.pay(link_id)
+    invoice_paid = fake.invoice_paid_event(session["id"])
+    assert await post_event(app_client, fake, invoice_paid) == 200, "before its payment: kept for later"
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    await process_payment_backlog(app_client.app[payments_key], PAYMENT_PARSERS, timedelta(0))
+    assert await post_event(app_client, fake, fake.invoice_paid_event(session["id"])) == 200  # told again
+    view = await settled_view(app_client, number)
+    [transaction] = view.transactions
+    invoice = view.invoices[transaction.id]
+    made = fake.invoices[session["invoice"]]
+    assert (invoice.provider, invoice.doctype, invoice.docnum) == ("stripe", "invoice", made["number"])
+    assert invoice.url == made["hosted_invoice_url"]
+    kinds = await kinds_in_outbox(app_client)
+    assert kinds.count("invoice_issued") == 1
+    async with app_client.app[uow_key]() as uow:
+        query = select(outbox_messages.c.payload).where(outbox_messages.c.kind == "invoice_issued")
+        text = (await uow.connection.execute(query)).scalar_one()["text"]
+    assert made["number"] in text and made["hosted_invoice_url"] in text

@@ -12,6 +12,9 @@ SESSION_COMPLETED = "checkout.session.completed"
 ASYNC_PAYMENT_SUCCEEDED = "checkout.session.async_payment_succeeded"
 ASYNC_PAYMENT_FAILED = "checkout.session.async_payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
+INVOICE_PAID = "invoice.paid"
+# How an invoice Stripe made is named in our invoices table.
+DOCTYPE_INVOICE = "invoice"
 
 PAYMENT_STATUS_PAID = "paid"
 # Our refund's key, kept in the refund's metadata so that it can be found again.

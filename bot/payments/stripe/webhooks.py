@@ -14,7 +14,7 @@ import stripe
 
 from bot.domain.errors import DomainError
 from bot.domain.money import Money
-from bot.payments.port import PaymentEvent, PaymentEventKind
+from bot.payments.port import Document, PaymentEvent, PaymentEventKind
 from bot.payments.stripe import consts
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,26 @@ def _charge_refunded(event: dict[str, Any]) -> list[PaymentEvent]:
     ]
 
 
+def _invoice_paid(event: dict[str, Any]) -> list[PaymentEvent]:
+    """The invoice a payment link's invoice_creation made, once paid: its number and hosted page."""
+    invoice = event["data"]["object"]
+    number, url = invoice.get("number"), invoice.get("hosted_invoice_url")
+    transaction_id = _transaction_id(invoice.get("metadata"))
+    if not isinstance(number, str) or transaction_id is None:
+        log.info("stripe invoice %s is not one of our payments' invoices", invoice.get("id"))
+        return []
+    return [
+        PaymentEvent(
+            provider=consts.NAME,
+            event_id=event["id"],
+            kind=PaymentEventKind.INVOICED,
+            occurred_at=datetime.fromtimestamp(int(event.get("created", 0)), UTC),
+            transaction_id=transaction_id,
+            document=Document(consts.DOCTYPE_INVOICE, number[:64], url if isinstance(url, str) else None),
+        )
+    ]
+
+
 _HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
     consts.SESSION_COMPLETED: _completed,
     consts.ASYNC_PAYMENT_SUCCEEDED: lambda event: [_session_event(event, PaymentEventKind.PAID)],
@@ -133,6 +153,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
         replace(_session_event(event, PaymentEventKind.FAILED), link_exhausted=True)
     ],
     consts.CHARGE_REFUNDED: _charge_refunded,
+    consts.INVOICE_PAID: _invoice_paid,
 }
 
 
