@@ -39,7 +39,7 @@ async def checkout(request: web.Request) -> web.Response:
         vendor=page.vendor_name,
         label=page.transaction.label,
         order_label=page.order_label,
-        amount=str(page.transaction.amount),
+        amount=page.amount,
         open=page.is_open,
         paid=page.is_paid,
         action_base=f"/sandbox/checkout/{request.match_info['link_id']}",
@@ -79,9 +79,7 @@ async def act(request: web.Request) -> web.StreamResponse:
         )
         if event_id is not None:
             request.app[tasks_key].spawn(_settle_later(request.app, event_id, delay))
-        html = render_page(
-            "sandbox_processing", page.locale, amount=str(page.transaction.amount), vendor=page.vendor_name
-        )
+        html = render_page("sandbox_processing", page.locale, amount=page.amount, vendor=page.vendor_name)
         return web.Response(text=html, content_type="text/html")
     response = await ingest_payment_event(request.app, NAME, event["id"], event["type"], json.dumps(event))
     if response.status != 200:

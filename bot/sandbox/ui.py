@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.rendering import choose_locale, environment
 
-PAGE_LOCALES = ("en", "fr")
+PAGE_LOCALES = ("en", "fr", "he")
 DEFAULT_PAGE_LOCALE = "en"
 
 

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from bot.domain.transaction import PaymentTransaction
-from bot.services.messages import customer_locale
+from bot.services.messages import customer_locale, shown
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWorkFactory
 
@@ -27,6 +27,11 @@ class PaymentPage:
     @property
     def is_paid(self) -> bool:
         return self.transaction.received
+
+    @property
+    def amount(self) -> str:
+        """The amount as the customer reads it (₪ on the right, in Hebrew)."""
+        return shown(self.transaction.amount, self.locale)
 
 
 async def _page(

@@ -81,7 +81,7 @@ async def _page_context(request: web.Request) -> tuple[str, dict[str, object]]:
     if page is None:
         return page_locale(request, None), {"amount": None, "order": None}
     return page_locale(request, page.locale), {
-        "amount": str(page.transaction.amount),
+        "amount": page.amount,
         "paid": page.is_paid,
         "order": page.order_reference,
         "vendor": page.vendor_name,

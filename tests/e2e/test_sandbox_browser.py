@@ -222,3 +222,39 @@ def test_moving_the_sandbox_clock_a_day_forward_shows_the_first_reminder(
         expect(reminder.locator(".badge")).to_contain_text("sandbox_payment_reminder")
         steps.shot(page, "first-reminder")
         page.close()
+
+
+def test_a_hebrew_vendor_s_sandbox_and_checkout_read_right_to_left(
+    tmp_path: Path, browser: Browser, shots: Path
+) -> None:
+    steps = Steps(shots)
+    with serve(
+        tmp_path, VENDOR_LOCALE="he", VENDOR_CURRENCY="ILS", VENDOR_TIMEZONE="Asia/Jerusalem"
+    ) as served:
+        page = browser.new_page(viewport=DESKTOP, locale="he-IL")
+        page.goto(served.url)
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.get_by_role("heading", name="נסו את זה")).to_be_visible()
+        vendor = page.locator("#vendor-phone")
+        customer = page.locator("#customer-phone")
+        box = page.get_by_role("textbox", name="הודעה מהטלפון של העסק")
+        box.fill("deposit 1 30%")
+        box.press("Enter")
+        confirm = vendor.locator(".bubble.bot button").first
+        expect(confirm).to_be_visible(timeout=WAIT_MS)
+        confirm.click()
+        request = customer.locator(".bubble.bot", has_text="קישור לתשלום המקדמה")
+        expect(request).to_be_visible(timeout=WAIT_MS)
+        expect(request.locator("p.text")).to_have_attribute("dir", "auto")
+        steps.shot(page, "hebrew-sandbox")
+        page.set_viewport_size(PHONE)
+        steps.shot(page, "hebrew-sandbox-phone", full_page=True)
+        with page.context.expect_page() as opened:
+            request.locator("a[href*='/sandbox/checkout/']").first.click()
+        checkout = opened.value
+        checkout.set_viewport_size(PHONE)
+        expect(checkout.locator("html")).to_have_attribute("dir", "rtl", timeout=WAIT_MS)
+        expect(checkout.locator("html")).to_have_attribute("lang", "he")
+        steps.shot(checkout, "hebrew-checkout")
+        checkout.close()
+        page.close()

@@ -36,12 +36,14 @@ def test_the_sandbox_clock_never_goes_back(delta: timedelta) -> None:
 
 def test_the_page_speaks_the_asked_language_then_the_browser_s_then_english() -> None:
     assert page_locale("fr", "en-GB,en;q=0.9") == "fr"
-    assert page_locale(None, "he-IL,fr-FR;q=0.8,en;q=0.5") == "fr"
+    assert page_locale(None, "he-IL,fr-FR;q=0.8,en;q=0.5") == "he"
+    assert page_locale(None, "de-DE,fr-FR;q=0.8,en;q=0.5") == "fr"
     assert page_locale("xx", "de-DE") == "en"
     assert page_locale(None, None) == "en"
 
 
-def test_the_page_has_the_same_words_in_each_language() -> None:
-    english, french = words("en"), words("fr")
-    assert english.keys() == french.keys()
-    assert english["script"].keys() == french["script"].keys()
+@pytest.mark.parametrize("locale", ["fr", "he"])
+def test_the_page_has_the_same_words_in_each_language(locale: str) -> None:
+    english, other = words("en"), words(locale)
+    assert english.keys() == other.keys()
+    assert english["script"].keys() == other["script"].keys()

@@ -76,6 +76,7 @@
   // Text with its web addresses as links (opened in a new tab, like WhatsApp opens the browser).
   function richText(text) {
     const paragraph = el("p", "text");
+    paragraph.dir = "auto"; // a Hebrew message reads right to left whatever the page's language
     for (const part of text.split(/(https?:\/\/[^\s]+)/)) {
       if (/^https?:\/\//.test(part)) {
         const link = el("a", null, part);
