@@ -17,6 +17,7 @@ from jinja2 import (
 )
 
 from bot.domain.errors import DomainError
+from bot.domain.money import Money, shown
 from bot.domain.vendor import Vendor
 
 log = logging.getLogger(__name__)
@@ -43,14 +44,30 @@ def _vendor_template(text: str) -> Template:
     return environment().from_string(text)
 
 
+def _written(value: Any, locale: str) -> Any:
+    """Amounts in a template's context, written the reader's way (in lists and dicts too)."""
+    if isinstance(value, Money):
+        return shown(value, locale)
+    if isinstance(value, dict):
+        return {key: _written(item, locale) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_written(item, locale) for item in value]
+    return value
+
+
+def _in(locale: str, context: dict[str, Any]) -> dict[str, Any]:
+    return {key: _written(value, locale) for key, value in context.items()}
+
+
 def render(name: str, locale: str, /, **context: Any) -> str:
-    """The text of message ``name`` in ``locale``, falling back to English when not translated."""
+    """The text of message ``name`` in ``locale``, falling back to English when not translated. Money
+    in the context is written as readers of ``locale`` write it."""
     env = environment()
     try:
         template = env.get_template(f"{locale}/{name}.j2")
     except TemplateNotFound:
         template = env.get_template(f"{FALLBACK_LOCALE}/{name}.j2")
-    return template.render(**context).strip()
+    return template.render(**_in(locale, context)).strip()
 
 
 def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str:
@@ -60,7 +77,7 @@ def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str
     custom = vendor.message_overrides.get(kind, {}).get(locale)
     if custom:
         try:
-            return _vendor_template(custom).render(**context).strip()
+            return _vendor_template(custom).render(**_in(locale, context)).strip()
         except TemplateError:
             log.warning("vendor %s's text for %s/%s does not render; default used", vendor.id, kind, locale)
     return render(name, locale, **context)
@@ -95,7 +112,7 @@ def render_page(name: str, locale: str, /, **context: Any) -> str:
         template = env.get_template(f"{locale}/pages/{name}.html")
     except TemplateNotFound:
         template = env.get_template(f"{FALLBACK_LOCALE}/pages/{name}.html")
-    return template.render(locale=locale, **context)
+    return template.render(locale=locale, **_in(locale, context))
 
 
 def explain(error: DomainError, locale: str) -> str:

@@ -48,16 +48,41 @@ def looks_like_card(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and _has_brand(digits) and luhn_valid(digits)
 
 
+# Next to a card number, what else lets someone charge it: the expiry (12/28, 12-2028, 1228 after "exp")
+# and the security code (a 3 or 4 digit group after cvc/cvv/code..., or right after the card or expiry).
+_EXPIRY = re.compile(r"(?<!\d)(?:0?[1-9]|1[0-2])\s?[/\-.]\s?(?:20)?\d{2}(?!\d)")
+_LABELLED = re.compile(
+    r"(?i)\b(?:exp(?:iry|iration|ire)?|date|valid(?:e|ité|ity)?|cvc2?|cvv2?|cvn|cid|csc|ccv|code|crypto(?:gramme)?"
+    r"|s[ée]curit[ée]|security)\b[^\d\n]{0,12}(\d{3,4})(?!\d)"
+)
+_FOLLOWING = re.compile(
+    r"(\[card number removed\]|\[expiry removed\]|\[code removed\])([^\d\n]{0,12})(\d{3,4})(?!\d)"
+)
+_GROUPS = re.compile(r"([\s.\-/]{1,2})")
+EXPIRY_REDACTION = "[expiry removed]"
+CODE_REDACTION = "[code removed]"
+
+
 def redact_cards(text: str) -> tuple[str, bool]:
-    """The text with every card number replaced by REDACTION, and whether any was found."""
+    """The text with every card number replaced by REDACTION, and whether any was found. With a card
+    number in it, expiry dates and security codes are removed too."""
     found = False
 
     def replace(match: re.Match[str]) -> str:
         nonlocal found
-        digits = re.sub(r"\D", "", match.group())
-        if looks_like_card(digits):
-            found = True
-            return REDACTION
+        # The card may run on into other numbers (its expiry, its code): its groups are tried longest first.
+        parts = _GROUPS.split(match.group())
+        for end in range(len(parts), 0, -2):
+            if looks_like_card(re.sub(r"\D", "", "".join(parts[:end]))):
+                found = True
+                return REDACTION + "".join(parts[end:])
         return match.group()
 
-    return _CANDIDATE.sub(replace, text), found
+    redacted = _CANDIDATE.sub(replace, text)
+    if not found:
+        return redacted, False
+    redacted = _EXPIRY.sub(EXPIRY_REDACTION, redacted)
+    redacted = _LABELLED.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + CODE_REDACTION, redacted)
+    for _ in range(3):  # card, expiry, code: each group may follow the one before
+        redacted = _FOLLOWING.sub(lambda m: f"{m.group(1)}{m.group(2)}{CODE_REDACTION}", redacted)
+    return redacted, True

@@ -17,6 +17,7 @@ from bot.domain.errors import (
     CurrencyMismatch,
     DepositsDisabled,
     NothingToRequest,
+    RequestAlreadyOpen,
 )
 from bot.domain.money import Money, Percent, money_sum
 from bot.domain.order import PaymentType
@@ -106,15 +107,17 @@ class Ledger:
 
     def check_request(self, amount: Money) -> Money:
         """``amount`` if it is positive and at most what may still be requested."""
-        if not amount.is_positive():
-            raise AmountNotPositive(amount=str(amount))
         if self.requestable.is_zero():
-            raise NothingToRequest(price=str(self.price), paid=str(self.paid), pending=str(self.pending))
+            if self.pending.is_positive():
+                raise RequestAlreadyOpen(pending=self.pending, price=self.price, paid=self.paid)
+            raise NothingToRequest(price=self.price, paid=self.paid, pending=self.pending)
+        if not amount.is_positive():
+            raise AmountNotPositive(amount=amount)
         if amount > self.requestable:
             raise AmountExceedsBalance(
-                amount=str(amount),
-                available=str(self.requestable),
-                pending=str(self.pending),
+                amount=amount,
+                available=self.requestable,
+                pending=self.pending,
                 has_pending=self.pending.is_positive(),
             )
         return amount

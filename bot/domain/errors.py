@@ -8,9 +8,10 @@ user-facing text and each locale can say it its own way.
     ├── MoneyError: UnsupportedCurrency, InvalidAmount, TooManyDecimals, CurrencyMismatch, InvalidPercent
     ├── OrderError: IllegalTransition, OrderHasNoPrice, OrderNotPayable
     ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled,
+    │                 RequestAlreadyOpen,
     │                 RefundExceedsPaid, RefundPending, RefundResolved
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
-    │               SecretKeyRequired
+    │               SecretKeyRequired, AdminPhoneTaken
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
     │             NothingToRefund, NoUnknownRefund
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
@@ -91,6 +92,12 @@ class DepositsDisabled(RequestError):
     code = "deposits_disabled"
 
 
+class RequestAlreadyOpen(RequestError):
+    """All that is left to pay is already asked by a link still open: it can be sent again instead."""
+
+    code = "request_already_open"
+
+
 class RefundExceedsPaid(RequestError):
     """More than was paid minus what was already refunded (or is being refunded)."""
 
@@ -136,6 +143,12 @@ class UnknownTimezone(InputError):
 
 class SecretKeyRequired(InputError):
     code = "secret_key_required"
+
+
+class AdminPhoneTaken(InputError):
+    """An admin phone that already belongs to a vendor: the bot would not know which one it speaks for."""
+
+    code = "admin_phone_taken"
 
 
 class NotFound(DomainError):

@@ -188,6 +188,13 @@ def format_money(money: Money, locale: str) -> str:
     return str(format_currency(money.amount, money.currency, locale=locale))
 
 
+def shown(money: Money, locale: str) -> str:
+    """An amount as the reader writes it, one way per language. French keeps the source's own format
+    (``45.00 EUR``, as in the texts vendors and customers already know); other languages get their usual
+    one (``€45.00``, ``£45.00``, ``45.00 ₪``)."""
+    return str(money) if locale == "fr" else format_money(money, locale)
+
+
 @dataclass(frozen=True, slots=True)
 class Percent:
     value: Decimal

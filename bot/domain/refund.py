@@ -96,7 +96,7 @@ def plan_refund(
     wanted = available if amount is None else amount
     if not wanted.is_positive() or wanted > available:
         raise RefundExceedsPaid(
-            amount=str(wanted), available=str(available), paid=str(paid), refunded=str(refunded),
+            amount=wanted, available=available, paid=paid, refunded=refunded,
             nothing=available.is_zero(),
         )  # fmt: skip
     parts: list[tuple[PaymentTransaction, Money]] = []

@@ -110,8 +110,8 @@ class PaymentTransaction:
         total = self.refunded_total + amount
         if not amount.is_positive() or total > self.amount:
             raise RefundExceedsPaid(
-                amount=str(amount), available=str(self.net_paid), paid=str(self.amount),
-                refunded=str(self.refunded_total), nothing=self.net_paid.is_zero(),
+                amount=amount, available=self.net_paid, paid=self.amount,
+                refunded=self.refunded_total, nothing=self.net_paid.is_zero(),
             )  # fmt: skip
         target = TransactionStatus.REFUNDED if total == self.amount else TransactionStatus.PARTIALLY_REFUNDED
         self._move(target, now)

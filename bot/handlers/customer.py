@@ -35,8 +35,8 @@ async def resend_links(deps: ChatDeps, actor: CustomerActor) -> None:
 async def tell_balance(deps: ChatDeps, actor: CustomerActor) -> None:
     found = await chat.balances(deps.uow, actor)
     orders = [
-        {"order": b.order.reference, "price": str(b.ledger.price), "paid": str(b.ledger.paid),
-         "balance": str(b.ledger.balance)}
+        {"order": b.order.reference, "price": b.ledger.price, "paid": b.ledger.paid,
+         "balance": b.ledger.balance}
         for b in found
     ]  # fmt: skip
     await deps.queue([to_customer(actor, CUSTOMER_REPLY, "balance_info", orders=orders)])
@@ -51,10 +51,9 @@ async def check_paid(deps: ChatDeps, actor: CustomerActor) -> None:
                 actor,
                 CUSTOMER_REPLY,
                 "paid_check",
-                paid=[{"amount": str(t.amount), "label": t.label} for t in paid],
+                paid=[{"amount": t.amount, "label": t.label} for t in paid],
                 waiting=[
-                    {"amount": str(r.transaction.amount), "url": r.link.url if r.link else ""}
-                    for r in waiting
+                    {"amount": r.transaction.amount, "url": r.link.url if r.link else ""} for r in waiting
                 ],
             )
         ]

@@ -6,7 +6,7 @@ step the admin is at lives in ``conversations`` so a restart loses nothing and a
 from __future__ import annotations
 
 from bot.domain.deposit import AskKind, Ledger
-from bot.domain.errors import DomainError, OrderNotFound
+from bot.domain.errors import DomainError, OrderNotFound, RequestAlreadyOpen
 from bot.domain.money import parse_amount_or_percent
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
@@ -14,6 +14,7 @@ from bot.rendering import explain
 from bot.services import conversations
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import reminders as reminder_service
 from bot.services.chat import AdminActor
 
 CONFIRM = "confirm"
@@ -29,10 +30,25 @@ async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order
     return view, ledger
 
 
+async def offer_resend(deps: ChatDeps, actor: AdminActor, number: int, error: RequestAlreadyOpen) -> None:
+    """Everything left is already asked by an open link: say so, and offer to send that link again."""
+    buttons = ((f"resend:{number}", admin_text(actor.vendor, "button_resend")),)
+    await deps.queue([to_admin(actor, "request_open", buttons=buttons, order=f"#{number}", **error.params)])
+
+
+async def resend(deps: ChatDeps, actor: AdminActor, number: int) -> None:
+    sent = await reminder_service.remind_now(deps.uow, str(actor.vendor.id), number, deps.clock())
+    await deps.queue([to_admin(actor, "reminder_sent", order=f"#{number}", count=sent)])
+
+
 async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     """``payé 12``: [Paiement complet] [Acompte] [Annuler]."""
     view, ledger = await _ledger(deps, actor, number)
-    ledger.check_request(ledger.requestable)
+    try:
+        ledger.check_request(ledger.requestable)
+    except RequestAlreadyOpen as error:
+        await offer_resend(deps, actor, number, error)
+        return
     buttons = (
         (f"pay:{number}:full", admin_text(actor.vendor, "button_full")),
         (f"pay:{number}:deposit", admin_text(actor.vendor, "button_deposit")),
@@ -46,9 +62,9 @@ async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
                 buttons=buttons,
                 order=view.order.reference,
                 label=view.order.label,
-                price=str(ledger.price),
-                paid=str(ledger.paid),
-                requestable=str(ledger.requestable),
+                price=ledger.price,
+                paid=ledger.paid,
+                requestable=ledger.requestable,
             )
         ]
     )
@@ -61,10 +77,12 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     rows: list[tuple[str, str, str | None]] = []
     picks = ledger.quick_picks()
     if all(amount != default for _, amount in picks):
-        rows.append((f"amt:{number}:{default.amount}", str(default), admin_text(actor.vendor, "row_default")))
+        title = admin_text(actor.vendor, "row_amount", amount=default)
+        rows.append((f"amt:{number}:{default.amount}", title, admin_text(actor.vendor, "row_default")))
     for percent, amount in picks:
         note = admin_text(actor.vendor, "row_default") if amount == default else None
-        rows.append((f"amt:{number}:{amount.amount}", f"{percent} : {amount}", note))
+        title = admin_text(actor.vendor, "row_amount", percent=str(percent), amount=amount)
+        rows.append((f"amt:{number}:{amount.amount}", title, note))
     rows.append((f"other:{number}", admin_text(actor.vendor, "row_other"), None))
     menu = (
         admin_text(actor.vendor, "button_choose"),
@@ -76,9 +94,9 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
         "deposit_choice",
         menu=menu,
         order=view.order.reference,
-        price=str(ledger.price),
-        default=str(default),
-        requestable=str(ledger.requestable),
+        price=ledger.price,
+        default=default,
+        requestable=ledger.requestable,
     )
     await deps.queue([message])
 
@@ -88,7 +106,7 @@ async def ask_amount(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     await conversations.start(
         deps.uow, actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, deps.clock(), FLOW_LIFETIME
     )
-    await deps.queue([to_admin(actor, "ask_amount", order=f"#{number}", requestable=str(ledger.requestable))])
+    await deps.queue([to_admin(actor, "ask_amount", order=f"#{number}", requestable=ledger.requestable)])
 
 
 async def typed_amount(deps: ChatDeps, actor: AdminActor, number: int, text: str) -> None:
@@ -114,7 +132,11 @@ async def confirm_step(
     """The source's confirmation: "Un lien de paiement pour Acompte de 45.00 EUR sera envoyé ..."."""
     _, ledger = await _ledger(deps, actor, number)
     wanted = None if typed is None else parse_amount_or_percent(typed, actor.vendor.currency)
-    amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
+    try:
+        amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
+    except RequestAlreadyOpen as error:
+        await offer_resend(deps, actor, number, error)
+        return
     kind = ledger.request_type(amount)
     state = {"order": number, "ask": ask.value, "amount": f"{amount.amount}"}
     await conversations.start(
@@ -124,7 +146,7 @@ async def confirm_step(
         (f"ok:{number}:{ask.value}:{amount.amount}", admin_text(actor.vendor, "button_confirm")),
         (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
     )
-    await deps.queue([to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=str(amount))])
+    await deps.queue([to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=amount)])
 
 
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, amount_text: str) -> None:
@@ -144,7 +166,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
                 actor,
                 "request_sent",
                 kind=outcome.transaction.type.value,
-                amount=str(outcome.transaction.amount),
+                amount=outcome.transaction.amount,
                 order=outcome.order.reference,
                 customer=f"+{view.customer.phone}",
                 url=outcome.url,
@@ -177,6 +199,8 @@ async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
         await confirm_step(deps, actor, number, AskKind.DEPOSIT, parts[2])
     elif action == "other":
         await ask_amount(deps, actor, number)
+    elif action == "resend":
+        await resend(deps, actor, number)
     elif action == "ok" and len(parts) == 4 and parts[2] in {a.value for a in AskKind}:
         await confirm(deps, actor, number, AskKind(parts[2]), parts[3])
     else:

@@ -25,7 +25,7 @@ async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_te
         (f"{PREFIX}:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
     )
     parts = [
-        {"kind": t.type.value, "amount": str(share), "method": t.payment_method, "provider": t.provider}
+        {"kind": t.type.value, "amount": share, "method": t.payment_method, "provider": t.provider}
         for t, share in seen.plan.parts
     ]
     await deps.queue(
@@ -35,10 +35,10 @@ async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_te
                 "refund_confirm",
                 buttons=buttons,
                 order=seen.order.reference,
-                amount=str(seen.amount),
-                paid=str(seen.paid),
-                refunded=str(seen.refunded),
-                available=str(seen.available),
+                amount=seen.amount,
+                paid=seen.paid,
+                refunded=seen.refunded,
+                available=seen.available,
                 parts=parts,
             )  # fmt: skip
         ]
@@ -61,10 +61,10 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: s
                 actor,
                 "refund_done",
                 order=outcome.order.reference,
-                amount=str(outcome.amount),
-                paid=str(ledger.received),
-                refunded=str(ledger.refunded),
-                net=str(ledger.paid),
+                amount=outcome.amount,
+                paid=ledger.received,
+                refunded=ledger.refunded,
+                net=ledger.paid,
                 status=outcome.order.status.value,
             )  # fmt: skip
         ]

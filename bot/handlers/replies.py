@@ -24,14 +24,17 @@ def to_admin(
     *,
     buttons: tuple[tuple[str, str], ...] = (),
     menu: tuple[str, str, tuple[tuple[str, str, str | None], ...]] | None = None,
+    locale: str | None = None,
     **context: Any,
 ) -> OutgoingMessage:
-    text = admin_text(actor.vendor, template, **context)
+    """A reply to the admin, in the vendor's language (or ``locale``)."""
+    locale = locale or actor.vendor.locale
+    text = render_for(actor.vendor, f"chat/{template}", locale, **context)
     return OutgoingMessage(
         vendor_id=actor.vendor.id,
         to_phone=actor.phone,
         kind=VENDOR_REPLY,
-        locale=actor.vendor.locale,
+        locale=locale,
         text=text,
         template_params=(text,),
         buttons=buttons,

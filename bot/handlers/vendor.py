@@ -38,14 +38,17 @@ def _number(command: VendorCommand) -> int:
     return command.order
 
 
-async def show_help(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
-    await deps.queue([to_admin(actor, "help")])
+async def show_help(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    # In the language of the word typed ("help" in English), but a Hebrew vendor, who has no Hebrew
+    # keywords, reads it in Hebrew.
+    locale = actor.vendor.locale if actor.vendor.locale not in {"fr", "en"} else command.language
+    await deps.queue([to_admin(actor, "help", locale=locale)])
 
 
 async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
     orders = await order_service.list_orders(deps.uow, str(actor.vendor.id), ACTIVE, limit=20)
     rows = [
-        {"order": o.reference, "status": o.status.value, "price": str(o.price or ""), "label": o.label}
+        {"order": o.reference, "status": o.status.value, "price": o.price or "", "label": o.label}
         for o in orders
     ]
     await deps.queue([to_admin(actor, "orders", orders=rows)])
@@ -59,7 +62,7 @@ def _sent(actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
         if request is None
         else {
             "kind": request.transaction.type.value,
-            "amount": str(request.transaction.amount),
+            "amount": request.transaction.amount,
             "url": request.url,
         },
         "request_problem": None
@@ -82,7 +85,7 @@ async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
                 order=order.reference,
                 number=order.number,
                 customer=command.phone,
-                price=str(order.price),
+                price=order.price,
                 label=order.label,
                 status=order.status.value,
                 **_sent(actor, accepted),
@@ -127,21 +130,25 @@ async def balance(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> 
 
 
 async def cash(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    order, transaction, ledger = await payment_service.record_cash_payment(
+    cash = await payment_service.record_cash_payment(
         deps.payments, str(actor.vendor.id), _number(command), command.amount
     )
+    ledger = cash.ledger
+    cancelled = [{"kind": t.type.value, "amount": t.amount} for t in cash.cancelled]
     await deps.queue(
         [
             to_admin(
                 actor,
                 "cash_recorded",
-                order=order.reference,
-                amount=str(transaction.amount),
-                paid=str(ledger.paid),
-                price=str(ledger.price),
-                balance=str(ledger.balance),
-                status=order.status.value,
-            )
+                order=cash.order.reference,
+                amount=cash.transaction.amount,
+                paid=ledger.paid,
+                price=ledger.price,
+                balance=ledger.balance,
+                status=cash.order.status.value,
+                cancelled=cancelled,
+                left=not ledger.balance.is_zero(),
+            )  # fmt: skip
         ]
     )
 
@@ -162,11 +169,11 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
         transactions.append(
             {
                 "kind": t.type.value,
-                "amount": str(t.amount),
+                "amount": t.amount,
                 "status": t.status.value,
                 "url": link.url if link is not None and link.active else None,
                 "paid_at": t.paid_at,
-                "refunded": None if t.refunded_total.is_zero() else str(t.refunded_total),
+                "refunded": None if t.refunded_total.is_zero() else t.refunded_total,
                 "invoice": _invoice(view, t.id),
                 "reminders": [
                     {
@@ -188,10 +195,10 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 label=view.order.label,
                 status=view.order.status.value,
                 customer=f"+{view.customer.phone}",
-                price=str(view.order.price or ""),
-                paid=None if ledger is None else str(ledger.paid),
-                refunded=None if ledger is None or ledger.refunded.is_zero() else str(ledger.refunded),
-                balance=None if ledger is None else str(ledger.balance),
+                price=view.order.price or "",
+                paid=None if ledger is None else ledger.paid,
+                refunded=None if ledger is None or ledger.refunded.is_zero() else ledger.refunded,
+                balance=None if ledger is None else ledger.balance,
                 transactions=transactions,
                 reminders_on=view.order.reminders_enabled,
             )
@@ -201,7 +208,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
 
 async def cancel(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     cancelled = await payment_service.cancel_requests(deps.payments, str(actor.vendor.id), _number(command))
-    items = [{"kind": t.type.value, "amount": str(t.amount)} for t in cancelled]
+    items = [{"kind": t.type.value, "amount": t.amount} for t in cancelled]
     await deps.queue([to_admin(actor, "requests_cancelled", order=f"#{_number(command)}", requests=items)])
 
 
@@ -240,7 +247,9 @@ async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand
     customer = await customer_service.set_customer(
         deps.uow, str(actor.vendor.id), command.phone or "", [("locale", command.locale or "")], deps.clock()
     )
-    await deps.queue([to_admin(actor, "language_set", customer=f"+{customer.phone}", locale=customer.locale)])
+    await deps.queue(
+        [to_admin(actor, "language_set", customer=f"+{customer.phone}", language=customer.locale)]
+    )
 
 
 async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
-from bot.domain.money import Money, format_money
+from bot.domain.money import Money, shown
 from bot.domain.order import Order
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
@@ -16,12 +16,6 @@ from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 
-def shown(money: Money, locale: str) -> str:
-    """An amount as the reader writes it. French keeps the source's own format (``45.00 EUR``, as in
-    the message vendors already know); other languages get their usual one (``€45.00``, ``45.00 ₪``)."""
-    return str(money) if locale == "fr" else format_money(money, locale)
-
-
 def customer_locale(vendor: Vendor, customer: Customer) -> str:
     if customer.locale in CUSTOMER_LOCALES:
         return str(customer.locale)
@@ -29,7 +23,14 @@ def customer_locale(vendor: Vendor, customer: Customer) -> str:
 
 
 def transaction_label(vendor: Vendor, order: Order, kind: str) -> str:
-    return render_for(vendor, "messages/transaction_label", vendor.locale, kind=kind, order=order.reference)
+    return render_for(
+        vendor,
+        "messages/transaction_label",
+        vendor.locale,
+        kind=kind,
+        order=order.reference,
+        number=order.number,
+    )
 
 
 def _to_customer(
@@ -64,7 +65,7 @@ def payment_request(
     amount = shown(transaction.amount, customer_locale(vendor, customer))
     return _to_customer(
         vendor, customer, transaction, "payment_request", (amount, url, order.reference),
-        kind=transaction.type.value, amount=amount, url=url,
+        kind=transaction.type.value, amount=amount, url=url, vendor_name=vendor.name, order=order.reference,
     )  # fmt: skip
 
 
@@ -168,7 +169,7 @@ def payment_anomaly_note(
     admin_phones: list[str],
     customer: Customer,
     order: Order,
-    amount: str,
+    amount: Money,
     reason: str,
     provider: str,
     reference: str,
@@ -201,10 +202,12 @@ def payment_failed_note(
         vendor,
         "messages/vendor_payment_failed",
         vendor.locale,
-        amount=str(transaction.amount),
+        amount=transaction.amount,
         order=order.reference,
         customer=f"+{customer.phone}",
         detail=detail,
+        # Still open: the customer may try again with the same link; else a new request is needed.
+        retry_same_link=transaction.is_open,
     )
     return to_admins(vendor, admin_phones, "vendor_payment_failed", event_id, text)
 

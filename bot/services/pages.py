@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from bot.domain.money import shown
 from bot.domain.transaction import PaymentTransaction
-from bot.services.messages import customer_locale, shown
+from bot.services.messages import customer_locale
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWorkFactory
 

@@ -140,7 +140,7 @@ def _preview(
         raise NothingToRefund(order=order.reference)
     if in_flight:
         total = sum((m.amount for m in in_flight.values()), start=Money.zero(vendor.currency).amount)
-        raise RefundPending(amount=str(Money(total, vendor.currency)), order=order.reference)
+        raise RefundPending(amount=Money(total, vendor.currency), order=order.reference)
     amount = None if amount_text is None else parse_amount(amount_text, vendor.currency)
     plan = plan_refund(received, in_flight, amount)
     for transaction, _share in plan.parts:
@@ -193,11 +193,11 @@ async def refund(
         recorded = await _record(deps, row.id, attempt)
         if attempt.status is RefundStatus.FAILED:
             raise RefundFailed(
-                amount=str(row.amount), order=order.reference, provider=row.provider or "cash",
+                amount=row.amount, order=order.reference, provider=row.provider or "cash",
                 reason=attempt.reason or "",
             )  # fmt: skip
         if attempt.status is RefundStatus.UNKNOWN:
-            raise RefundUncertain(amount=str(row.amount), order=order.reference, provider=row.provider or "")
+            raise RefundUncertain(amount=row.amount, order=order.reference, provider=row.provider or "")
         if recorded is not None:
             done.append(recorded)
     async with deps.uow() as uow:
@@ -305,11 +305,11 @@ async def resolve_order_refunds(deps: PaymentDeps, vendor_reference: str | None,
         status = await resolve(deps, row)
         if status in {RefundStatus.SUCCEEDED, RefundStatus.FAILED}:
             raise RefundResolved(
-                amount=str(row.amount), order=order.reference, made=status is RefundStatus.SUCCEEDED,
+                amount=row.amount, order=order.reference, made=status is RefundStatus.SUCCEEDED,
                 provider=row.provider or "",
             )  # fmt: skip
     if waiting:
-        raise RefundPending(amount=str(waiting[0].amount), order=order.reference)
+        raise RefundPending(amount=waiting[0].amount, order=order.reference)
 
 
 async def resolve(deps: PaymentDeps, row: Refund) -> RefundStatus:

@@ -92,7 +92,7 @@ async def record_payment(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         if anomaly is not None:
             amount = event.amount or transaction.amount
             notes = messages.payment_anomaly_note(
-                vendor, admins, customer, order, str(amount), anomaly, event.provider,
+                vendor, admins, customer, order, amount, anomaly, event.provider,
                 event.reference or event.event_id, event.event_id,
             )  # fmt: skip
             for note in notes:

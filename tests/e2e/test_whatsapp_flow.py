@@ -66,7 +66,8 @@ async def test_the_deposit_then_balance_flow_over_whatsapp(bot: RunningBot) -> N
         "Montant: 45.00 EUR\n\n"
         "Pour confirmer votre commande, veuillez effectuer le paiement de l'acompte via ce lien sécurisé :\n"
         f"{url}\n\n"
-        "Merci ! 🙏"
+        "Merci ! 🙏\n"
+        "— Boulangerie Test, commande #1"
     )
     assert "✅" in (await bot.next_to(ADMIN)).text
 
@@ -78,7 +79,7 @@ async def test_the_deposit_then_balance_flow_over_whatsapp(bot: RunningBot) -> N
 
     await bot.says(ADMIN, "solde 1")
     confirmation = await bot.next_to(ADMIN)
-    assert "Solde de 105.00 EUR" in confirmation.text
+    assert "Un lien de paiement pour le solde de 105.00 EUR sera envoyé" in confirmation.text
     await bot.clicks(ADMIN, confirmation.buttons[0].id)
     balance_message = await bot.next_to(CUSTOMER)
     assert "Montant: 105.00 EUR" in balance_message.text

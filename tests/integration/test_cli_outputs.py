@@ -165,7 +165,7 @@ def test_pay_prints_each_kind_of_request_and_a_cash_payment(
     for _ in range(4):
         create(capsys, "150", "--accept")
     deposit = ok(capsys, "pay", "1", "--deposit", "30%")
-    assert deposit.startswith("Acompte #1: 45.00 EUR requested, link http://127.0.0.1:8080/sandbox/checkout/")
+    assert deposit.startswith("Acompte - commande n° 1: 45.00 EUR requested, link http://127.0.0.1:8080/sandbox/checkout/")
     assert "45.00 EUR requested" in ok(capsys, "pay", "2", "--deposit", "45")
     full = ok(capsys, "pay", "3", "--full")
     assert "150.00 EUR requested" in full and "/sandbox/checkout/" in full
@@ -259,7 +259,7 @@ def test_request_on_accept_sends_the_deposit_when_an_order_is_created_accepted(
     out = create(capsys, "150", "--label", "Gateau", "--accept")
     assert out.splitlines()[0] == "order #1 created, accepted, 150.00 EUR"
     line = _request_line(out)
-    assert line.startswith("payment request sent: Acompte #1, 45.00 EUR, http")
+    assert line.startswith("payment request sent: Acompte - commande n° 1, 45.00 EUR, http")
     assert "/sandbox/checkout/" in line
     assert ok_json(capsys, "order", "show", "1")["transactions"][0]["link"]["url"] == line.rsplit(", ", 1)[1]
 

@@ -748,7 +748,7 @@ async def test_a_cash_payment_gets_its_icount_receipt_and_a_full_cash_refund_can
 ) -> None:
     deps = app_client.app[payments_key]
     order = await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Cake", True, deps.clock())
-    _order, cash, _ledger = await payments.record_cash_payment(deps, None, order.number, "50")
+    cash = (await payments.record_cash_payment(deps, None, order.number, "50")).transaction
     async with app_client.app[uow_key]() as uow:
         invoice = await uow.billing.invoice_for(cash.id)
     assert invoice is not None

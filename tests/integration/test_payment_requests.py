@@ -86,7 +86,8 @@ async def test_a_deposit_request_records_the_transaction_its_link_and_the_custom
         "Montant: 45.00 EUR\n\n"
         "Pour confirmer votre commande, veuillez effectuer le paiement de l'acompte via ce lien sécurisé :\n"
         f"{outcome.url}\n\n"
-        "Merci ! 🙏"
+        "Merci ! 🙏\n"
+        "— Boulangerie, commande #1"
     )
 
 
@@ -242,10 +243,12 @@ async def test_completing_a_request_twice_makes_one_link_and_one_message(
 async def test_cash_at_the_register_settles_the_order(uow_factory: UnitOfWorkFactory) -> None:
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
-    order, transaction, ledger = await payments.record_cash_payment(deps, None, number, "50")
+    cash = await payments.record_cash_payment(deps, None, number, "50")
+    order, transaction, ledger = cash.order, cash.transaction, cash.ledger
     assert transaction.payment_method == "cash_register" and transaction.status is TransactionStatus.PAID
     assert order.status is OrderStatus.ACCEPTED and ledger.balance == eur(100)
-    order, transaction, ledger = await payments.record_cash_payment(deps, None, number)
+    cash = await payments.record_cash_payment(deps, None, number)
+    order, transaction, ledger = cash.order, cash.transaction, cash.ledger
     assert transaction.amount == eur(100) and transaction.type is TransactionType.SOLDE
     assert order.status is OrderStatus.PAID and order.payment_type is PaymentType.ACOMPTE_SOLDE
 
@@ -281,7 +284,7 @@ async def test_cash_and_sandbox_payments_are_refunded_in_part_the_latest_first(
     deposit = await payments.request_payment(deps, None, number, AskKind.DEPOSIT, "45")
     await record_payment(deps, paid_event(deposit.transaction.id, eur(45)))
     clock.advance(timedelta(days=2))
-    _order, cash, _ledger = await payments.record_cash_payment(deps, None, number)
+    cash = (await payments.record_cash_payment(deps, None, number)).transaction
     assert (await order_service.show_order(uow_factory, None, number)).order.status is OrderStatus.PAID
     preview = await refunds.preview(deps, None, number, "120")
     assert [(t.id, share) for t, share in preview.plan.parts] == [
@@ -301,7 +304,7 @@ async def test_cash_and_sandbox_payments_are_refunded_in_part_the_latest_first(
     assert len(refund_texts) == 2 and any("espèces" in text for text in refund_texts)
     with pytest.raises(RefundExceedsPaid) as refused:
         await refunds.refund(deps, None, number, "31")
-    assert refused.value.params["available"] == "30.00 EUR"
+    assert refused.value.params["available"] == eur(30)
 
 
 async def test_deposit_and_balance_paid_at_the_same_moment_settle_the_order_once(

@@ -14,7 +14,37 @@ from bot.domain.cards import REDACTION, luhn_valid, redact_cards
 def test_a_card_number_in_a_message_is_redacted(card: str) -> None:
     text, found = redact_cards(f"voici ma carte {card} exp 12/28")
     assert found
-    assert text == f"voici ma carte {REDACTION} exp 12/28"
+    assert text == f"voici ma carte {REDACTION} exp [expiry removed]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Ma carte: 4242 4242 4242 4242 exp 12/28 cvc 123",
+            "Ma carte: [card number removed] exp [expiry removed] cvc [code removed]",
+        ),
+        ("4242424242424242 12/2028 123", "[card number removed] [expiry removed] [code removed]"),
+        (
+            "carte 4242 4242 4242 4242, date 09-27, cryptogramme : 456",
+            "carte [card number removed], date [expiry removed], cryptogramme : [code removed]",
+        ),
+        ("5555555555554444/0927/321", "[card number removed]/[code removed]/[code removed]"),
+        (
+            "card 378282246310005 expires 03/29 CVV 1234",
+            "card [card number removed] expires [expiry removed] CVV [code removed]",
+        ),
+    ],
+)
+def test_the_expiry_and_security_code_next_to_a_card_number_are_redacted_too(
+    text: str, expected: str
+) -> None:
+    assert redact_cards(text) == (expected, True)
+
+
+def test_dates_and_small_numbers_without_a_card_number_are_left_alone() -> None:
+    text = "commande 12 pour 15 personnes le 12/28, code 123"
+    assert redact_cards(text) == (text, False)
 
 
 @pytest.mark.parametrize(

@@ -78,4 +78,4 @@ def test_what_is_being_refunded_cannot_be_refunded_again() -> None:
     assert plan_refund([paid], in_flight, None).total == eur(50)
     with pytest.raises(RefundExceedsPaid) as refused:
         plan_refund([paid], in_flight, eur(51))
-    assert refused.value.params["available"] == "50.00 EUR"
+    assert refused.value.params["available"] == eur(50)
