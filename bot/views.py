@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.customer import Customer
 from bot.domain.refund import Refund
+from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import describe_settings
 from bot.services.orders import OrderView
 from bot.services.vendors import VendorSummary
@@ -85,6 +86,18 @@ def order_json(view: OrderView) -> dict[str, Any]:
     }
 
 
+def _payment_name(t: PaymentTransaction) -> str:
+    """A payment by how and when it came ("cash 2026-11-21"), a request by its kind and date."""
+    if t.is_cash:
+        how = "cash"
+    elif t.received:
+        how = f"{t.payment_method or 'card'} via {t.provider}" if t.provider else (t.payment_method or "paid")
+    else:
+        how = f"{t.type.value} request"
+    when = t.paid_at or t.created_at
+    return f"{how} {when:%Y-%m-%d %H:%M} UTC"
+
+
 def order_lines(view: OrderView) -> list[str]:
     order, ledger = view.order, view.ledger
     lines = [
@@ -100,7 +113,7 @@ def order_lines(view: OrderView) -> list[str]:
     for t in view.transactions:
         link = view.links.get(t.payment_link_id) if t.payment_link_id else None
         where = "" if link is None else f"  {link.url}{'' if link.active else ' (inactive)'}"
-        lines.append(f"  {t.type:<8} {t.amount}  {t.status}{where}")
+        lines.append(f"  {_payment_name(t)}  {t.amount}  {t.status}{where}")
         invoice = view.invoices.get(t.id)
         if invoice is not None:
             url = f"  {invoice.url}" if invoice.url else ""

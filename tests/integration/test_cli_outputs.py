@@ -165,7 +165,9 @@ def test_pay_prints_each_kind_of_request_and_a_cash_payment(
     for _ in range(4):
         create(capsys, "150", "--accept")
     deposit = ok(capsys, "pay", "1", "--deposit", "30%")
-    assert deposit.startswith("Acompte - commande n° 1: 45.00 EUR requested, link http://127.0.0.1:8080/sandbox/checkout/")
+    assert deposit.startswith(
+        "Acompte - commande n° 1: 45.00 EUR requested, link http://127.0.0.1:8080/sandbox/checkout/"
+    )
     assert "45.00 EUR requested" in ok(capsys, "pay", "2", "--deposit", "45")
     full = ok(capsys, "pay", "3", "--full")
     assert "150.00 EUR requested" in full and "/sandbox/checkout/" in full
@@ -176,8 +178,12 @@ def test_pay_prints_each_kind_of_request_and_a_cash_payment(
         "cash payment of 20.00 EUR recorded for #4: order accepted, paid 20.00 EUR, balance 130.00 EUR"
     )
     shown = ok(capsys, "order", "show", "1")
-    assert "acompte  45.00 EUR  pending  http://127.0.0.1:8080/sandbox/checkout/" in shown
-    assert "105.00 EUR  pending" in shown
+    assert re.search(
+        r"acompte request \S+ \S+ UTC  45.00 EUR  pending  http://127.0.0.1:8080/sandbox/checkout/", shown
+    )
+    assert re.search(r"solde request \S+ \S+ UTC  105.00 EUR  pending", shown)
+    paid = ok(capsys, "order", "show", "4")
+    assert re.search(r"cash \d{4}-\d\d-\d\d \d\d:\d\d UTC  20.00 EUR  paid", paid), "named by method and date"
 
 
 def test_refund_prints_partial_and_full_refunds_and_resolve_without_an_unknown_refund_is_one_line(
