@@ -20,3 +20,12 @@ def test_ci_runs_exactly_the_readme_test_command_with_postgres_required() -> Non
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert readme_commands()[1] in ci.splitlines()
     assert "REQUIRE_POSTGRES=1" in ci
+
+
+def test_the_readme_and_the_docs_link_only_inside_the_repository() -> None:
+    for document in (ROOT / "README.md", ROOT / "docs" / "architecture.md"):
+        text = document.read_text(encoding="utf-8")
+        assert "../" not in text, f"{document.name} points outside the repository"
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if not target.startswith(("http://", "https://")):
+                assert (document.parent / target).exists(), f"{document.name} links to a missing {target}"
