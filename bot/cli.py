@@ -11,15 +11,19 @@ import asyncio
 import errno
 import json
 import logging
+import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import DEFAULT_PORT, ConfigError, LogFormat, Settings, load_settings
 from bot.domain.deposit import AskKind
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
@@ -51,6 +55,13 @@ from bot.views import (
 from bot.web.app import create_app
 
 CLI_LOCALE = "en"
+DISTRIBUTION = "whatsapp-payment-bot"
+TEXT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that log every HTTP call at INFO: heard only with LOG_LEVEL=DEBUG.
+CHATTY_LOGGERS = ("httpx", "httpcore")
+LISTEN_BACKLOG = 128
+# A port in use or reserved, an address not of this machine: one line, not a traceback.
+CANNOT_LISTEN = frozenset({errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL})
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
@@ -58,9 +69,67 @@ class UsageError(Exception):
     """A bad argument, reported in one line with exit status 2."""
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default after its help, unless it has none worth showing or its help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == "" or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def package_version() -> str:
+    """The installed version of the bot, or "unknown" when it runs from a tree that is not installed."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, and exc_info if there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str, log_format: LogFormat) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        JsonLogFormatter() if log_format is LogFormat.JSON else logging.Formatter(TEXT_LOG_FORMAT)
+    )
+    logging.basicConfig(level=level, handlers=[handler])
+    # Alembic announces its context on every connection; only `bot migrate` should talk about schemas.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 0 to 65535")
+    return int(text)
 
 
 def _order_number(text: str) -> int:
@@ -135,7 +204,8 @@ async def cmd_vendor_list(args: argparse.Namespace, settings: Settings) -> int:
         for summary in [] if args.json else summaries:
             v = summary.vendor
             admins = ", ".join(f"+{p}" for p in summary.admin_phones) or "no admin"
-            print(f"{v.name}  {v.id}  {v.currency} {v.locale} {v.timezone}  {v.payment.provider}  {admins}")
+            where = f"{v.currency} {v.locale} {v.timezone}"
+            print(f"{v.name}  {v.short_id}  {where}  {v.payment.provider}  {admins}")
         return 0
 
     return await _with_store(settings, work)
@@ -284,11 +354,12 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
         deps = _payment_deps(settings, uow)
         try:
             if args.cash is not None:
-                order, transaction, ledger = await payment_service.record_cash_payment(
-                    deps, args.vendor, args.number, args.cash
-                )
-                print(f"cash payment of {transaction.amount} recorded for {order.reference}: "
+                cash = await payment_service.record_cash_payment(deps, args.vendor, args.number, args.cash)
+                order, ledger = cash.order, cash.ledger
+                print(f"cash payment of {cash.transaction.amount} recorded for {order.reference}: "
                       f"order {order.status}, paid {ledger.paid}, balance {ledger.balance}")  # fmt: skip
+                for stopped in cash.cancelled:
+                    print(f"open request cancelled (its link stopped): {stopped.label}, {stopped.amount}")
                 return 0
             if args.full:
                 ask, typed = AskKind.FULL, None
@@ -375,7 +446,43 @@ async def cmd_reminders_run(_args: argparse.Namespace, settings: Settings) -> in
     return await _with_store(settings, work)
 
 
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """``host:port`` bound and listening, on each of its addresses as aiohttp would bind them."""
+    bound: list[socket.socket] = []
+    seen: set[tuple[int, Any]] = set()
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            if (family, address) in seen:
+                continue
+            seen.add((family, address))
+            listener = socket.socket(family, kind, proto)
+            bound.append(listener)
+            if os.name == "posix":  # a restart is not refused for the last run's connections in TIME_WAIT
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # "::" and "0.0.0.0" side by side, as asyncio does
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            # --port 0: the first address gets a free port, the others the same one.
+            listener.bind((address[0], port, *address[2:]))
+            listener.listen(LISTEN_BACKLOG)
+            port = int(listener.getsockname()[1])
+    except OSError:
+        for listener in bound:
+            listener.close()
+        raise
+    return bound
+
+
 def run_server(settings: Settings, host: str, port: int) -> int:
+    # The port first: one in use stops here, before the app touches the database or sends a message.
+    try:
+        sockets = listening_sockets(host, port)
+    except OSError as error:
+        if isinstance(error, socket.gaierror) or error.errno in CANNOT_LISTEN:
+            return _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
+        raise
+    port = int(sockets[0].getsockname()[1])
     base = settings.public_base_url or f"http://{host}:{port}"
 
     def announce(_message: str) -> None:
@@ -389,88 +496,150 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         settings = settings.model_copy(update={"public_base_url": base})
     try:
         app = create_app(settings, sandbox_demo=True)
-        web.run_app(app, host=host, port=port, print=announce, access_log=None)
-    except OSError as error:
-        if error.errno in {errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL}:
-            return _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
-        raise
+        web.run_app(app, sock=sockets, print=announce, access_log=None)
+    finally:
+        for listener in sockets:
+            listener.close()
     return 0
+
+
+def _command(commands: argparse._SubParsersAction[OneLineParser], name: str, text: str) -> OneLineParser:
+    """A command whose one-line help (in its group's list) is also the description its --help opens with."""
+    return commands.add_parser(name, help=text, description=text)
+
+
+def _group(
+    commands: argparse._SubParsersAction[OneLineParser], name: str, text: str
+) -> argparse._SubParsersAction[OneLineParser]:
+    return _command(commands, name, text).add_subparsers(
+        dest=f"{name}_command", required=True, parser_class=OneLineParser
+    )
+
+
+def _vendor_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vendor",
+        metavar="NAME|ID",
+        help="the vendor's name or short id (`bot vendor list` shows both); needed only with several vendors",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _order_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("number", type=_order_number, metavar="N", help="the order number, such as 12 or #12")
 
 
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="bot", description="WhatsApp payment agent for small vendors.")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {package_version()}",
+        help="print the version and exit",
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=[f.value for f in LogFormat],
+        help="log lines as text or as JSON, one object a line (default: LOG_FORMAT, else text)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    serve = commands.add_parser("serve", help="run webhooks, scheduler and outbox sender")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve = _command(commands, "serve", "run webhooks, scheduler and outbox sender")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help="the port to listen on, 0 for any free one"
+    )
 
-    commands.add_parser("migrate", help="create or upgrade the schema of DATABASE_URL").set_defaults(
+    _command(commands, "migrate", "create or upgrade the schema of DATABASE_URL").set_defaults(
         handler=cmd_migrate
     )
 
-    vendor = commands.add_parser("vendor", help="vendors and their settings").add_subparsers(
-        dest="vendor_command", required=True, parser_class=OneLineParser
+    vendor = _group(commands, "vendor", "vendors and their settings")
+    add = _command(vendor, "add", "add a vendor")
+    add.add_argument("--name", required=True, help="the vendor's name, as --vendor takes it")
+    add.add_argument(
+        "--admin",
+        action="append",
+        required=True,
+        metavar="PHONE",
+        help="an admin's international number, such as +33612345678 (repeat for several); "
+        "a number already admin of another vendor is refused",
     )
-    add = vendor.add_parser("add", help="add a vendor")
-    add.add_argument("--name", required=True)
-    add.add_argument("--admin", action="append", required=True, metavar="PHONE")
-    add.add_argument("--phone-id", dest="phone_id")
-    add.add_argument("--provider", choices=[p.value for p in ProviderName], default="sandbox")
-    add.add_argument("--currency", default="EUR")
-    add.add_argument("--locale", default="fr")
-    add.add_argument("--timezone", default="Europe/Paris")
+    add.add_argument(
+        "--phone-id",
+        dest="phone_id",
+        help="the id of the vendor's own WhatsApp business number (default: the bot's, WHATSAPP_PHONE_ID)",
+    )
+    add.add_argument(
+        "--provider", choices=[p.value for p in ProviderName], default="sandbox", help="the payment provider"
+    )
+    add.add_argument("--currency", default="EUR", help="the vendor's currency, an ISO code")
+    add.add_argument("--locale", default="fr", help="the vendor's language: fr, en or he")
+    add.add_argument(
+        "--timezone", default="Europe/Paris", help="the vendor's time zone, for dates and quiet hours"
+    )
     add.set_defaults(handler=cmd_vendor_add)
-    listing = vendor.add_parser("list", help="list vendors")
-    listing.add_argument("--json", action="store_true")
+    listing = _command(
+        vendor, "list", "list vendors: name, short id, currency, language, zone, provider, admins"
+    )
+    _json_option(listing)
     listing.set_defaults(handler=cmd_vendor_list)
-    setter = vendor.add_parser("set", help="change settings: KEY=VALUE ...")
-    setter.add_argument("--vendor")
-    setter.add_argument("pairs", nargs="+", type=_setting_pair, metavar="KEY=VALUE")
+    setter = _command(vendor, "set", "change settings: KEY=VALUE ..., all applied or none")
+    _vendor_option(setter)
+    setter.add_argument(
+        "pairs", nargs="+", type=_setting_pair, metavar="KEY=VALUE", help="a setting and its new value"
+    )
     setter.set_defaults(handler=cmd_vendor_set)
-    show = vendor.add_parser("show", help="show a vendor's settings")
-    show.add_argument("--vendor")
-    show.add_argument("--json", action="store_true")
+    show = _command(vendor, "show", "show a vendor's settings")
+    _vendor_option(show)
+    _json_option(show)
     show.set_defaults(handler=cmd_vendor_show)
-    check = vendor.add_parser("check", help="test the connection to the vendor's payment provider")
-    check.add_argument("--vendor")
+    check = _command(vendor, "check", "test the connection to the vendor's payment provider")
+    _vendor_option(check)
     check.set_defaults(handler=cmd_vendor_check)
 
-    order = commands.add_parser("order", help="orders").add_subparsers(
-        dest="order_command", required=True, parser_class=OneLineParser
+    order = _group(commands, "order", "orders")
+    create = _command(order, "create", "create an order")
+    _vendor_option(create)
+    create.add_argument(
+        "--customer", required=True, metavar="PHONE", help="the customer's international number"
     )
-    create = order.add_parser("create", help="create an order")
-    create.add_argument("--vendor")
-    create.add_argument("--customer", required=True, metavar="PHONE")
-    create.add_argument("--price", required=True, metavar="AMOUNT")
-    create.add_argument("--label", default="")
+    create.add_argument("--price", required=True, metavar="AMOUNT", help="the price, such as 150 or 45,50")
+    create.add_argument("--label", default="", help="what is ordered (default: no label)")
     create.add_argument("--accept", action="store_true", help="accept it at once")
     create.set_defaults(handler=cmd_order_create)
-    accept = order.add_parser("accept", help="accept a pending order")
-    accept.add_argument("number", type=_order_number, metavar="N")
-    accept.add_argument("--vendor")
+    accept = _command(order, "accept", "accept a pending order")
+    _order_argument(accept)
+    _vendor_option(accept)
     accept.set_defaults(handler=cmd_order_accept)
-    orders = order.add_parser("list", help="list orders, newest first")
-    orders.add_argument("--vendor")
-    orders.add_argument("--status", action="append", choices=[s.value for s in OrderStatus])
-    orders.add_argument("--limit", type=int, default=50)
-    orders.add_argument("--json", action="store_true")
-    orders.set_defaults(handler=cmd_order_list)
-    detail = order.add_parser("show", help="an order with its transactions and links")
-    detail.add_argument("number", type=_order_number, metavar="N")
-    detail.add_argument("--vendor")
-    detail.add_argument("--json", action="store_true")
-    detail.set_defaults(handler=cmd_order_show)
-    reminders = commands.add_parser("reminders", help="payment reminders").add_subparsers(
-        dest="reminders_command", required=True, parser_class=OneLineParser
+    orders = _command(order, "list", "list orders, newest first")
+    _vendor_option(orders)
+    orders.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in OrderStatus],
+        help="only orders in this status (repeat for several; default: every status)",
     )
-    reminders.add_parser("run", help="one sweep now: queue the reminders that are due").set_defaults(
+    orders.add_argument("--limit", type=int, default=50, help="at most this many orders")
+    _json_option(orders)
+    orders.set_defaults(handler=cmd_order_list)
+    detail = _command(order, "show", "an order with its transactions and links")
+    _order_argument(detail)
+    _vendor_option(detail)
+    _json_option(detail)
+    detail.set_defaults(handler=cmd_order_show)
+    reminders = _group(commands, "reminders", "payment reminders")
+    _command(reminders, "run", "one sweep now: queue the reminders that are due").set_defaults(
         handler=cmd_reminders_run
     )
 
-    pay = commands.add_parser("pay", help="ask the customer to pay, or record a cash payment")
-    pay.add_argument("number", type=_order_number, metavar="N")
-    pay.add_argument("--vendor")
+    pay = _command(commands, "pay", "ask the customer to pay, or record a cash payment")
+    _order_argument(pay)
+    _vendor_option(pay)
     how = pay.add_mutually_exclusive_group(required=True)
     how.add_argument("--deposit", metavar="AMOUNT|PCT%", help="a deposit: an amount or a percentage")
     how.add_argument("--full", action="store_true", help="the full price")
@@ -478,11 +647,11 @@ def build_parser() -> OneLineParser:
     how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
     pay.set_defaults(handler=cmd_pay)
 
-    refund = commands.add_parser(
-        "refund", help="refund an order's payments, in full or in part, the latest payments first"
+    refund = _command(
+        commands, "refund", "refund an order's payments, in full or in part, the latest payments first"
     )
-    refund.add_argument("number", type=_order_number, metavar="N")
-    refund.add_argument("--vendor")
+    _order_argument(refund)
+    _vendor_option(refund)
     how_much = refund.add_mutually_exclusive_group()
     how_much.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all that was paid)")
     how_much.add_argument(
@@ -492,22 +661,26 @@ def build_parser() -> OneLineParser:
     )
     refund.set_defaults(handler=cmd_refund)
 
-    customer = commands.add_parser("customer", help="customers and their language").add_subparsers(
-        dest="customer_command", required=True, parser_class=OneLineParser
-    )
-    people = customer.add_parser("list", help="list the vendor's customers")
-    people.add_argument("--vendor")
-    people.add_argument("--json", action="store_true")
+    customer = _group(commands, "customer", "customers and their language")
+    people = _command(customer, "list", "list the vendor's customers")
+    _vendor_option(people)
+    _json_option(people)
     people.set_defaults(handler=cmd_customer_list)
-    person = customer.add_parser("show", help="one customer")
-    person.add_argument("phone", metavar="PHONE")
-    person.add_argument("--vendor")
-    person.add_argument("--json", action="store_true")
+    person = _command(customer, "show", "one customer")
+    person.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    _vendor_option(person)
+    _json_option(person)
     person.set_defaults(handler=cmd_customer_show)
-    change = customer.add_parser("set", help="set a customer's locale (fr, en, he, default) or name")
-    change.add_argument("phone", metavar="PHONE")
-    change.add_argument("pairs", nargs="+", type=_setting_pair, metavar="KEY=VALUE")
-    change.add_argument("--vendor")
+    change = _command(customer, "set", "set a customer's locale (fr, en, he, default) or name")
+    change.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    change.add_argument(
+        "pairs",
+        nargs="+",
+        type=_setting_pair,
+        metavar="KEY=VALUE",
+        help="locale=fr|en|he|default or name=NAME",
+    )
+    _vendor_option(change)
     change.set_defaults(handler=cmd_customer_set)
     return parser
 
@@ -525,11 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"error: {error}", 2)
     except ConfigError as error:
         return _fail(str(error), 2)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic announces its context on every connection; only `bot migrate` should talk about schemas.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, LogFormat(args.log_format or settings.log_format))
     try:
         if args.command == "serve":
             return run_server(settings, args.host, args.port)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -20,10 +21,18 @@ from bot.domain.vendor import ProviderName, check_locale, check_timezone
 
 DEFAULT_DATABASE_URL = "sqlite:///./bot.db"
 DEFAULT_PORT = 8080
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
     """One line naming the setting that stops the bot from starting."""
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: plain text, or one JSON object per line for log collectors."""
+
+    TEXT = "text"
+    JSON = "json"
 
 
 class Settings(BaseSettings):
@@ -35,6 +44,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.TEXT
 
     whatsapp_phone_id: str | None = None
     whatsapp_token: SecretStr | None = None
@@ -68,6 +78,19 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgres")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("deposit_default_percent")
     @classmethod

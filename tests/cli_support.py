@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SETTINGS_PREFIXES = ("DATABASE_URL", "WHATSAPP_", "STRIPE_", "ICOUNT_", "VENDOR_", "PAYMENT_", "REMINDER_",
-                     "DEPOSIT_", "SECRET_KEY", "PUBLIC_BASE_URL", "LOG_LEVEL")  # fmt: skip
+                     "DEPOSIT_", "SECRET_KEY", "PUBLIC_BASE_URL", "LOG_")  # fmt: skip
 
 
 def clean_env(**settings: str) -> dict[str, str]:

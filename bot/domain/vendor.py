@@ -33,6 +33,8 @@ from bot.domain.schedule import (
 VENDOR_LOCALES = ("fr", "en", "he")
 CUSTOMER_LOCALES = ("fr", "en", "he")
 DEFAULT_REMINDER_SCHEDULE = (timedelta(days=1), timedelta(days=3), timedelta(days=7))
+# A vendor's short id: the first hex digits of its uuid, enough to tell vendors of the same name apart.
+SHORT_ID_LENGTH = 8
 
 
 class InvoiceDoctype(StrEnum):
@@ -134,6 +136,10 @@ class Vendor:
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)
 
+    @property
+    def short_id(self) -> str:
+        return self.id.hex[:SHORT_ID_LENGTH]
+
 
 def _non_empty(key: str, value: str) -> str:
     if not value.strip():
@@ -153,8 +159,9 @@ def _decimal(key: str, value: str) -> Decimal:
 
 def _enum(key: str, value: str, kind: type[StrEnum]) -> str:
     cleaned = value.strip().lower()
-    if cleaned not in {member.value for member in kind}:
-        raise InvalidSetting(key=key, value=value)
+    allowed = [member.value for member in kind]
+    if cleaned not in allowed:
+        raise InvalidSetting(key=key, value=value, allowed=", ".join(allowed))
     return cleaned
 
 
@@ -164,7 +171,7 @@ def _on_off(key: str, value: str) -> bool:
         return True
     if cleaned in {"off", "false", "no", "0", "non"}:
         return False
-    raise InvalidSetting(key=key, value=value)
+    raise InvalidSetting(key=key, value=value, allowed="on, off")
 
 
 def _set_name(v: Vendor, value: str) -> None:
@@ -196,10 +203,11 @@ def _set_deposit_mode(v: Vendor, value: str) -> None:
 
 
 def _set_deposit_percent(v: Vendor, value: str) -> None:
+    # Above 0 (low_open: 0 itself is refused), up to 100 included.
     try:
         v.payment.deposit_percent = Percent(_decimal("deposit_percent", value.rstrip("% ")))
     except DomainError as error:
-        raise InvalidSetting(key="deposit_percent", value=value) from error
+        raise InvalidSetting(key="deposit_percent", value=value, low=0, high=100, low_open=True) from error
 
 
 def _set_deposit_fixed(v: Vendor, value: str) -> None:
@@ -216,9 +224,12 @@ def _set_confirmation_rule(v: Vendor, value: str) -> None:
     v.payment.confirmation_rule = ConfirmationRule(rule)
 
 
+MIN_HOLD_MINUTES, MAX_HOLD_MINUTES = 1, 10080  # a minute to a week
+
+
 def _set_hold_minutes(v: Vendor, value: str) -> None:
-    if not value.strip().isdigit() or not 1 <= int(value) <= 10080:
-        raise InvalidSetting(key="hold_minutes", value=value)
+    if not value.strip().isdigit() or not MIN_HOLD_MINUTES <= int(value) <= MAX_HOLD_MINUTES:
+        raise InvalidSetting(key="hold_minutes", value=value, low=MIN_HOLD_MINUTES, high=MAX_HOLD_MINUTES)
     v.payment.hold_minutes = int(value)
 
 
@@ -260,7 +271,7 @@ def _set_repeat_every(v: Vendor, value: str) -> None:
 def _set_repeat_count(v: Vendor, value: str) -> None:
     cleaned = value.strip()
     if not cleaned.isdigit() or int(cleaned) > MAX_REPEATED_REMINDERS:
-        raise InvalidSetting(key="reminder_repeat_count", value=value)
+        raise InvalidSetting(key="reminder_repeat_count", value=value, low=0, high=MAX_REPEATED_REMINDERS)
     v.reminders.repeat_count = int(cleaned)
 
 

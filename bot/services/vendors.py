@@ -3,18 +3,27 @@ environment."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.errors import InvalidSetting, NoVendor, SecretKeyRequired, VendorNotFound, VendorRequired
+from bot.domain.errors import (
+    AdminPhoneTaken,
+    InvalidSetting,
+    NoVendor,
+    SecretKeyRequired,
+    VendorNotFound,
+    VendorRequired,
+)
 from bot.domain.money import Percent, check_currency
 from bot.domain.phone import normalise_phone
 from bot.domain.schedule import QuietHours
 from bot.domain.vendor import (
     DEFAULT_REMINDER_SCHEDULE,
     SECRET_SETTINGS,
+    SHORT_ID_LENGTH,
     TEXT_PREFIX,
     PaymentSettings,
     ProviderName,
@@ -27,6 +36,9 @@ from bot.domain.vendor import (
 from bot.rendering import check_syntax
 from bot.services.secrets import CredentialCipher
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
+
+# A short id as ``bot vendor list`` shows it (or a longer start of the uuid, dashes left out).
+_SHORT_ID = re.compile(rf"[0-9a-f]{{{SHORT_ID_LENGTH},32}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +79,24 @@ async def add_vendor(uow_factory: UnitOfWorkFactory, new: NewVendor, now: dateti
         reminders=ReminderPolicy(schedule=new.reminder_schedule, quiet_hours=new.quiet_hours),
     )
     async with uow_factory() as uow:
+        # One phone, one vendor: the chat finds the vendor an admin speaks for from their phone.
+        for phone, holder_id in await uow.vendors.admins_among(phones):
+            holder = await uow.vendors.get(holder_id)
+            raise AdminPhoneTaken(phone=f"+{phone}", vendor=str(holder_id) if holder is None else holder.name)
         await uow.vendors.add(vendor, phones)
         await uow.commit()
     return VendorSummary(vendor, phones)
 
 
 async def find_vendor(uow: UnitOfWork, reference: str | None) -> Vendor:
-    """The vendor named (or with the id) ``reference``; without one, the only vendor there is."""
+    """The vendor with the id, the name or the short id ``reference`` (in that order); without one, the
+    only vendor there is."""
     if reference is None:
         everyone = await uow.vendors.all()
         if not everyone:
             raise NoVendor()
         if len(everyone) > 1:
-            raise VendorRequired(known=", ".join(v.name for v in everyone))
+            raise VendorRequired(known=", ".join(f"{v.name} ({v.short_id})" for v in everyone))
         return everyone[0]
     try:
         by_id = await uow.vendors.get(uuid.UUID(reference))
@@ -88,11 +105,23 @@ async def find_vendor(uow: UnitOfWork, reference: str | None) -> Vendor:
     if by_id is not None:
         return by_id
     named = await uow.vendors.by_name(reference)
-    if len(named) != 1:
-        if named:
-            raise VendorRequired(known=", ".join(str(v.id) for v in named))
+    if len(named) > 1:
+        raise VendorRequired(known=", ".join(_short_ids(named)))
+    if named:
+        return named[0]
+    short = reference.strip().lower().replace("-", "")
+    started = await uow.vendors.by_id_prefix(short) if _SHORT_ID.fullmatch(short) else []
+    if len(started) > 1:
+        raise VendorRequired(known=", ".join(str(v.id) for v in started))
+    if not started:
         raise VendorNotFound(vendor=reference)
-    return named[0]
+    return started[0]
+
+
+def _short_ids(found: Sequence[Vendor]) -> list[str]:
+    """How to tell these vendors apart: their short ids, or their whole ids when two short ids are alike."""
+    short = [v.short_id for v in found]
+    return short if len(set(short)) == len(short) else [str(v.id) for v in found]
 
 
 async def list_vendors(uow_factory: UnitOfWorkFactory) -> list[VendorSummary]:

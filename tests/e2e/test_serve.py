@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -97,3 +99,37 @@ def test_a_second_server_on_a_taken_port_says_so_in_one_line(
     assert other.returncode == 1
     assert "cannot listen" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def outbox(database: Path) -> list[tuple[object, ...]]:
+    """Every outbox row as it stands, read without writing to the file."""
+    query = "SELECT id, kind, status, attempts, next_attempt_at, last_error, sent_at FROM outbox_messages"
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        return connection.execute(query + " ORDER BY id").fetchall()
+
+
+def test_a_port_in_use_stops_bot_serve_in_one_line_before_anything_in_the_database_changes(
+    tmp_path: Path,
+) -> None:
+    for argv in (
+        ("vendor", "add", "--name", "Boulangerie", "--admin", "+33612345678"),
+        ("order", "create", "--customer", "+33699887766", "--price", "150", "--accept"),
+        ("pay", "1", "--deposit", "30%"),
+    ):
+        done = run_bot(tmp_path, *argv)
+        assert done.returncode == 0, done.stderr
+    database = tmp_path / "bot.db"
+    queued = outbox(database)
+    assert [row[1:4] for row in queued] == [("payment_request", "pending", 0)], "a message waits to be sent"
+    before = database.read_bytes()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        refused = run_bot(tmp_path, "serve", "--port", str(port))
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"bot: cannot listen on 127.0.0.1:{port}: "), line
+    assert refused.stdout == ""
+    assert outbox(database) == queued, "the outbox sender never started"
+    assert database.read_bytes() == before, "nothing in the database changed"

@@ -203,7 +203,7 @@ def test_pay_requests_a_deposit_prints_the_link_and_records_cash(
     code, out, err = run_main(capsys, "pay", "#1", "--cash", "105")
     assert code == 0, err
     assert "order accepted, paid 105.00 EUR, balance 45.00 EUR" in out
-    code, _, err = run_main(capsys, "pay", "1", "--cash", "1")
+    code, _, err = run_main(capsys, "pay", "1", "--cash", "46")  # more than the 45.00 EUR left
     check_one_line_failure(code, err)
     code, out, _ = run_main(capsys, "order", "show", "1", "--json")
     shown = json.loads(out)

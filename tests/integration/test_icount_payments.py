@@ -453,9 +453,9 @@ async def test_two_vendors_with_their_own_icount_accounts_may_both_have_document
 ) -> None:
     """Document numbers are per iCount company: another vendor's invrec 1001 is not this one's."""
     paid = []
-    for name in ("Bakery", "Florist"):
+    for name, phone in (("Bakery", "+972541112222"), ("Florist", "+972541113333")):
         added = await vendor_service.add_vendor(
-            uow_factory, vendor_service.NewVendor(name=name, admin_phones=["+972541112222"]), NOW
+            uow_factory, vendor_service.NewVendor(name=name, admin_phones=[phone]), NOW
         )
         order = await order_service.create_order(uow_factory, name, CUSTOMER, "150", "Cake", True, NOW)
         transaction = PaymentTransaction(
@@ -502,9 +502,9 @@ async def test_orders_still_held_at_one_vendor_never_crowd_out_expired_holds_at_
     uow_factory: UnitOfWorkFactory,
 ) -> None:
     """A vendor holding many orders for a day must not keep another's 30-minute holds from expiring."""
-    for name, minutes in (("Caterer", "1440"), ("Florist", "30")):
+    for name, minutes, phone in (("Caterer", "1440", "+972541112222"), ("Florist", "30", "+972541113333")):
         await vendor_service.add_vendor(
-            uow_factory, vendor_service.NewVendor(name=name, admin_phones=["+972541112222"]), NOW
+            uow_factory, vendor_service.NewVendor(name=name, admin_phones=[phone]), NOW
         )
         await vendor_service.change_settings(
             uow_factory, name, [("confirmation_rule", "paid_only"), ("hold_minutes", minutes)], None, NOW

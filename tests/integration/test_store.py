@@ -24,8 +24,10 @@ from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW
 
 
-async def add_vendor(uow: UnitOfWorkFactory, name: str = "Boulangerie") -> vendor_service.VendorSummary:
-    new = vendor_service.NewVendor(name=name, admin_phones=["+33 6 12 34 56 78", "+33612345678"])
+async def add_vendor(
+    uow: UnitOfWorkFactory, name: str = "Boulangerie", phone: str = "+33612345678"
+) -> vendor_service.VendorSummary:
+    new = vendor_service.NewVendor(name=name, admin_phones=[phone.replace("+33", "+33 ", 1), phone])
     return await vendor_service.add_vendor(uow, new, NOW)
 
 
@@ -69,7 +71,7 @@ async def test_credentials_are_stored_encrypted(uow_factory: UnitOfWorkFactory) 
 
 async def test_with_several_vendors_one_must_be_named(uow_factory: UnitOfWorkFactory) -> None:
     await add_vendor(uow_factory, "Boulangerie")
-    await add_vendor(uow_factory, "Traiteur")
+    await add_vendor(uow_factory, "Traiteur", "+33611111111")
     with pytest.raises(VendorRequired):
         await vendor_service.show_vendor(uow_factory, None)
     assert (await vendor_service.show_vendor(uow_factory, "Traiteur")).vendor.name == "Traiteur"

@@ -33,11 +33,25 @@ def test_a_vendor_can_word_a_message_their_own_way() -> None:
     vendor = make_vendor()
     apply_setting(vendor, "text.payment_request.fr", "Bonjour ! Acompte de {{ amount }} ici : {{ url }}")
     text = render_for(
-        vendor, "messages/payment_request", "fr", kind="acompte", amount="45.00 EUR", url="https://x"
+        vendor,
+        "messages/payment_request",
+        "fr",
+        kind="acompte",
+        amount="45.00 EUR",
+        url="https://x",
+        vendor_name="Boulangerie",
+        order="#1",
     )
     assert text == "Bonjour ! Acompte de 45.00 EUR ici : https://x"
     english = render_for(
-        vendor, "messages/payment_request", "en", kind="acompte", amount="45.00 EUR", url="u"
+        vendor,
+        "messages/payment_request",
+        "en",
+        kind="acompte",
+        amount="45.00 EUR",
+        url="u",
+        vendor_name="Boulangerie",
+        order="#1",
     )
     assert english.startswith("💰 Payment link for your deposit")
     apply_setting(vendor, "text.payment_request.fr", "")
@@ -51,7 +65,16 @@ def test_a_vendor_text_that_does_not_render_falls_back_to_ours() -> None:
 
     vendor = make_vendor()
     apply_setting(vendor, "text.payment_request.fr", "Montant {{ price_typo }}")
-    text = render_for(vendor, "messages/payment_request", "fr", kind="acompte", amount="45.00 EUR", url="u")
+    text = render_for(
+        vendor,
+        "messages/payment_request",
+        "fr",
+        kind="acompte",
+        amount="45.00 EUR",
+        url="u",
+        vendor_name="Boulangerie",
+        order="#1",
+    )
     assert text.startswith("💰 Lien de paiement pour votre acompte")
 
 

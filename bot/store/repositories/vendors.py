@@ -150,6 +150,28 @@ class VendorRepository:
         query = _SELECT.where(func.lower(vendors.c.name) == name.strip().lower())
         return [_to_vendor(row) for row in await self._conn.execute(query)]
 
+    async def by_id_prefix(self, prefix: str) -> list[Vendor]:
+        """The vendors whose id, in hex, starts with ``prefix`` (the short id ``bot vendor list`` shows)."""
+        wanted = prefix.strip().lower()
+        ids = [
+            i for i in (await self._conn.execute(select(vendors.c.id))).scalars() if i.hex.startswith(wanted)
+        ]
+        if not ids:
+            return []
+        rows = await self._conn.execute(_SELECT.where(vendors.c.id.in_(ids)).order_by(vendors.c.created_at))
+        return [_to_vendor(row) for row in rows]
+
+    async def admins_among(self, phones: Sequence[str]) -> list[tuple[str, uuid.UUID]]:
+        """Which of ``phones`` already administer a vendor, with that vendor's id (oldest first)."""
+        if not phones:
+            return []
+        query = (
+            select(vendor_admins.c.phone, vendor_admins.c.vendor_id)
+            .where(vendor_admins.c.phone.in_(list(phones)))
+            .order_by(vendor_admins.c.created_at, vendor_admins.c.phone)
+        )
+        return [(row.phone, row.vendor_id) for row in await self._conn.execute(query)]
+
     async def all(self) -> list[Vendor]:
         rows = await self._conn.execute(_SELECT.order_by(vendors.c.created_at, vendors.c.name))
         return [_to_vendor(row) for row in rows]
