@@ -23,7 +23,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
-from bot.config import DEFAULT_PORT, ConfigError, LogFormat, Settings, load_settings
+from bot.config import ConfigError, LogFormat, Settings, load_settings
 from bot.domain.deposit import AskKind
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
@@ -484,9 +484,17 @@ def run_server(settings: Settings, host: str, port: int) -> int:
         raise
     port = int(sockets[0].getsockname()[1])
     base = settings.public_base_url or f"http://{host}:{port}"
+    # Links made by other `bot` commands (bot pay ...) use PUBLIC_BASE_URL, else HOST and PORT.
+    elsewhere = settings.public_base_url is None and base != settings.base_url
 
     def announce(_message: str) -> None:
         print(f"bot listening on http://{host}:{port} (public URL {base})", flush=True)
+        if elsewhere:
+            print(
+                f"note: links made by other bot commands point to {settings.base_url}: set PORT={port}"
+                f" (and HOST={host}) or PUBLIC_BASE_URL={base} for them too",
+                flush=True,
+            )
         if settings.sandbox_whatsapp:
             print("sandbox mode: no WhatsApp credentials, messages go to the built-in fake WhatsApp")
             print(f"open the sandbox (the vendor's phone and a customer's): {base}/sandbox", flush=True)
@@ -549,9 +557,9 @@ def build_parser() -> OneLineParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     serve = _command(commands, "serve", "run webhooks, scheduler and outbox sender")
-    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--host", help="the address to listen on (default: HOST, else 127.0.0.1)")
     serve.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help="the port to listen on, 0 for any free one"
+        "--port", type=_port, help="the port to listen on, 0 for any free one (default: PORT, else 8080)"
     )
 
     _command(commands, "migrate", "create or upgrade the schema of DATABASE_URL").set_defaults(
@@ -701,7 +709,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, LogFormat(args.log_format or settings.log_format))
     try:
         if args.command == "serve":
-            return run_server(settings, args.host, args.port)
+            host = settings.host if args.host is None else args.host
+            return run_server(settings, host, settings.port if args.port is None else args.port)
         command: Command = args.handler
         return asyncio.run(command(args, settings))
     except DomainError as error:

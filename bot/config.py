@@ -42,6 +42,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     public_base_url: str | None = None
+    # Where `bot serve` listens; without PUBLIC_BASE_URL, the links every `bot` command makes point here.
+    host: str = "127.0.0.1"
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     secret_key: SecretStr | None = None
     log_level: str = "INFO"
     log_format: LogFormat = LogFormat.TEXT
@@ -155,7 +158,7 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         """Where customers and providers reach this bot (payment pages, redirects, webhooks)."""
-        return (self.public_base_url or f"http://127.0.0.1:{DEFAULT_PORT}").rstrip("/")
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def effective_provider(self) -> ProviderName:

@@ -1,18 +1,21 @@
 """Sandbox mode's demo data: on the first start (a database without any vendor), a vendor whose admin
 phone is the vendor phone of the sandbox page, and a customer with an accepted order #1, so that
-``payé 1`` works at once. Never made when real WhatsApp credentials are set."""
+``payé 1`` works at once; and every vendor, the demo's or one made with ``bot vendor add``, gets the
+sandbox's approved templates. Never done when real WhatsApp credentials are set."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 
 from bot.bootstrap import vendor_from_settings
 from bot.config import Settings
 from bot.domain.phone import normalise_phone
+from bot.domain.vendor import Vendor
 from bot.rendering import environment
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.ui import demo_words
@@ -26,48 +29,86 @@ DEMO_VENDOR_PHONE = "+33612345678"
 DEMO_CUSTOMER_PHONE = "+33699887766"
 DEMO_PRICE = "150"
 # Outside WhatsApp's 24-hour window only approved templates may be sent (a customer who never wrote, a
-# reminder a day later): the demo vendor has one for every kind of message, as a real vendor would. The
-# kinds are the chat replies and every message of bot/templates/*/messages/ (named after its kind).
+# reminder a day later): in sandbox mode every vendor has one for every kind of message, as a real vendor
+# would (``ensure_sandbox_templates``). The kinds are the chat replies and every message of
+# bot/templates/*/messages/ (named after its kind).
 CHAT_KINDS = ("customer_reply", "vendor_reply", "vendor_customer_message")
 NOT_KINDS = {"transaction_kind", "transaction_label"}
 
 
 def template_kinds() -> list[str]:
+    return list(_template_kinds())
+
+
+@lru_cache(maxsize=1)
+def _template_kinds() -> tuple[str, ...]:
+    # The templates ship with the package: listed once, not on every page load.
     names = {
         name.rsplit("/", 1)[-1].removesuffix(".j2")
         for name in environment().list_templates(extensions=["j2"])
         if name.split("/")[1:2] == ["messages"]
     }
-    return sorted(set(CHAT_KINDS) | names - NOT_KINDS)
+    return tuple(sorted(set(CHAT_KINDS) | names - NOT_KINDS))
 
 
 TEMPLATE_PREFIX = "sandbox_"
 
 
 async def ensure_demo(uow_factory: UnitOfWorkFactory, settings: Settings, now: datetime) -> bool:
-    """Makes the demo vendor, customer and order when the database has no vendor; True when it did."""
+    """Makes the demo vendor, customer and order when the database has no vendor; True when it did.
+    Either way, every vendor then has the sandbox templates (``ensure_sandbox_templates``)."""
     if not settings.sandbox_whatsapp:
         return False
     async with uow_factory() as uow:
-        if await uow.vendors.count() > 0:
-            return False
+        empty = await uow.vendors.count() == 0
+    summary = await _demo_vendor(uow_factory, settings, now) if empty else None
+    await ensure_sandbox_templates(uow_factory, now)
+    if summary is None:
+        return False
+    await _demo_order(uow_factory, summary.vendor, now)
+    return True
+
+
+async def ensure_sandbox_templates(uow_factory: UnitOfWorkFactory, now: datetime) -> int:
+    """Gives every vendor a sandbox template for each kind of message it has none for: the fake WhatsApp
+    approves them all, so a vendor made with ``bot vendor add`` can reach customers outside the 24-hour
+    window too. A template the vendor set stays. Cheap when nothing is missing (one read); returns how
+    many vendors were changed."""
+    async with uow_factory() as uow:
+        everyone = await uow.vendors.all()
+    changed = 0
+    for vendor in everyone:
+        missing = [
+            (f"template.{kind}", TEMPLATE_PREFIX + kind)
+            for kind in _template_kinds()
+            if kind not in vendor.whatsapp_templates
+        ]
+        if missing:
+            await vendor_service.change_settings(uow_factory, str(vendor.id), missing, None, now)
+            log.info("sandbox: vendor %r given %d sandbox templates", vendor.name, len(missing))
+            changed += 1
+    return changed
+
+
+async def _demo_vendor(
+    uow_factory: UnitOfWorkFactory, settings: Settings, now: datetime
+) -> vendor_service.VendorSummary:
     new = vendor_from_settings(settings)
     if not new.admin_phones:
         new = replace(new, admin_phones=[DEMO_VENDOR_PHONE])
-    summary = await vendor_service.add_vendor(uow_factory, new, now)
-    reference = str(summary.vendor.id)
-    templates = [(f"template.{kind}", TEMPLATE_PREFIX + kind) for kind in template_kinds()]
-    await vendor_service.change_settings(uow_factory, reference, templates, None, now)
-    names = demo_words(summary.vendor.locale)
+    return await vendor_service.add_vendor(uow_factory, new, now)
+
+
+async def _demo_order(uow_factory: UnitOfWorkFactory, vendor: Vendor, now: datetime) -> None:
+    names = demo_words(vendor.locale)
     customer_phone = normalise_phone(DEMO_CUSTOMER_PHONE)
     async with uow_factory() as uow:
-        await uow.customers.get_or_create(summary.vendor.id, customer_phone, now, names["customer_name"])
+        await uow.customers.get_or_create(vendor.id, customer_phone, now, names["customer_name"])
         await uow.commit()
     order = await order_service.create_order(
-        uow_factory, reference, customer_phone, DEMO_PRICE, names["order_label"], True, now
+        uow_factory, str(vendor.id), customer_phone, DEMO_PRICE, names["order_label"], True, now
     )
-    log.info("sandbox: demo vendor %r with order #%d for %s", new.name, order.number, customer_phone)
-    return True
+    log.info("sandbox: demo vendor %r with order #%d for %s", vendor.name, order.number, customer_phone)
 
 
 @dataclass(frozen=True, slots=True)

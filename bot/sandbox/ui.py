@@ -4,22 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.rendering import choose_locale, environment
+from jinja2.environment import TemplateModule
+
+from bot.rendering import choose_locale, environment, render
 
 PAGE_LOCALES = ("en", "fr", "he")
 DEFAULT_PAGE_LOCALE = "en"
+# The reply buttons the guide names, read from the bot's own chat templates so that they never drift.
+BUTTONS = {"deposit": "chat/button_deposit", "confirm": "chat/button_confirm"}
+
+
+def _module(locale: str) -> TemplateModule:
+    return environment().get_template(f"sandbox/{_known(locale)}/words.j2").module
 
 
 def words(locale: str) -> dict[str, Any]:
-    """The page's words in ``locale`` (``sandbox/<locale>/words.j2`` sets ``words`` and ``demo``)."""
-    module = environment().get_template(f"sandbox/{_known(locale)}/words.j2").module
-    return dict(module.words)  # type: ignore[attr-defined]
+    """The page's words in ``locale``: ``words`` of ``sandbox/<locale>/words.j2``."""
+    return dict(_module(locale).words)  # type: ignore[attr-defined]
 
 
 def demo_words(locale: str) -> dict[str, str]:
     """The demo data's names (customer, order label) in the vendor's language."""
-    module = environment().get_template(f"sandbox/{_known(locale)}/words.j2").module
-    return dict(module.demo)  # type: ignore[attr-defined]
+    return dict(_module(locale).demo)  # type: ignore[attr-defined]
+
+
+def vendor_commands(locale: str) -> dict[str, str]:
+    """What is typed and tapped in the phones when the bot speaks ``locale`` (the vendor's language):
+    the commands, the customer's words, the checkout's buttons and the bot's reply buttons."""
+    found = dict(_module(locale).commands)  # type: ignore[attr-defined]
+    found.update({name: render(template, _known(locale)) for name, template in BUTTONS.items()})
+    return found
 
 
 def page_locale(asked: str | None, accept_language: str | None) -> str:

@@ -10,18 +10,21 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.customer import Customer
 from bot.domain.errors import NoOpenRequest, OrderNotFound
+from bot.domain.money import shown
 from bot.domain.order import Order, OrderStatus
 from bot.domain.reminders import catch_up, out_of_quiet_hours
+from bot.domain.schedule import QuietHours
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.rendering import render_for
 from bot.services.clock import Clock
-from bot.services.messages import customer_locale, shown
+from bot.services.messages import customer_locale
 from bot.services.vendors import find_vendor
 from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.repositories.reminders import ReminderRow, reminder_message_key
@@ -280,3 +283,28 @@ async def switch_reminders(
                 changed += len(due)
         await uow.commit()
     return changed
+
+
+@dataclass(frozen=True, slots=True)
+class NextReminder:
+    """When the next reminder goes out, in its vendor's time zone. ``held_by`` is set when ``now`` is in
+    the vendor's quiet hours and the reminder waits for their end (``at``)."""
+
+    at: datetime
+    timezone: str
+    held_by: QuietHours | None = None
+
+
+async def next_reminder(uow_factory: UnitOfWorkFactory, now: datetime) -> NextReminder | None:
+    """The first pending reminder after a sweep at ``now`` (None when no reminder waits): a sweep that sent
+    nothing can say when one will come, and why not yet."""
+    async with uow_factory() as uow:
+        row = await uow.reminders.next_pending()
+        vendor = None if row is None else await uow.vendors.get(row.vendor_id)
+    if row is None or vendor is None:
+        return None
+    quiet = vendor.reminders.quiet_hours
+    wake = out_of_quiet_hours(now, quiet, vendor.timezone)
+    if now < wake and row.due_at <= wake:  # due, or due before they end: sent when the quiet hours end
+        return NextReminder(wake, vendor.timezone, quiet)
+    return NextReminder(row.due_at, vendor.timezone)

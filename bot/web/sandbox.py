@@ -23,18 +23,19 @@ from babel.dates import format_datetime
 
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.clock import SandboxClock
-from bot.sandbox.demo import People, people
+from bot.sandbox.demo import People, ensure_sandbox_templates, people
 from bot.sandbox.graph import FakeGraphAPI
 from bot.sandbox.journal import Event, SandboxJournal
-from bot.sandbox.ui import page_locale, render_sandbox, words
+from bot.sandbox.ui import page_locale, render_sandbox, vendor_commands, words
 from bot.services import reminders
-from bot.web.keys import clock_key, graph_key, sender_key, uow_key, whatsapp_key
+from bot.web.keys import clock_key, graph_key, sender_key, settings_key, uow_key, whatsapp_key
 
 log = logging.getLogger(__name__)
 journal_key = web.AppKey("sandbox_journal", SandboxJournal)
 # Whether a first start in sandbox mode makes the demo data (``bot serve`` does).
 sandbox_demo_key = web.AppKey("sandbox_demo", bool)
 STATIC = Path(__file__).resolve().parent.parent / "sandbox" / "static"
+FAVICON = STATIC / "favicon.svg"
 KEEP_ALIVE_SECONDS = 15.0
 # The fake WhatsApp ticks a little apart, so that the page shows them moving.
 TICK_DELAY_SECONDS = 0.25
@@ -56,6 +57,8 @@ def setup_sandbox(app: web.Application, graph: FakeGraphAPI) -> None:
     app.router.add_post("/sandbox/reply", reply)
     app.router.add_post("/sandbox/clock", move_clock)
     app.router.add_static("/sandbox/static", STATIC)
+    # Browsers ask for it whatever the page says: without it, each visit logs a 404 in the console.
+    app.router.add_get("/favicon.ico", favicon)
     app.on_shutdown.append(_close_streams)
 
 
@@ -66,41 +69,71 @@ async def _close_streams(app: web.Application) -> None:
 # -- the page ---------------------------------------------------------------------------------------
 
 
-def _clock_details(app: web.Application, found: People | None, locale: str) -> Event:
+def _clock_offset(app: web.Application) -> timedelta:
     clock = app[clock_key]
-    now = clock()
+    return clock.offset if isinstance(clock, SandboxClock) else timedelta(0)
+
+
+def _clock_now(app: web.Application) -> Event:
+    """The sandbox's time and how far ahead of real time it is: what every page needs to show (and tick)
+    the clock in its own language, so the same for all."""
+    return {"now": app[clock_key]().isoformat(), "offset": int(_clock_offset(app).total_seconds())}
+
+
+def _clock_details(app: web.Application, found: People | None, locale: str) -> Event:
+    """``_clock_now`` with its words in the page's language, for that page alone."""
+    moment, offset = app[clock_key](), _clock_offset(app)
     zone = found.timezone if found is not None else "UTC"
-    offset = clock.offset if isinstance(clock, SandboxClock) else timedelta(0)
+    return {
+        "now": moment.isoformat(),
+        "offset": int(offset.total_seconds()),
+        "label": now_label(moment, zone, locale),
+        "ahead": ahead_label(offset, locale),
+        "zone": zone,
+    }
+
+
+def ahead_label(offset: timedelta, locale: str) -> str:
     hours = int(offset.total_seconds() // 3600)
-    label = now_label(now, zone, locale)
-    ahead = ""
-    if hours:
-        page_words = words(locale)
-        ahead = page_words["ahead"].format(days=hours // 24, hours=hours % 24)
-    return {"now": now.isoformat(), "label": label, "ahead": ahead, "zone": zone}
+    if not hours:
+        return ""
+    return str(words(locale)["script"]["ahead"]).format(days=hours // 24, hours=hours % 24)
 
 
 async def page(request: web.Request) -> web.Response:
     locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))
+    if request.app[sandbox_demo_key]:
+        # A vendor added (``bot vendor add``) while the bot runs gets its templates here.
+        await ensure_sandbox_templates(request.app[uow_key], request.app[clock_key]())
     found = await people(request.app[uow_key])
+    # The bot speaks the vendor's language: the guide and the placeholders name what to type in it.
+    vendor_locale = found.locale if found else request.app[settings_key].vendor_locale
+    clock = _clock_details(request.app, found, locale)
     config = {
         "vendorPhone": found.vendor_phone if found else None,
         "vendorName": found.vendor_name if found else "",
         "customers": [{"phone": p.phone, "name": p.name} for p in found.customers] if found else [],
-        "timezone": found.timezone if found else "UTC",
+        "timezone": clock["zone"],
         "lang": locale,
         "locale": "en-GB" if locale == "en" else locale,  # 24-hour times, as the vendor's clock shows
+        "clock": {"now": clock["now"], "offset": clock["offset"]},
         "words": words(locale)["script"],
     }
     html = render_sandbox(
         "page",
         locale,
         people=found,
-        clock=_clock_details(request.app, found, locale),
+        clock=clock,
+        vendor_locale=vendor_locale,
+        commands=vendor_commands(vendor_locale),
         adjustable=isinstance(request.app[clock_key], SandboxClock),
         config=json.dumps(config, ensure_ascii=False),
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+async def favicon(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(FAVICON, headers={"Content-Type": "image/svg+xml"})
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -116,7 +149,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     queue = journal.subscribe()
     try:
-        hello = json.dumps({"instance": journal.instance})
+        # ``last``: the events up to it are the history a page replays, not news to point out.
+        hello = json.dumps({"instance": journal.instance, "last": journal.last_seq})
         await response.write(f"event: hello\ndata: {hello}\n\n".encode())
         last = after
         for seq, event in journal.since(after):
@@ -234,7 +268,8 @@ async def reply(request: web.Request) -> web.Response:
 
 
 async def move_clock(request: web.Request) -> web.Response:
-    """``{"advance": "1h"|"1d"}``: moves the sandbox's time forward, then sweeps reminders at once."""
+    """``{"advance": "1h"|"1d"}``: moves the sandbox's time forward, then sweeps reminders at once. Answers
+    in the page's language (``?lang=``): the clock, and what the sweep did or when the next reminder comes."""
     clock = request.app[clock_key]
     if not isinstance(clock, SandboxClock):
         raise web.HTTPConflict(text="this clock cannot be moved")
@@ -243,14 +278,31 @@ async def move_clock(request: web.Request) -> web.Response:
     if step is None:
         raise web.HTTPBadRequest(text=f"advance: one of {', '.join(STEPS)}")
     clock.advance(step)
-    queued = await reminders.sweep_all(request.app[uow_key], clock)
+    uow = request.app[uow_key]
+    queued = await reminders.sweep_all(uow, clock)
     if queued:
         request.app[sender_key].wake()
+    # Every page hears of the move; each one words it in its own language.
+    request.app[journal_key].clock_moved(_clock_now(request.app))
     locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))
-    details = _clock_details(request.app, await people(request.app[uow_key]), locale)
-    request.app[journal_key].clock_moved(details)
+    details = _clock_details(request.app, await people(uow), locale)
+    upcoming = None if queued else await reminders.next_reminder(uow, clock())
     log.info("sandbox: clock moved forward %s (%s ahead); %d reminders queued", step, clock.offset, queued)
-    return web.json_response({**details, "queued": queued})
+    return web.json_response({**details, "queued": queued, "result": sweep_result(queued, upcoming, locale)})
+
+
+def sweep_result(queued: int, upcoming: reminders.NextReminder | None, locale: str) -> str:
+    """What a move of the clock did: the reminders sent, or when the next one comes and why not now."""
+    page_words = words(locale)
+    if queued:
+        return str(page_words["queued"]).format(n=queued)
+    if upcoming is None:
+        return str(page_words["next_none"])
+    when = now_label(upcoming.at, upcoming.timezone, locale)
+    if upcoming.held_by is not None:
+        quiet = str(page_words["quiet_hours"]).format(start=upcoming.held_by.start, end=upcoming.held_by.end)
+        return str(page_words["next_quiet"]).format(quiet=quiet, when=when)
+    return str(page_words["next_due"]).format(when=when)
 
 
 def now_label(moment: datetime, zone: str, locale: str) -> str:

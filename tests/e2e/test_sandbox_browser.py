@@ -125,6 +125,20 @@ class Steps:
         page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=full_page)
 
 
+def console_problems(page: Page, found: list[str] | None = None) -> list[str]:
+    """The page's console errors and uncaught exceptions, as they come (add more pages to ``found``)."""
+    problems = [] if found is None else found
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems
+
+
+def top(locator: playwright_api.Locator) -> float:
+    box = locator.bounding_box()
+    assert box is not None, locator
+    return float(box["y"])
+
+
 def vendor_says(page: Page, text: str) -> None:
     box = page.get_by_role("textbox", name="Message from the vendor's phone")
     box.fill(text)
@@ -137,6 +151,7 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
     steps = Steps(shots)
     with serve(tmp_path) as served:
         page = browser.new_page(viewport=DESKTOP, locale="en-GB")
+        problems = console_problems(page)
         page.goto(served.url)
         vendor = page.locator("#vendor-phone")
         customer = page.locator("#customer-phone")
@@ -172,6 +187,7 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
         with page.context.expect_page() as opened:
             request.locator("a[href*='/sandbox/checkout/']").first.click()
         checkout = opened.value
+        console_problems(checkout, problems)  # the checkout and the /pay/ page it leads to
         checkout.set_viewport_size(PHONE)
         expect(checkout.get_by_text("45.00 EUR")).to_be_visible(timeout=WAIT_MS)
         expect(checkout.get_by_text("Demo vendor")).to_be_visible()
@@ -194,6 +210,7 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
         expect(vendor.get_by_text("payé 1", exact=True)).to_be_visible()
         page.set_viewport_size(PHONE)
         steps.shot(page, "phone-width", full_page=True)
+        assert problems == []
         page.close()
 
 
@@ -248,6 +265,7 @@ def test_a_hebrew_vendor_s_sandbox_and_checkout_read_right_to_left(
         expect(request.locator("p.text")).to_have_attribute("dir", "auto")
         steps.shot(page, "hebrew-sandbox")
         page.set_viewport_size(PHONE)
+        page.locator("#show-customer").click()  # a phone-sized page shows one phone at a time
         steps.shot(page, "hebrew-sandbox-phone", full_page=True)
         with page.context.expect_page() as opened:
             request.locator("a[href*='/sandbox/checkout/']").first.click()
@@ -257,4 +275,105 @@ def test_a_hebrew_vendor_s_sandbox_and_checkout_read_right_to_left(
         expect(checkout.locator("html")).to_have_attribute("lang", "he")
         steps.shot(checkout, "hebrew-checkout")
         checkout.close()
+        page.close()
+
+
+# What each page language says, and what is typed in each vendor language (the bot speaks the vendor's).
+SAID = {
+    "en": {
+        "browser": "en-GB",
+        "guide": "Try this",
+        "opening": "In the vendor's phone, type",
+        "plus_hour": "+1 hour",
+        "ahead": "(0 d 1 h ahead of real time)",
+        "idle": "No reminder was due, and none is waiting",
+        "day": r"^(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday) \d{1,2} [A-Z][a-z]+, \d\d:\d\d$",
+    },
+    "fr": {
+        "browser": "fr-FR",
+        "guide": "À essayer",
+        "opening": "Dans le téléphone du vendeur, tapez",
+        "plus_hour": "+1 heure",
+        "ahead": "(0 j 1 h d'avance sur l'heure réelle)",
+        "idle": "Aucun rappel n'était dû, et aucun n'attend",
+        "day": r"^(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d{1,2} [a-zéû]+, \d\d:\d\d$",
+    },
+}
+TYPED = {
+    "fr": {"pay": "payé 1", "balance": "solde", "status": "statut 1"},
+    "en": {"pay": "paid 1", "balance": "balance", "status": "status 1"},
+}
+# The page in one language, the vendor in the other: the guide's words follow the page, what it says to
+# type follows the vendor.
+VENDOR_OF_PAGE = {"fr": "en", "en": "fr"}
+MESSAGES = 30
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_after_thirty_messages_the_page_still_fits_and_its_clock_and_guide_speak_its_language(
+    tmp_path: Path, browser: Browser, shots: Path, lang: str, size: dict[str, int]
+) -> None:
+    steps = Steps(shots)
+    said, typed = SAID[lang], TYPED[VENDOR_OF_PAGE[lang]]
+    phone_sized = size["width"] <= 720
+    with serve(tmp_path, VENDOR_LOCALE=VENDOR_OF_PAGE[lang]) as served:
+        page = browser.new_page(viewport=size, locale=said["browser"])
+        problems = console_problems(page)
+        page.clock.install()  # the page's own timers, moved on below to see its clock tick
+        page.goto(f"{served.url}?lang={lang}")
+        guide = page.locator(".guide")
+        expect(page.get_by_role("heading", name=said["guide"])).to_be_visible()
+        if phone_sized:  # first, folded to its title above the phones
+            assert top(guide) < top(page.locator("main .phone:visible"))
+            expect(page.locator("#guide")).to_have_js_property("open", False)
+            guide.locator("summary").click()
+        else:  # open, beside the phones, in the first screen
+            expect(page.locator("#guide")).to_have_js_property("open", True)
+            assert top(guide) < size["height"] / 2
+            customer_box = page.locator("#customer-phone").bounding_box()
+            guide_box = guide.bounding_box()
+            assert customer_box is not None and guide_box is not None
+            assert guide_box["x"] >= customer_box["x"] + customer_box["width"]
+        expect(guide.locator("li", has_text=said["opening"]).locator("kbd")).to_have_text(typed["pay"])
+        expect(page.locator("#vendor-input")).to_have_attribute("placeholder", typed["pay"])
+        expect(page.locator("#customer-input")).to_have_attribute("placeholder", typed["balance"])
+        steps.shot(page, "guide")
+        if phone_sized:
+            guide.locator("summary").click()
+
+        label = page.locator("#clock-label")
+        expect(label).to_have_text(re.compile(said["day"]))
+        before = label.inner_text()
+        page.get_by_role("button", name=said["plus_hour"]).click()
+        expect(page.locator("#clock-ahead")).to_have_text(said["ahead"])
+        expect(page.get_by_role("status")).to_contain_text(said["idle"])
+        expect(label).not_to_have_text(before)
+        moved = label.inner_text()
+        page.clock.fast_forward("02:00")
+        expect(label).not_to_have_text(moved)  # it ticks
+        expect(label).to_have_text(re.compile(said["day"]))
+        steps.shot(page, "clock-moved")
+
+        for index in range(MESSAGES):
+            from_vendor = index % 2 == 0
+            if phone_sized:  # one phone at a time: switch to the one that types
+                page.locator("#show-vendor" if from_vendor else "#show-customer").click()
+            box = page.locator("#vendor-input" if from_vendor else "#customer-input")
+            box.fill(typed["status"] if from_vendor else f"Bonjour {index} 🎂")
+            box.press("Enter")
+        expect(page.locator(".bubble.me")).to_have_count(MESSAGES, timeout=WAIT_MS)
+        expect(page.locator("#customer-phone .bubble.bot").first).to_be_attached(timeout=WAIT_MS)
+        expect(page.locator("#vendor-phone .bubble.bot").first).to_be_attached(timeout=WAIT_MS)
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 1.5 * size["height"], f"the page is {height} px tall"
+        steps.shot(page, "thirty-messages")
+        if phone_sized:
+            page.locator("#show-vendor").click()
+            steps.shot(page, "thirty-messages-vendor")
+        steps.shot(page, "thirty-messages-page", full_page=True)
+
+        icon = page.request.get(served.url.replace("/sandbox", "/favicon.ico"))
+        assert icon.ok and icon.headers["content-type"] == "image/svg+xml"
+        assert problems == []
         page.close()

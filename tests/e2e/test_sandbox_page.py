@@ -20,13 +20,21 @@ from bot.config import Settings
 from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
 from bot.sandbox.clock import SandboxClock
-from bot.sandbox.demo import DEMO_CUSTOMER_PHONE, DEMO_VENDOR_PHONE, ensure_demo
+from bot.sandbox.demo import (
+    DEMO_CUSTOMER_PHONE,
+    DEMO_VENDOR_PHONE,
+    TEMPLATE_PREFIX,
+    ensure_demo,
+    template_kinds,
+)
+from bot.sandbox.ui import vendor_commands
 from bot.services import orders as order_service
 from bot.services import payments
 from bot.services import vendors as vendor_service
 from bot.store.tables import commandes, inbound_events
 from bot.web.app import create_app
 from bot.web.keys import payments_key, uow_key
+from tests.cli_support import run_bot
 from tests.conftest import NOW, TickingClock
 from tests.payment_support import settings_for
 from tests.whatsapp_support import free_port
@@ -278,3 +286,117 @@ async def test_a_clock_that_is_not_the_sandbox_s_cannot_be_moved(
     settings = settings_for(f"sqlite:///{tmp_path / 'bot.db'}")
     client = await aiohttp_client(create_app(settings, clock=lambda: NOW))
     assert (await client.post("/sandbox/clock", json={"advance": "1d"})).status == 409
+
+
+async def test_a_clock_move_that_sends_nothing_says_when_the_next_reminder_comes_and_why(
+    tmp_path: Path,
+) -> None:
+    # NOW is Saturday 21 November, 10:30 in Paris: quiet hours from 10 to 12 hold what falls in them.
+    async with started(tmp_path, reminder_quiet_hours="10-12") as sandbox:
+        _, idle = await sandbox.post("/sandbox/clock?lang=en", {"advance": "1h"})
+        assert idle["queued"] == 0
+        assert idle["result"] == "No reminder was due, and none is waiting: ask for a payment first."
+        # Asked at 11:30: the first reminder, a day later, falls in the quiet hours and waits for noon.
+        await payments.request_payment(sandbox.app[payments_key], None, 1, AskKind.DEPOSIT, "30%")
+        _, held = await sandbox.post("/sandbox/clock?lang=en", {"advance": "1d"})
+        assert held["queued"] == 0
+        assert held["result"] == (
+            "No reminder sent: the vendor's quiet hours (10:00 to 12:00) hold the next one until "
+            "Sunday 22 November, 12:00."
+        )
+        _, french = await sandbox.post("/sandbox/clock?lang=fr", {"advance": "1h"})
+        assert french["queued"] == 1 and french["result"] == "1 rappel(s) envoyé(s)."
+        _, later = await sandbox.post("/sandbox/clock?lang=fr", {"advance": "1h"})
+        assert later["result"] == (
+            "Aucun rappel n'était encore dû : le prochain est prévu pour mardi 24 novembre, 12:00."
+        )
+
+
+async def test_every_page_hears_of_a_clock_move_and_words_it_in_its_own_language(sandbox: Sandbox) -> None:
+    async with follow(sandbox) as stream:
+        status, moved = await sandbox.post("/sandbox/clock?lang=fr", {"advance": "1h"})
+        assert status == 200 and moved["label"].startswith("samedi 21 novembre, 11:3")
+        event = await stream.until(lambda k, e: k == "clock")
+    # No words in what every page hears: the offset, and the time to measure the page's clock against.
+    assert set(event) == {"type", "now", "offset"} and event["offset"] == 3600
+    async with sandbox.http.get(f"{sandbox.base}/sandbox?lang=en") as english:
+        html = await english.text()
+    assert "Saturday 21 November, 11:3" in html and "(0 d 1 h ahead of real time)" in html
+    async with sandbox.http.get(f"{sandbox.base}/sandbox?lang=fr") as french:
+        html = await french.text()
+    assert "samedi 21 novembre, 11:3" in html and "(0 j 1 h d&#39;avance sur l&#39;heure réelle)" in html
+
+
+GUIDE_OPENINGS = {
+    "en": "In the vendor's phone, type",
+    "fr": "Dans le téléphone du vendeur, tapez",
+    "he": "בטלפון של העסק, הקלידו",
+}
+
+
+@pytest.mark.parametrize("vendor_locale", ["fr", "en", "he"])
+async def test_the_guide_speaks_the_page_s_language_and_names_what_to_type_in_the_vendor_s(
+    tmp_path: Path, vendor_locale: str
+) -> None:
+    typed = vendor_commands(vendor_locale)
+    async with started(tmp_path, vendor_locale=vendor_locale) as sandbox:
+        for page_locale, opening in GUIDE_OPENINGS.items():
+            async with sandbox.http.get(f"{sandbox.base}/sandbox?lang={page_locale}") as response:
+                html = await response.text()
+            assert f'{opening} <kbd dir="auto">{typed["pay"]}</kbd>' in html
+            assert f'placeholder="{typed["pay"]}"' in html
+            assert f'placeholder="{typed["customer_balance"]}"' in html
+            assert f'<strong dir="auto">{typed["deposit"]}</strong>' in html
+            assert f'<strong dir="auto">{typed["confirm"]}</strong>' in html
+    # The reply buttons the guide names are the ones the bot sends.
+    assert (typed["deposit"], typed["confirm"]) == {
+        "fr": ("Acompte", "Confirmer et envoyer"),
+        "en": ("Deposit", "Confirm and send"),
+        "he": ("מקדמה", "אישור ושליחה"),
+    }[vendor_locale]
+
+
+async def test_a_vendor_made_with_bot_vendor_add_gets_the_sandbox_templates_and_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    database = f"sqlite:///{tmp_path / 'bot.db'}"
+
+    async def bot(*args: str) -> None:
+        # In a thread: the bot under test shares this event loop and the SQLite file.
+        done = await asyncio.to_thread(run_bot, tmp_path, *args, DATABASE_URL=database)
+        assert done.returncode == 0, done.stderr
+
+    await bot("vendor", "add", "--name", "Fleurs", "--admin", "+33611112222")
+    await bot("vendor", "set", "template.payment_request=fleurs_request")
+    sandbox_templates = {kind: TEMPLATE_PREFIX + kind for kind in template_kinds()}
+    async with started(tmp_path) as sandbox:
+        uow = sandbox.app[uow_key]
+        summary = await vendor_service.show_vendor(uow, None)
+        assert summary.vendor.name == "Fleurs"  # the database had a vendor: no demo beside it
+        assert summary.vendor.whatsapp_templates == {**sandbox_templates, "payment_request": "fleurs_request"}
+        # So the bot reaches a customer who never wrote: with the vendor's own template here.
+        clock = sandbox.app[payments_key].clock
+        order = await order_service.create_order(uow, None, "+33655443322", "80", "Bouquet", True, clock())
+        async with follow(sandbox) as stream:
+            await payments.request_payment(
+                sandbox.app[payments_key], None, order.number, AskKind.DEPOSIT, "30%"
+            )
+            request = (await stream.until(bot_message_to("33655443322", "")))["message"]
+        assert request["template"] == "fleurs_request" and "/sandbox/checkout/" in request["text"]
+        # A vendor added while the bot runs has them once the sandbox page is opened.
+        await bot("vendor", "add", "--name", "Bonbons", "--admin", "+33677778888")
+        async with sandbox.http.get(f"{sandbox.base}/sandbox") as response:
+            assert response.status == 200
+        added = await vendor_service.show_vendor(uow, "Bonbons")
+        assert added.vendor.whatsapp_templates == sandbox_templates
+
+
+async def test_the_favicon_is_served_and_every_page_names_one(sandbox: Sandbox) -> None:
+    async with sandbox.http.get(f"{sandbox.base}/favicon.ico") as icon:
+        assert icon.status == 200 and icon.content_type == "image/svg+xml"
+        assert (await icon.text()).startswith("<svg")
+    async with sandbox.http.get(f"{sandbox.base}/sandbox") as response:
+        assert '<link rel="icon" href="/sandbox/static/favicon.svg"' in await response.text()
+    # Pay and checkout pages name an inline one: no request, so no 404 where the sandbox is off.
+    async with sandbox.http.get(f"{sandbox.base}/sandbox/checkout/sbx_unknown") as unknown:
+        assert '<link rel="icon" href="data:image/svg+xml,' in await unknown.text()

@@ -266,8 +266,8 @@ def test_serve_help_describes_host_and_port_with_their_defaults(capsys: pytest.C
         main(["serve", "--help"])
     shown = " ".join(capsys.readouterr().out.split())
     assert "run webhooks, scheduler and outbox sender" in shown
-    assert "the address to listen on (default: 127.0.0.1)" in shown
-    assert "(default: 8080)" in shown
+    assert "the address to listen on (default: HOST, else 127.0.0.1)" in shown
+    assert "(default: PORT, else 8080)" in shown
 
 
 @pytest.mark.parametrize("port", ["99999", "-1"])
@@ -370,3 +370,17 @@ def test_a_json_log_line_has_the_time_in_utc_and_the_exception_when_there_is_one
     assert line["exc_info"].startswith("Traceback") and "ValueError: boom" in line["exc_info"]
     plain = logging.LogRecord("bot.test", logging.INFO, __file__, 1, "fine", None, None)
     assert "exc_info" not in json.loads(JsonLogFormatter().format(plain))
+
+
+def test_links_made_by_a_command_point_to_the_port_bot_serve_uses(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    assert run_main(capsys, "vendor", "add", "--name", "A", "--admin", "+33612345678")[0] == 0
+    assert (
+        run_main(capsys, "order", "create", "--customer", "+33699887766", "--price", "150", "--accept")[0]
+        == 0
+    )
+    code, out, err = run_main(capsys, "pay", "1", "--full")
+    assert code == 0, err
+    assert "http://127.0.0.1:9123/sandbox/checkout/" in out, "the same PORT that bot serve listens on"

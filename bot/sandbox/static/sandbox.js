@@ -110,8 +110,7 @@
     button.append(document.createTextNode(label || choice.title));
     if (choice.description) button.append(el("small", null, choice.description));
     button.addEventListener("click", () => {
-      post("/sandbox/reply", { phone: message.phone, context: message.id, id: choice.id })
-        .catch((error) => showError(message.phone, error));
+      sendInTurn(message.phone, "/sandbox/reply", { phone: message.phone, context: message.id, id: choice.id });
     });
     return button;
   }
@@ -183,7 +182,38 @@
     scrollDown(list);
   }
 
-  function place(message) {
+  // -- one phone at a time on a narrow screen ----------------------------------------------------------
+
+  const narrow = window.matchMedia("(max-width: 720px)");
+  const switches = Array.from(document.querySelectorAll("[data-show]"));
+  const away = new Map(); // panel -> bot messages it got while the other phone was shown
+  let shownPanel = vendorPanel;
+
+  function showPhone(panel) {
+    shownPanel = panel;
+    away.set(panel, 0);
+    for (const button of switches) {
+      const mine = button.dataset.show === panel.id;
+      button.setAttribute("aria-pressed", String(mine));
+      if (mine) button.querySelector(".unread").textContent = "";
+    }
+    for (const other of [vendorPanel, customerPanel]) other.classList.toggle("away", other !== panel);
+    scrollDown(chatOf(panel));
+  }
+
+  function news(panel) {
+    if (!narrow.matches || panel === shownPanel) return;
+    const count = (away.get(panel) || 0) + 1;
+    away.set(panel, count);
+    const button = switches.find((b) => b.dataset.show === panel.id);
+    if (button) button.querySelector(".unread").textContent = `${count} ${W.new_messages}`;
+  }
+
+  for (const button of switches) {
+    button.addEventListener("click", () => showPhone(document.getElementById(button.dataset.show)));
+  }
+
+  function place(message, fresh) {
     const panel = panelFor(message.phone);
     if (!panel) {
       if (message.side === "bot") {
@@ -207,6 +237,7 @@
     });
     list.insertBefore(node, later || null);
     scrollDown(list);
+    if (fresh && message.side === "bot") news(panel);
   }
 
   // -- talking to the server --------------------------------------------------------------------------
@@ -222,6 +253,13 @@
     return text ? JSON.parse(text) : {};
   }
 
+  // One message at a time, in the order typed or tapped, as a phone sends them: posted all at once, the
+  // bot could receive (and the chat show) them in another order.
+  let sending = Promise.resolve();
+  function sendInTurn(phone, url, data) {
+    sending = sending.then(() => post(url, data).catch((error) => showError(phone, error)));
+  }
+
   function showError(phone, error) {
     const panel = panelFor(phone) || vendorPanel;
     const list = chatOf(panel);
@@ -234,11 +272,16 @@
   function follow() {
     const source = new EventSource("/sandbox/events");
     let instance = null;
+    let history = 0; // the events up to this one were sent before the page connected
     source.addEventListener("hello", (event) => {
-      const run = JSON.parse(event.data).instance;
+      const hello = JSON.parse(event.data);
+      const run = hello.instance;
+      history = hello.last;
       if (instance !== null && run !== instance) {
-        // The bot restarted: its history starts again, and so does the page's.
+        // The bot restarted: its history starts again, and so do the page's and its clock.
         messages.clear();
+        clock.offset = 0;
+        showClock();
         renderPanel(vendorPanel);
         renderPanel(customerPanel);
       }
@@ -251,7 +294,7 @@
         addCustomer(message.phone, "");
         if (!current) choose(message.phone);
       }
-      place(message);
+      place(message, Number(event.lastEventId) > history);
     });
     source.addEventListener("status", (event) => {
       const data = JSON.parse(event.data);
@@ -263,14 +306,43 @@
       const old = node && node.querySelector(".status");
       if (old) old.replaceWith(ticks(message));
     });
-    source.addEventListener("clock", (event) => showClock(JSON.parse(event.data)));
+    source.addEventListener("clock", (event) => clockMoved(JSON.parse(event.data)));
   }
 
   // -- the clock --------------------------------------------------------------------------------------
 
-  function showClock(details) {
-    document.getElementById("clock-label").textContent = details.label;
-    document.getElementById("clock-ahead").textContent = details.ahead;
+  // Each page words the clock in its own language and keeps it current: the sandbox's time is the server's
+  // real time (this browser's, corrected by the skew measured at load) plus the offset "+1 hour" adds.
+  const clockLabel = document.getElementById("clock-label");
+  const clockAhead = document.getElementById("clock-ahead");
+  const clockDay = new Intl.DateTimeFormat(config.locale, {
+    weekday: "long", day: "numeric", month: "long", timeZone: config.timezone,
+  });
+  const clockHour = new Intl.DateTimeFormat(config.locale, {
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: config.timezone,
+  });
+  const clock = {
+    offset: config.clock.offset,
+    skew: Date.parse(config.clock.now) - config.clock.offset * 1000 - Date.now(),
+  };
+  const CLOCK_TICK_MS = 5000;
+
+  function ahead(offset) {
+    const hours = Math.floor(offset / 3600);
+    if (!hours) return "";
+    return W.ahead.replace("{days}", Math.floor(hours / 24)).replace("{hours}", hours % 24);
+  }
+
+  function showClock() {
+    const now = new Date(Date.now() + clock.skew + clock.offset * 1000);
+    clockLabel.textContent = `${clockDay.format(now)}, ${clockHour.format(now)}`;
+    clockAhead.textContent = ahead(clock.offset);
+  }
+
+  // The offset only grows: an older move, replayed to a page that just loaded, changes nothing.
+  function clockMoved(details) {
+    if (details.offset > clock.offset) clock.offset = details.offset;
+    showClock();
   }
 
   for (const button of document.querySelectorAll("[data-advance]")) {
@@ -280,8 +352,8 @@
       buttons.forEach((b) => { b.disabled = true; });
       try {
         const details = await post(`/sandbox/clock?lang=${config.lang}`, { advance: button.dataset.advance });
-        showClock(details);
-        result.textContent = details.queued ? W.queued.replace("{n}", details.queued) : W.queued_none;
+        clockMoved(details);
+        result.textContent = details.result;
       } catch (error) {
         result.textContent = error.message;
       } finally {
@@ -289,6 +361,12 @@
       }
     });
   }
+
+  // -- the guide --------------------------------------------------------------------------------------
+
+  // First on the page; on a phone folded to its title, so that the two chats stay near the top.
+  const guide = document.getElementById("guide");
+  if (guide && narrow.matches) guide.open = false;
 
   // -- typing -----------------------------------------------------------------------------------------
 
@@ -300,7 +378,7 @@
       const phone = form.dataset.for === "vendor" ? config.vendorPhone : current;
       if (!text || !phone) return;
       input.value = "";
-      post("/sandbox/send", { phone, text }).catch((error) => showError(phone, error));
+      sendInTurn(phone, "/sandbox/send", { phone, text });
     });
   }
 
@@ -333,5 +411,8 @@
   if (remembered) addCustomer(remembered, "");
   choose(remembered || (select.options.length ? select.options[0].value : null));
   renderPanel(vendorPanel);
+  showPhone(vendorPanel);
+  showClock();
+  setInterval(showClock, CLOCK_TICK_MS);
   follow();
 })();

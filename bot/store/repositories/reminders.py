@@ -121,6 +121,12 @@ class ReminderRepository:
         )
         return [_reminder(row) for row in await self._conn.execute(query)]
 
+    async def next_pending(self) -> ReminderRow | None:
+        """The pending reminder due first, read only (the sandbox's clock tells when it will come)."""
+        query = select(reminders).where(reminders.c.status == "pending").order_by(reminders.c.due_at).limit(1)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _reminder(row)
+
     async def for_transaction(self, transaction_id: uuid.UUID) -> list[ReminderRow]:
         query = (
             select(reminders)
