@@ -38,16 +38,17 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.app import create_app  # noqa: E402
 from bot.config import load_settings  # noqa: E402
+from bot.domain.outgoing import OutgoingMessage  # noqa: E402
 from bot.sandbox import whatsapp_payloads as payloads  # noqa: E402
 from bot.sandbox.graph import FakeGraphAPI, SentMessage  # noqa: E402
+from bot.sandbox.keys import graph_key  # noqa: E402
 from bot.services import orders as order_service  # noqa: E402
 from bot.store import migrate  # noqa: E402
 from bot.store.database import create_engine  # noqa: E402
-from bot.store.repositories.outbox import OutgoingMessage  # noqa: E402
 from bot.store.uow import UnitOfWorkFactory  # noqa: E402
-from bot.web.app import create_app  # noqa: E402
-from bot.web.keys import graph_key, sender_key, uow_key  # noqa: E402
+from bot.web.keys import sender_key, uow_key  # noqa: E402
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID  # noqa: E402
 
 ADMIN = "33612345678"

@@ -22,12 +22,14 @@ from typing import Any, NoReturn
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.app import create_app
 from bot.bootstrap import SchemaOutOfDate, prepare_schema
 from bot.config import ConfigError, LogFormat, Settings, load_settings
 from bot.domain.deposit import AskKind
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
+from bot.payments.credentials import CredentialCipher
 from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
 from bot.services import acceptance, refunds
@@ -39,7 +41,6 @@ from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
 from bot.services.context import PaymentDeps
-from bot.services.secrets import CredentialCipher
 from bot.store import migrate
 from bot.store.database import create_engine
 from bot.store.uow import UnitOfWorkFactory
@@ -52,7 +53,6 @@ from bot.views import (
     vendor_json,
     vendor_lines,
 )
-from bot.web.app import create_app
 
 CLI_LOCALE = "en"
 DISTRIBUTION = "whatsapp-payment-bot"

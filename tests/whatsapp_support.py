@@ -13,13 +13,14 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bot.app import create_app
 from bot.config import Settings
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.graph import FakeGraphAPI, SentMessage
+from bot.sandbox.keys import graph_key
 from bot.store.tables import outbox_messages
-from bot.web.app import create_app
-from bot.web.keys import clock_key, graph_key, processor_key, sender_key, tasks_key, uow_key
+from bot.web.keys import clock_key, processor_key, sender_key, tasks_key, uow_key
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID
 from tests.conftest import TickingClock
 from tests.payment_support import settings_for

@@ -6,11 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.outgoing import OutgoingMessage
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.services.messages import queue
-from bot.store.repositories.outbox import OutgoingMessage
-from bot.store.uow import UnitOfWorkFactory
 
 FLOW_LIFETIME = timedelta(minutes=30)
 
@@ -32,7 +31,7 @@ class Inbound:
 
 @dataclass(frozen=True, slots=True)
 class ChatDeps:
-    uow: UnitOfWorkFactory
+    # The use cases' dependencies (its ``uow`` is what handlers pass on to services).
     payments: PaymentDeps
     default_phone_id: str
     clock: Clock
@@ -42,5 +41,5 @@ class ChatDeps:
         """Commits the replies to the outbox; the sender sends them at once."""
         if not messages:
             return
-        await queue(self.uow, list(messages), self.clock())
+        await queue(self.payments.uow, list(messages), self.clock())
         self.notify_sender()

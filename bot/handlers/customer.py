@@ -17,7 +17,9 @@ CUSTOMER_REPLY = "customer_reply"
 
 
 async def resend_links(deps: ChatDeps, actor: CustomerActor) -> None:
-    waiting = [r for r in await chat.open_requests(deps.uow, actor) if r.link is not None and r.link.active]
+    waiting = [
+        r for r in await chat.open_requests(deps.payments.uow, actor) if r.link is not None and r.link.active
+    ]
     if not waiting:
         await deps.queue([to_customer(actor, CUSTOMER_REPLY, "no_open_request")])
         return
@@ -33,7 +35,7 @@ async def resend_links(deps: ChatDeps, actor: CustomerActor) -> None:
 
 
 async def tell_balance(deps: ChatDeps, actor: CustomerActor) -> None:
-    found = await chat.balances(deps.uow, actor)
+    found = await chat.balances(deps.payments.uow, actor)
     orders = [
         {"order": b.order.reference, "price": b.ledger.price, "paid": b.ledger.paid,
          "balance": b.ledger.balance}
@@ -43,8 +45,10 @@ async def tell_balance(deps: ChatDeps, actor: CustomerActor) -> None:
 
 
 async def check_paid(deps: ChatDeps, actor: CustomerActor) -> None:
-    paid = await chat.recent_payments(deps.uow, actor)
-    waiting = [r for r in await chat.open_requests(deps.uow, actor) if r.link is not None and r.link.active]
+    paid = await chat.recent_payments(deps.payments.uow, actor)
+    waiting = [
+        r for r in await chat.open_requests(deps.payments.uow, actor) if r.link is not None and r.link.active
+    ]
     await deps.queue(
         [
             to_customer(
@@ -74,7 +78,7 @@ async def on_message(deps: ChatDeps, actor: CustomerActor, inbound: Inbound) -> 
         await check_paid(deps, actor)
     elif intent in {CustomerIntent.STOP, CustomerIntent.START}:
         stop = intent is CustomerIntent.STOP
-        await chat.set_reminders_opt_out(deps.uow, actor, stop, deps.clock())
+        await chat.set_reminders_opt_out(deps.payments.uow, actor, stop, deps.clock())
         await deps.queue([to_customer(actor, CUSTOMER_REPLY, "opted_out" if stop else "opted_in")])
     else:
         name = actor.customer.name or inbound.name

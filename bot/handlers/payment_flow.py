@@ -22,7 +22,7 @@ TYPED_AMOUNT = "deposit_amount"
 
 
 async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order_service.OrderView, Ledger]:
-    view = await order_service.show_order(deps.uow, str(actor.vendor.id), number)
+    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), number)
     view.order.check_payable(actor.vendor.payment.confirmation_rule)
     ledger = view.ledger
     if ledger is None:  # pragma: no cover - check_payable refuses orders without a price
@@ -37,7 +37,7 @@ async def offer_resend(deps: ChatDeps, actor: AdminActor, number: int, error: Re
 
 
 async def resend(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    sent = await reminder_service.remind_now(deps.uow, str(actor.vendor.id), number, deps.clock())
+    sent = await reminder_service.remind_now(deps.payments.uow, str(actor.vendor.id), number, deps.clock())
     await deps.queue([to_admin(actor, "reminder_sent", order=f"#{number}", count=sent)])
 
 
@@ -104,7 +104,13 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
 async def ask_amount(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     _, ledger = await _ledger(deps, actor, number)
     await conversations.start(
-        deps.uow, actor.vendor.id, actor.phone, TYPED_AMOUNT, {"order": number}, deps.clock(), FLOW_LIFETIME
+        deps.payments.uow,
+        actor.vendor.id,
+        actor.phone,
+        TYPED_AMOUNT,
+        {"order": number},
+        deps.clock(),
+        FLOW_LIFETIME,
     )
     await deps.queue([to_admin(actor, "ask_amount", order=f"#{number}", requestable=ledger.requestable)])
 
@@ -115,7 +121,7 @@ async def typed_amount(deps: ChatDeps, actor: AdminActor, number: int, text: str
         await confirm_step(deps, actor, number, AskKind.DEPOSIT, text)
     except DomainError as error:
         await conversations.start(
-            deps.uow,
+            deps.payments.uow,
             actor.vendor.id,
             actor.phone,
             TYPED_AMOUNT,
@@ -140,7 +146,7 @@ async def confirm_step(
     kind = ledger.request_type(amount)
     state = {"order": number, "ask": ask.value, "amount": f"{amount.amount}"}
     await conversations.start(
-        deps.uow, actor.vendor.id, actor.phone, CONFIRM, state, deps.clock(), FLOW_LIFETIME
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM, state, deps.clock(), FLOW_LIFETIME
     )
     buttons = (
         (f"ok:{number}:{ask.value}:{amount.amount}", admin_text(actor.vendor, "button_confirm")),
@@ -151,7 +157,7 @@ async def confirm_step(
 
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, amount_text: str) -> None:
     """[Confirmer et envoyer]: the request is made once, whatever the double clicks."""
-    taken = await conversations.take(deps.uow, actor.vendor.id, actor.phone, CONFIRM, deps.clock())
+    taken = await conversations.take(deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM, deps.clock())
     expected = {"order": number, "ask": ask.value, "amount": amount_text}
     if taken is None or taken.state != expected:
         await deps.queue([to_admin(actor, "stale_confirmation", order=f"#{number}")])
@@ -159,7 +165,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
     typed = amount_text if ask is AskKind.DEPOSIT else None
     outcome = await payment_service.request_payment(deps.payments, str(actor.vendor.id), number, ask, typed)
     deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
-    view = await order_service.show_order(deps.uow, str(actor.vendor.id), number)
+    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), number)
     await deps.queue(
         [
             to_admin(
@@ -177,7 +183,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
 
 
 async def cancel(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    await conversations.clear(deps.uow, actor.vendor.id, actor.phone)
+    await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone)
     await deps.queue([to_admin(actor, "flow_cancelled", order=f"#{number}")])
 
 

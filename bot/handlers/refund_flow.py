@@ -17,7 +17,7 @@ async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_te
     seen = await refunds.preview(deps.payments, str(actor.vendor.id), number, amount_text)
     amount = f"{seen.amount.amount}"
     await conversations.start(
-        deps.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, {"order": number, "amount": amount},
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, {"order": number, "amount": amount},
         deps.clock(), FLOW_LIFETIME,
     )  # fmt: skip
     buttons = (
@@ -47,7 +47,9 @@ async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_te
 
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str) -> None:
     """[Confirmer le remboursement]: the refund is made once, whatever the double taps."""
-    taken = await conversations.take(deps.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, deps.clock())
+    taken = await conversations.take(
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, deps.clock()
+    )
     if taken is None or taken.state != {"order": number, "amount": amount_text}:
         await deps.queue([to_admin(actor, "stale_refund", order=f"#{number}")])
         return
@@ -79,7 +81,7 @@ async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
         return
     number = int(parts[1])
     if parts[2] == "cancel":
-        await conversations.clear(deps.uow, actor.vendor.id, actor.phone)
+        await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone)
         await deps.queue([to_admin(actor, "refund_cancelled", order=f"#{number}")])
         return
     await confirm(deps, actor, number, parts[2])

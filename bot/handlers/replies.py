@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain.outgoing import OutgoingMessage
 from bot.domain.vendor import Vendor
 from bot.rendering import render_for
 from bot.services.chat import AdminActor, CustomerActor
 from bot.services.messages import customer_locale
-from bot.store.repositories.outbox import OutgoingMessage
 
 VENDOR_REPLY = "vendor_reply"
 

@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
     actor = await identify(
-        deps.uow, inbound.phone_number_id, deps.default_phone_id, inbound.sender, inbound.at, inbound.name
+        deps.payments.uow,
+        inbound.phone_number_id,
+        deps.default_phone_id,
+        inbound.sender,
+        inbound.at,
+        inbound.name,
     )
     if isinstance(actor, AdminActor):
         if inbound.interrupted:

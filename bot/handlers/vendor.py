@@ -46,7 +46,7 @@ async def show_help(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
 
 
 async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
-    orders = await order_service.list_orders(deps.uow, str(actor.vendor.id), ACTIVE, limit=20)
+    orders = await order_service.list_orders(deps.payments.uow, str(actor.vendor.id), ACTIVE, limit=20)
     rows = [
         {"order": o.reference, "status": o.status.value, "price": o.price or "", "label": o.label}
         for o in orders
@@ -161,7 +161,7 @@ def _invoice(view: order_service.OrderView, transaction_id: uuid.UUID) -> dict[s
 
 
 async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    view = await order_service.show_order(deps.uow, str(actor.vendor.id), _number(command))
+    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), _number(command))
     ledger = view.ledger
     transactions = []
     for t in view.transactions:
@@ -214,27 +214,29 @@ async def cancel(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
 
 async def ship(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     order = await order_service.advance_order(
-        deps.uow, str(actor.vendor.id), _number(command), "ship", deps.clock()
+        deps.payments.uow, str(actor.vendor.id), _number(command), "ship", deps.clock()
     )
     await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
 
 
 async def done(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     order = await order_service.advance_order(
-        deps.uow, str(actor.vendor.id), _number(command), "complete", deps.clock()
+        deps.payments.uow, str(actor.vendor.id), _number(command), "complete", deps.clock()
     )
     await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
 
 
 async def remind(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    sent = await reminder_service.remind_now(deps.uow, str(actor.vendor.id), _number(command), deps.clock())
+    sent = await reminder_service.remind_now(
+        deps.payments.uow, str(actor.vendor.id), _number(command), deps.clock()
+    )
     await deps.queue([to_admin(actor, "reminder_sent", order=f"#{_number(command)}", count=sent)])
 
 
 async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     on = bool(command.switch)
     await reminder_service.switch_reminders(
-        deps.uow, str(actor.vendor.id), _number(command), on, deps.clock()
+        deps.payments.uow, str(actor.vendor.id), _number(command), on, deps.clock()
     )
     await deps.queue([to_admin(actor, "reminders_switched", order=f"#{_number(command)}", on=on)])
 
@@ -245,7 +247,11 @@ async def refund(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
 
 async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     customer = await customer_service.set_customer(
-        deps.uow, str(actor.vendor.id), command.phone or "", [("locale", command.locale or "")], deps.clock()
+        deps.payments.uow,
+        str(actor.vendor.id),
+        command.phone or "",
+        [("locale", command.locale or "")],
+        deps.clock(),
     )
     await deps.queue(
         [to_admin(actor, "language_set", customer=f"+{customer.phone}", language=customer.locale)]
@@ -297,7 +303,7 @@ async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
         return
     parsed = parse_vendor_command(text)
     if isinstance(parsed, Unparsed):
-        flow = await conversations.current(deps.uow, actor.vendor.id, actor.phone, deps.clock())
+        flow = await conversations.current(deps.payments.uow, actor.vendor.id, actor.phone, deps.clock())
         if flow is not None and flow.flow == payment_flow.TYPED_AMOUNT:
             await payment_flow.typed_amount(deps, actor, int(flow.state["order"]), text)
             return

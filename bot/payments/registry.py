@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from bot.config import Settings
 from bot.domain.errors import ProviderNotConfigured
 from bot.domain.vendor import ProviderName, Vendor
+from bot.payments.credentials import CredentialCipher
 from bot.payments.icount.client import IcountClient, IcountCredentials
 from bot.payments.icount.provider import IcountProvider
 from bot.payments.port import PaymentProvider
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.payments.stripe.client import StripeProvider
 from bot.payments.stripe.webhooks import PLATFORM
-from bot.services.secrets import CredentialCipher
 
 log = logging.getLogger(__name__)
 

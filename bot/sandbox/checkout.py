@@ -15,9 +15,10 @@ from bot.payments.port import PaymentEventKind
 from bot.payments.sandbox.events import make_event
 from bot.payments.sandbox.provider import NAME
 from bot.rendering import render_page
+from bot.sandbox.keys import sandbox_delay_key
 from bot.services.inbox import process_payment_event, store_event
 from bot.services.pages import PaymentPage, page_for_link
-from bot.web.keys import clock_key, payments_key, sandbox_delay_key, tasks_key, uow_key
+from bot.web.keys import clock_key, payments_key, tasks_key, uow_key
 from bot.web.payments import PAYMENT_PARSERS, ingest_payment_event
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ async def act(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/pay/{target}?tx={page.transaction.id}")
 
 
-def setup_checkout_routes(app: web.Application) -> None:
-    app.router.add_get("/sandbox/checkout/{link_id}", checkout)
-    app.router.add_post("/sandbox/checkout/{link_id}/{action}", act)
+def checkout_routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/sandbox/checkout/{link_id}", checkout),
+        web.post("/sandbox/checkout/{link_id}/{action}", act),
+    ]

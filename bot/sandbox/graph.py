@@ -416,14 +416,21 @@ class FakeGraphAPI:
 
     # -- wiring -------------------------------------------------------------------------------------
 
-    def add_routes(self, app: web.Application, prefix: str = "") -> None:
-        """Mount the fake under ``prefix`` (e.g. ``/sandbox/graph``); point pywa there with
+    def routes(self, prefix: str = "") -> list[web.AbstractRouteDef]:
+        """The fake's routes under ``prefix`` (e.g. ``/sandbox/graph``); point pywa there with
         ``bot.whatsapp.transport.GraphRewriteTransport``. Under a non-empty prefix, any other path answers
         with Graph's "unsupported request" error, so an unmodelled call fails loudly."""
         prefix = prefix.rstrip("/")
-        app.router.add_post(prefix + r"/{version:v\d+\.\d+}/{phone_id}/messages", self._handle_messages)
+        found: list[web.AbstractRouteDef] = [
+            web.post(prefix + r"/{version:v\d+\.\d+}/{phone_id}/messages", self._handle_messages)
+        ]
         if prefix:
-            app.router.add_route("*", prefix + "/{tail:.*}", self._handle_unsupported)
+            found.append(web.route("*", prefix + "/{tail:.*}", self._handle_unsupported))
+        return found
+
+    def add_routes(self, app: web.Application, prefix: str = "") -> None:
+        """Mounts the fake on its own app (tests serve it apart from the bot)."""
+        app.router.add_routes(self.routes(prefix))
 
     @property
     def webhook_url(self) -> str | None:

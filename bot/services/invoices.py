@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from bot.domain.customer import Customer
 from bot.domain.errors import DomainError
 from bot.domain.order import Order
+from bot.domain.outgoing import OutgoingMessage
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.payments.icount import consts
@@ -29,7 +30,6 @@ from bot.rendering import render_for
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.messages import customer_locale
 from bot.services.provider_clients import ensure_provider_client, icount_for
-from bot.store.repositories.outbox import OutgoingMessage
 
 log = logging.getLogger(__name__)
 BATCH = 50

@@ -8,11 +8,12 @@ from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.money import Money, shown
 from bot.domain.order import Order
+from bot.domain.outgoing import OutgoingMessage
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.rendering import render_for
-from bot.store.repositories.outbox import OutboxRow, OutgoingMessage
+from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 

@@ -18,6 +18,7 @@ from bot.domain.customer import Customer
 from bot.domain.errors import NoOpenRequest, OrderNotFound
 from bot.domain.money import shown
 from bot.domain.order import Order, OrderStatus
+from bot.domain.outgoing import OutgoingMessage
 from bot.domain.reminders import catch_up, out_of_quiet_hours
 from bot.domain.schedule import QuietHours
 from bot.domain.transaction import PaymentTransaction
@@ -26,7 +27,6 @@ from bot.rendering import render_for
 from bot.services.clock import Clock
 from bot.services.messages import customer_locale
 from bot.services.vendors import find_vendor
-from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.repositories.reminders import ReminderRow, reminder_message_key
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory

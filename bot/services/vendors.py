@@ -33,8 +33,8 @@ from bot.domain.vendor import (
     check_locale,
     check_timezone,
 )
+from bot.payments.credentials import CredentialCipher
 from bot.rendering import check_syntax
-from bot.services.secrets import CredentialCipher
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 # A short id as ``bot vendor list`` shows it (or a longer start of the uuid, dashes left out).

@@ -1,15 +1,11 @@
-"""iCount endpoints: the IPN webhook, the checkout page our links lead to, and the periodic jobs
-(held orders freed, invoices issued, IPNs a crash left unprocessed)."""
+"""iCount endpoints: the IPN webhook and the checkout page our links lead to (its periodic jobs are in
+``bot/jobs``)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from functools import partial
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -19,7 +15,6 @@ from bot.domain.errors import DomainError
 from bot.payments.icount.provider import transaction_of_secret
 from bot.payments.port import ProviderError
 from bot.rendering import render_page
-from bot.services import holds, invoices
 from bot.services.icount import (
     EVENT_TYPE,
     SOURCE,
@@ -27,7 +22,6 @@ from bot.services.icount import (
     checkout_url,
     ipn_fields,
     process_ipn,
-    process_ipn_backlog,
     provider_for_secret,
 )
 from bot.services.inbox import store_event
@@ -35,10 +29,6 @@ from bot.web.keys import clock_key, payments_key, sender_key, tasks_key, uow_key
 from bot.web.payments import page_locale
 
 log = logging.getLogger(__name__)
-JOBS_INTERVAL_SECONDS = 60.0
-STOP_GRACE_SECONDS = 10.0
-jobs_interval_key = web.AppKey("icount_jobs_interval", float)
-invoice_backoff_key = web.AppKey("invoice_backoff", invoices.InvoiceBackoff)
 UNAVAILABLE = {"error": "temporarily unavailable"}
 MAX_EVENT_KEY = 255  # inbound_events.event_key
 
@@ -118,50 +108,3 @@ async def icount_checkout(request: web.Request) -> web.StreamResponse:
     if url is None:
         return web.Response(text=render_page("link_ended", locale), content_type="text/html", status=410)
     raise web.HTTPFound(url)
-
-
-async def run_jobs(app: web.Application) -> None:
-    """One pass of the periodic jobs; each one's failure is logged and tried again next time."""
-    deps = app[payments_key]
-    for name, job in (
-        ("hold release", holds.release_expired_holds),
-        ("invoice pass", partial(invoices.issue_invoices, backoff=app[invoice_backoff_key])),
-        ("iCount IPN backlog", process_ipn_backlog),
-    ):
-        try:
-            done = await job(deps)
-        except Exception:  # noqa: BLE001 - the next pass tries again
-            log.exception("%s failed", name)
-            continue
-        if done:
-            log.info("%s: %d done", name, done)
-    if sender_key in app:
-        app[sender_key].wake()
-
-
-async def _every(app: web.Application, interval: float, stopping: asyncio.Event) -> None:
-    while not stopping.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=interval)
-        if not stopping.is_set():
-            await run_jobs(app)
-
-
-async def background_jobs(app: web.Application) -> AsyncIterator[None]:
-    stopping = asyncio.Event()
-    task = asyncio.create_task(_every(app, app.get(jobs_interval_key, JOBS_INTERVAL_SECONDS), stopping))
-    yield
-    # A pass is let finish: cancelled inside a transaction it would leave SQLite locked until its timeout.
-    stopping.set()
-    _done, pending = await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
-    if pending:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def setup_icount(app: web.Application) -> None:
-    app[invoice_backoff_key] = invoices.InvoiceBackoff()
-    app.router.add_post("/webhooks/icount/{secret}", icount_ipn)
-    app.router.add_get("/pay/icount/{transaction}", icount_checkout)
-    app.cleanup_ctx.append(background_jobs)

@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.handlers.context import ChatDeps
+from bot.jobs.runner import JobRunner
 from bot.payments.registry import ProviderRegistry
-from bot.sandbox.graph import FakeGraphAPI
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.store.inbox_writer import InboxWriter
@@ -27,14 +27,10 @@ metrics_key = web.AppKey("metrics", Metrics)
 tasks_key = web.AppKey("background_tasks", BackgroundTasks)
 providers_key = web.AppKey("providers", ProviderRegistry)
 payments_key = web.AppKey("payment_deps", PaymentDeps)
-# Seconds the sandbox's "Pay later" waits before the payment settles.
-sandbox_delay_key = web.AppKey("sandbox_settle_delay", float)
 inbox_writer_key = web.AppKey("inbox_writer", InboxWriter)
 whatsapp_key = web.AppKey("whatsapp_clients", WhatsAppClients)
 sender_key = web.AppKey("outbox_sender", OutboxSender)
 chat_key = web.AppKey("chat_deps", ChatDeps)
-# Sandbox mode only: the built-in fake WhatsApp.
-graph_key = web.AppKey("fake_graph", FakeGraphAPI)
-recovery_interval_key = web.AppKey("recovery_interval", float)
 pair_interval_key = web.AppKey("pair_interval", float)
 processor_key = web.AppKey("inbox_processor", InboxProcessor)
+jobs_key = web.AppKey("jobs", JobRunner)

@@ -3,13 +3,45 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 import bot
+from bot.jobs.runner import JobStats
+
+JobStatsSource = Callable[[], Mapping[str, JobStats]]
+
+
+class JobCollector(Collector):
+    """Each periodic job's runs, failures, last duration and last success, read from the runner at
+    each scrape (alert when a job's last success is old)."""
+
+    def __init__(self, source: JobStatsSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily("bot_job_runs", "Passes of each periodic job.", labels=["job"])
+        failures = CounterMetricFamily("bot_job_failures", "Passes that failed.", labels=["job"])
+        duration = GaugeMetricFamily(
+            "bot_job_last_duration_seconds", "How long the last pass took.", labels=["job"]
+        )
+        success = GaugeMetricFamily(
+            "bot_job_last_success_timestamp_seconds",
+            "When the last pass succeeded (0: never).",
+            labels=["job"],
+        )
+        for name, stats in self._source().items():
+            runs.add_metric([name], stats.runs)
+            failures.add_metric([name], stats.failures)
+            duration.add_metric([name], stats.last_duration)
+            success.add_metric([name], 0 if stats.last_success is None else stats.last_success.timestamp())
+        yield from (runs, failures, duration, success)
 
 
 class Metrics:
@@ -36,6 +68,9 @@ class Metrics:
         )
         info = Counter("bot_build", "Build information.", ["version"], registry=self.registry)
         info.labels(version=bot.__version__).inc(0)
+
+    def watch_jobs(self, source: JobStatsSource) -> None:
+        self.registry.register(JobCollector(source))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

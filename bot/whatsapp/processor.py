@@ -12,15 +12,18 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.services.clock import Clock
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.dispatch import process_status_events, process_whatsapp_event
+from bot.whatsapp.webhook_events import SOURCE
 
 log = logging.getLogger(__name__)
 MAX_STATUSES_PER_TRANSACTION = 500
 MESSAGE_CONCURRENCY = 8
+BACKLOG_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,15 @@ class InboxProcessor:
     def submit(self, jobs: list[Job]) -> None:
         for job in jobs:
             self._queue.put_nowait(job)
+
+    async def resubmit_waiting(self, received_before: datetime, limit: int = BACKLOG_BATCH) -> int:
+        """Events a crash (or a failure) left unprocessed, received before ``received_before``, are
+        handled again; returns how many were submitted."""
+        async with self._uow() as uow:
+            waiting = await uow.inbox.unprocessed({SOURCE}, received_before, limit)
+            stored = [await uow.inbox.get(event_id) for event_id in waiting]
+        self.submit([Job(e.id, e.event_type, e.payload) for e in stored if e is not None])
+        return len(waiting)
 
     async def drain(self) -> None:
         """Waits until everything submitted so far is handled (tests, shutdown)."""

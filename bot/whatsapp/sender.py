@@ -38,7 +38,6 @@ MAX_BACKOFF = timedelta(hours=1)
 RATE_LIMIT_PAUSE_SECONDS = 10.0
 IDLE_POLL_SECONDS = 5.0
 STALE_SENDING = timedelta(minutes=5)
-RELEASE_EVERY_SECONDS = 60.0
 STOP_GRACE_SECONDS = 10.0
 # Meta refuses template parameters with new lines, tabs or more than four spaces in a row (132018).
 _TEMPLATE_SPACING = re.compile(r"\s*[\r\n\t]+\s*| {5,}")
@@ -102,26 +101,20 @@ class OutboxSender:
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=10)
 
-    async def _release_stale(self) -> None:
-        """Messages claimed more than STALE_SENDING ago and never recorded (a sender stopped, or a send
-        that raised after its claim) are queued again."""
-        try:
-            async with self._uow() as uow:
-                released = await uow.outbox.release_stale(self._clock() - STALE_SENDING, self._clock())
-                await uow.commit()
-            if released:
-                log.warning("%d messages left sending are queued again", released)
-        except Exception:  # noqa: BLE001 - not fatal: the next pass releases them
-            log.exception("could not release messages left sending")
+    async def release_stale(self) -> int:
+        """The job that queues again the messages claimed more than STALE_SENDING ago and never recorded
+        (a sender stopped, or a send that raised after its claim); returns how many."""
+        async with self._uow() as uow:
+            released = await uow.outbox.release_stale(self._clock() - STALE_SENDING, self._clock())
+            await uow.commit()
+        if released:
+            log.warning("%d messages left sending are queued again", released)
+            self.wake()
+        return released
 
     async def _run(self) -> None:
-        await self._release_stale()
-        released_at = time.monotonic()
         while not self._stopping:
             try:
-                if time.monotonic() - released_at > RELEASE_EVERY_SECONDS:
-                    await self._release_stale()
-                    released_at = time.monotonic()
                 if await self.send_due():
                     continue
                 await self._sleep_until_due()

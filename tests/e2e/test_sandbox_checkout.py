@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
+from bot.app import create_app
 from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
@@ -20,8 +21,7 @@ from bot.services import payments
 from bot.store.database import create_engine
 from bot.store.tables import inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory
-from bot.web.app import create_app
-from bot.web.keys import payments_key, tasks_key, uow_key
+from bot.web.keys import jobs_key, payments_key, tasks_key, uow_key
 from tests.conftest import TickingClock
 from tests.payment_support import FlakyProvider, OneProviderRegistry, deps_for, settings_for
 
@@ -133,6 +133,7 @@ async def test_a_request_left_without_its_link_is_completed_at_the_next_start(
         await payments.request_payment(crashed, None, order.number, AskKind.FULL)
     await engine.dispose()
     restarted = await aiohttp_client(create_app(settings, clock=clock))
+    await restarted.app[jobs_key].started()  # the start-up recovery
     await restarted.app[tasks_key].drain()
     view = await order_service.show_order(restarted.app[uow_key], None, order.number)
     assert view.transactions[0].payment_link_id is not None

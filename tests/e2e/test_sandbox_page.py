@@ -16,6 +16,7 @@ from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
+from bot.app import create_app
 from bot.config import Settings
 from bot.domain.deposit import AskKind
 from bot.domain.order import OrderStatus
@@ -32,7 +33,6 @@ from bot.services import orders as order_service
 from bot.services import payments
 from bot.services import vendors as vendor_service
 from bot.store.tables import commandes, inbound_events
-from bot.web.app import create_app
 from bot.web.keys import payments_key, uow_key
 from tests.cli_support import run_bot
 from tests.conftest import NOW, TickingClock

@@ -11,14 +11,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from bot.domain.deposit import AskKind
+from bot.domain.outgoing import OutgoingMessage
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
 from bot.services import vendors as vendor_service
-from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.tables import inbound_events, outbox_messages
 from bot.web.keys import payments_key, uow_key, whatsapp_key
-from bot.whatsapp import sender as sender_module
 from bot.whatsapp.clients import SANDBOX_PHONE_ID
 from bot.whatsapp.dispatch import process_whatsapp_event
 from bot.whatsapp.sender import template_parameter
@@ -257,10 +256,10 @@ async def test_the_vendor_reminds_now_stops_reminders_and_sees_the_history(bot: 
 
 
 async def test_a_message_left_sending_by_a_send_that_raised_is_queued_again_without_a_restart(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(sender_module, "RELEASE_EVERY_SECONDS", 0.1)
-    async for bot in start_bot(tmp_path):
+    # The sender_release job, run every 0.1 s here.
+    async for bot in start_bot(tmp_path, recovery_seconds=0.1):
         await open_admin_window(bot)
         deps = bot.app[payments_key]
         stuck_since = deps.clock() - timedelta(minutes=10)

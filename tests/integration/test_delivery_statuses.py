@@ -6,9 +6,9 @@ import json
 
 from sqlalchemy import select
 
+from bot.domain.outgoing import OutgoingMessage
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.services import vendors as vendor_service
-from bot.store.repositories.outbox import OutgoingMessage
 from bot.store.tables import outbox_messages
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import SANDBOX_PHONE_ID

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.app import create_app
 from bot.handlers import vendor as vendor_handlers
 from bot.handlers.parsing import VendorCommand, Verb
 from bot.services.chat import AdminActor
@@ -17,7 +18,6 @@ from bot.services.clock import system_clock
 from bot.store.database import create_engine
 from bot.store.tables import outbox_messages
 from bot.store.uow import UnitOfWorkFactory
-from bot.web.app import create_app
 from bot.web.keys import chat_key
 from tests.cli_support import run_bot
 from tests.fakes.icount_api import FakeIcount
@@ -103,7 +103,7 @@ async def test_an_admin_tests_the_connection_from_chat(tmp_path: Path, fake: Fak
     # Start the app's resources (database, payments, chat) without serving HTTP.
     async with _started(app):
         deps = app[chat_key]
-        async with deps.uow() as uow:
+        async with deps.payments.uow() as uow:
             [vendor] = await uow.vendors.all()
         actor = AdminActor(vendor, "972541112222")
         await vendor_handlers.check_connection(deps, actor, VendorCommand(Verb.CHECK, language="en"))

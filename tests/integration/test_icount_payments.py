@@ -16,6 +16,7 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import create_app
 from bot.domain.deposit import AskKind
 from bot.domain.errors import RefundExceedsPaid, RefundPending, RefundResolved, RefundUncertain
 from bot.domain.money import Money
@@ -24,6 +25,7 @@ from bot.domain.refund import RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.handlers import vendor as vendor_handlers
 from bot.handlers.parsing import VendorCommand, Verb
+from bot.jobs.catalogue import HOLD_RELEASE, INVOICE_PASS, IPN_BACKLOG
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
 from bot.payments.icount.provider import IcountProvider, InvoiceRequest
 from bot.rendering import explain
@@ -36,9 +38,7 @@ from bot.store.tables import customers, inbound_events, outbox_messages
 from bot.store.tables import invoices as invoices_table
 from bot.store.uow import UnitOfWorkFactory
 from bot.views import order_json
-from bot.web.app import create_app
-from bot.web.icount import run_jobs
-from bot.web.keys import chat_key, payments_key, tasks_key, uow_key
+from bot.web.keys import chat_key, jobs_key, payments_key, tasks_key, uow_key
 from tests.conftest import NOW, FrozenClock
 from tests.fakes.icount_api import FakeIcount
 from tests.payment_support import BASE_URL, settings_for
@@ -76,9 +76,12 @@ async def app_client(
         vendor_currency="ILS",
         vendor_locale="en",
         vendor_timezone="Asia/Jerusalem",
+        recovery_seconds=3600,
+        provider_jobs_seconds=3600,
     )
     # The periodic jobs are run by the tests themselves; the start-up recovery pass is let finish first.
-    client = await aiohttp_client(create_app(settings, clock=clock, recovery_interval=3600))
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    await client.app[jobs_key].started()
     await client.app[tasks_key].drain()
     return client
 
@@ -370,7 +373,8 @@ async def test_a_paid_only_order_not_paid_in_time_is_freed_and_its_link_stops_wo
     clock.now = NOW + timedelta(minutes=29)
     assert await holds.release_expired_holds(deps) == 0
     clock.now = NOW + timedelta(minutes=31)
-    await run_jobs(app_client.app)  # the scheduled pass of bot serve
+    for job in (HOLD_RELEASE, INVOICE_PASS, IPN_BACKLOG):  # the scheduled pass of bot serve
+        await app_client.app[jobs_key].run_now(job)
     assert await holds.release_expired_holds(deps) == 0
     view = await order_service.show_order(deps.uow, None, number)
     assert view.order.status is OrderStatus.CANCELLED
@@ -394,7 +398,7 @@ async def test_the_connection_test_names_the_company_or_says_what_failed(
     deps = app_client.app[payments_key]
     check = await icount.check_provider(deps, None)
     assert (check.provider, check.ok, check.company) == ("icount", True, "Fake Bakery Ltd")
-    from bot.services.secrets import CredentialCipher
+    from bot.payments.credentials import CredentialCipher
 
     cipher = CredentialCipher("a long test secret key")
     await vendor_service.change_settings(

@@ -14,22 +14,22 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
+from bot.app import create_app
 from bot.domain.deposit import AskKind
 from bot.domain.errors import RefundExceedsPaid, RefundResolved, RefundUncertain
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.refund import RefundStatus
 from bot.domain.transaction import TransactionStatus
+from bot.payments.credentials import CredentialCipher
 from bot.payments.stripe.client import StripeProvider
 from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
 from bot.services import orders as order_service
 from bot.services import payments, refunds
 from bot.services import vendors as vendor_service
 from bot.services.inbox import process_payment_backlog
-from bot.services.secrets import CredentialCipher
 from bot.store.tables import inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory
-from bot.web.app import create_app
 from bot.web.keys import payments_key, tasks_key, uow_key
 from bot.web.payments import PAYMENT_PARSERS
 from tests.conftest import TickingClock

@@ -6,9 +6,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
+from bot.app import create_app
 from bot.config import Settings, load_settings
 from bot.services import vendors as vendor_service
-from bot.web.app import create_app
 from bot.web.keys import uow_key
 from tests.conftest import NOW, create_postgres_database, drop_postgres_database
 

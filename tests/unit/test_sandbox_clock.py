@@ -8,9 +8,9 @@ import pytest
 from bot.domain.schedule import QuietHours
 from bot.handlers.parsing import CustomerIntent, Verb, parse_customer_reply, parse_vendor_command
 from bot.sandbox.clock import SandboxClock
+from bot.sandbox.page import ahead_label, sweep_result
 from bot.sandbox.ui import PAGE_LOCALES, page_locale, vendor_commands, words
 from bot.services.reminders import NextReminder
-from bot.web.sandbox import ahead_label, sweep_result
 from tests.conftest import NOW, FrozenClock
 
 

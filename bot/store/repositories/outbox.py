@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Text, Uuid, bindparam, func, select, text, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.outgoing import OutgoingMessage
 from bot.store.tables import customers, outbox_messages, vendor_admins
 
 # Later statuses never go back to earlier ones (a late "delivered" after "read" changes nothing).
@@ -50,41 +51,6 @@ def _row(row: Any) -> OutboxRow:
         wamid=m["wamid"],
         last_inbound_at=m.get("last_inbound_at"),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """One WhatsApp message to send: its text and, for outside the 24-hour window, the parameters of
-    the vendor's approved template for this ``kind``."""
-
-    vendor_id: uuid.UUID
-    to_phone: str
-    kind: str
-    locale: str
-    text: str
-    template_params: tuple[str, ...] = ()
-    customer_id: uuid.UUID | None = None
-    transaction_id: uuid.UUID | None = None
-    dedupe_key: str | None = None
-    buttons: tuple[tuple[str, str], ...] = ()
-    # A list message: (button title, section title, rows of (id, title, description)).
-    menu: tuple[str, str, tuple[tuple[str, str, str | None], ...]] | None = None
-
-    def payload(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"text": self.text, "template_params": list(self.template_params)}
-        if self.buttons:
-            body["buttons"] = [{"id": button_id, "title": title} for button_id, title in self.buttons]
-        if self.menu is not None:
-            button, title, rows = self.menu
-            body["list"] = {
-                "button": button,
-                "title": title,
-                "rows": [
-                    {"id": row_id, "title": row_title, "description": note}
-                    for row_id, row_title, note in rows
-                ],
-            }
-        return body
 
 
 _SQLITE_INSERT = sqlite.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"])

@@ -21,20 +21,19 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from babel.dates import format_datetime
 
+from bot.jobs.catalogue import REMINDER_SWEEP
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.demo import People, ensure_sandbox_templates, people
 from bot.sandbox.graph import FakeGraphAPI
 from bot.sandbox.journal import Event, SandboxJournal
+from bot.sandbox.keys import graph_key, journal_key, sandbox_demo_key
 from bot.sandbox.ui import page_locale, render_sandbox, vendor_commands, words
 from bot.services import reminders
-from bot.web.keys import clock_key, graph_key, sender_key, settings_key, uow_key, whatsapp_key
+from bot.web.keys import clock_key, jobs_key, settings_key, uow_key, whatsapp_key
 
 log = logging.getLogger(__name__)
-journal_key = web.AppKey("sandbox_journal", SandboxJournal)
-# Whether a first start in sandbox mode makes the demo data (``bot serve`` does).
-sandbox_demo_key = web.AppKey("sandbox_demo", bool)
-STATIC = Path(__file__).resolve().parent.parent / "sandbox" / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 FAVICON = STATIC / "favicon.svg"
 KEEP_ALIVE_SECONDS = 15.0
 # The fake WhatsApp ticks a little apart, so that the page shows them moving.
@@ -44,22 +43,25 @@ PHONE = re.compile(r"\d{8,15}")
 MAX_TEXT = 4096
 
 
-def setup_sandbox(app: web.Application, graph: FakeGraphAPI) -> None:
-    """Mounts the page on an app in sandbox mode (the fake Graph API is ``graph``)."""
+def install(app: web.Application, graph: FakeGraphAPI) -> list[web.AbstractRouteDef]:
+    """Sandbox mode's page on ``app`` (the fake Graph API is ``graph``); returns its routes, which the
+    composition root adds to the route table."""
     journal = SandboxJournal(lambda: app[uow_key], app[clock_key])
     journal.attach(graph)
     graph.status_delay = TICK_DELAY_SECONDS
     app[journal_key] = journal
-    app.router.add_get("/sandbox", page)
-    app.router.add_get("/sandbox/", page)
-    app.router.add_get("/sandbox/events", events)
-    app.router.add_post("/sandbox/send", send)
-    app.router.add_post("/sandbox/reply", reply)
-    app.router.add_post("/sandbox/clock", move_clock)
-    app.router.add_static("/sandbox/static", STATIC)
-    # Browsers ask for it whatever the page says: without it, each visit logs a 404 in the console.
-    app.router.add_get("/favicon.ico", favicon)
     app.on_shutdown.append(_close_streams)
+    return [
+        web.get("/sandbox", page),
+        web.get("/sandbox/", page),
+        web.get("/sandbox/events", events),
+        web.post("/sandbox/send", send),
+        web.post("/sandbox/reply", reply),
+        web.post("/sandbox/clock", move_clock),
+        web.static("/sandbox/static", STATIC),
+        # Browsers ask for it whatever the page says: without it, each visit logs a 404 in the console.
+        web.get("/favicon.ico", favicon),
+    ]
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -279,9 +281,8 @@ async def move_clock(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"advance: one of {', '.join(STEPS)}")
     clock.advance(step)
     uow = request.app[uow_key]
-    queued = await reminders.sweep_all(uow, clock)
-    if queued:
-        request.app[sender_key].wake()
+    # The job itself, so that it never runs twice at once (the runner wakes the sender after it).
+    queued = await request.app[jobs_key].run_now(REMINDER_SWEEP) or 0
     # Every page hears of the move; each one words it in its own language.
     request.app[journal_key].clock_moved(_clock_now(request.app))
     locale = page_locale(request.query.get("lang"), request.headers.get("Accept-Language"))

@@ -1,0 +1,42 @@
+"""A message to send on WhatsApp, as the use cases and chat handlers queue it in the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One WhatsApp message to send: its text and, for outside the 24-hour window, the parameters of
+    the vendor's approved template for this ``kind``."""
+
+    vendor_id: uuid.UUID
+    to_phone: str
+    kind: str
+    locale: str
+    text: str
+    template_params: tuple[str, ...] = ()
+    customer_id: uuid.UUID | None = None
+    transaction_id: uuid.UUID | None = None
+    dedupe_key: str | None = None
+    buttons: tuple[tuple[str, str], ...] = ()
+    # A list message: (button title, section title, rows of (id, title, description)).
+    menu: tuple[str, str, tuple[tuple[str, str, str | None], ...]] | None = None
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": self.text, "template_params": list(self.template_params)}
+        if self.buttons:
+            body["buttons"] = [{"id": button_id, "title": title} for button_id, title in self.buttons]
+        if self.menu is not None:
+            button, title, rows = self.menu
+            body["list"] = {
+                "button": button,
+                "title": title,
+                "rows": [
+                    {"id": row_id, "title": row_title, "description": note}
+                    for row_id, row_title, note in rows
+                ],
+            }
+        return body

@@ -1,0 +1,81 @@
+"""Every periodic job of ``bot serve``, registered in one place with its name and its interval."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.jobs.runner import Job
+from bot.services import holds, icount, inbox, invoices, reminders
+from bot.services.context import PaymentDeps
+from bot.services.inbox import PaymentParser
+from bot.services.payments import complete_unlinked_requests
+from bot.services.refunds import resolve_uncertain_refunds
+
+REMINDER_SWEEP = "reminder_sweep"
+REQUEST_RECOVERY = "request_recovery"
+PAYMENT_BACKLOG = "payment_backlog"
+WHATSAPP_BACKLOG = "whatsapp_backlog"
+REFUND_CHECK = "refund_check"
+SENDER_RELEASE = "sender_release"
+HOLD_RELEASE = "hold_release"
+INVOICE_PASS = "invoice_pass"
+IPN_BACKLOG = "ipn_backlog"
+# Work left unfinished is taken up only once it is this old (it may still be in flight)...
+RECOVERY_GRACE = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    deps: PaymentDeps
+    settings: Settings
+    payment_parsers: dict[str, PaymentParser]
+    wake_sender: Callable[[], None]
+    release_stale_sends: Callable[[], Awaitable[int]]
+    resubmit_whatsapp: Callable[[timedelta], Awaitable[int]]
+
+
+class _Grace:
+    """...except at start: then everything left by the previous process is taken up at once."""
+
+    def __init__(self) -> None:
+        self._started = False
+
+    def __call__(self) -> timedelta:
+        grace = RECOVERY_GRACE if self._started else timedelta(0)
+        self._started = True
+        return grace
+
+
+def catalogue(context: JobContext) -> list[Job]:
+    deps, settings = context.deps, context.settings
+    recovery, provider = settings.recovery_seconds, settings.provider_jobs_seconds
+    backoff = invoices.InvoiceBackoff()
+    graces = {name: _Grace() for name in (REQUEST_RECOVERY, PAYMENT_BACKLOG, WHATSAPP_BACKLOG)}
+
+    async def sweep() -> int:
+        return await reminders.sweep_all(deps.uow, deps.clock, lambda _count: context.wake_sender())
+
+    return [
+        Job(REMINDER_SWEEP, settings.reminder_sweep_seconds, sweep),
+        Job(
+            REQUEST_RECOVERY, recovery,
+            lambda: complete_unlinked_requests(deps, graces[REQUEST_RECOVERY]()), at_start=True,
+        ),
+        Job(
+            PAYMENT_BACKLOG, recovery,
+            lambda: inbox.process_payment_backlog(deps, context.payment_parsers, graces[PAYMENT_BACKLOG]()),
+            at_start=True,
+        ),
+        Job(
+            WHATSAPP_BACKLOG, recovery, lambda: context.resubmit_whatsapp(graces[WHATSAPP_BACKLOG]()),
+            at_start=True,
+        ),
+        Job(REFUND_CHECK, recovery, lambda: resolve_uncertain_refunds(deps), at_start=True),
+        Job(SENDER_RELEASE, recovery, context.release_stale_sends, at_start=True),
+        Job(HOLD_RELEASE, provider, lambda: holds.release_expired_holds(deps)),
+        Job(INVOICE_PASS, provider, lambda: invoices.issue_invoices(deps, backoff=backoff)),
+        Job(IPN_BACKLOG, provider, lambda: icount.process_ipn_backlog(deps)),
+    ]  # fmt: skip
