@@ -34,9 +34,9 @@ from bot.payments.registry import ProviderRegistry
 from bot.rendering import explain
 from bot.services import acceptance, refunds
 from bot.services import customers as customer_service
-from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import providers as provider_service
 from bot.services import reminders as reminder_service
 from bot.services import vendors as vendor_service
 from bot.services.clock import system_clock
@@ -252,7 +252,7 @@ async def cmd_vendor_check(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         deps = _payment_deps(settings, uow)
         try:
-            check = await icount_service.check_provider(deps, args.vendor)
+            check = await provider_service.check_provider(deps, args.vendor)
         finally:
             await deps.providers.close()
         if check.ok:

@@ -10,7 +10,7 @@ from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import describe_settings
 from bot.services.orders import OrderView
 from bot.services.vendors import VendorSummary
-from bot.store.repositories.billing import InvoiceRecord
+from bot.store.repositories.invoices import InvoiceRecord
 
 
 def vendor_json(summary: VendorSummary) -> dict[str, Any]:

@@ -6,17 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import Settings, load_settings
-from bot.domain.money import Money
-from bot.domain.vendor import ProviderName
-from bot.payments.port import (
-    Capability,
-    LinkRequest,
-    PaymentLink,
-    PaymentProvider,
-    ProviderError,
-    RefundResult,
-)
-from bot.payments.registry import ProviderRegistry
+from bot.domain.vendor import ProviderName, Vendor
+from bot.payments.port import LinkRequest, PaymentLink, PaymentProvider, ProviderError
+from bot.payments.registry import ProviderRegistry, Providers
 from bot.services import orders as order_service
 from bot.services import vendors as vendor_service
 from bot.services.context import PaymentDeps
@@ -32,7 +24,7 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
     return load_settings(env_file=None, database_url=database_url, public_base_url=BASE_URL, **overrides)
 
 
-def deps_for(uow: UnitOfWorkFactory, registry: Any = None, clock: Any = None) -> PaymentDeps:
+def deps_for(uow: UnitOfWorkFactory, registry: Providers | None = None, clock: Any = None) -> PaymentDeps:
     if registry is None:
         registry = ProviderRegistry(settings_for("sqlite://"), None)
     return PaymentDeps(uow, registry, BASE_URL, clock or (lambda: NOW), retry_delay=0)
@@ -62,10 +54,6 @@ class FlakyProvider:
     def name(self) -> str:
         return self.inner.name
 
-    @property
-    def capabilities(self) -> Capability:
-        return self.inner.capabilities
-
     async def create_link(self, request: LinkRequest) -> PaymentLink:
         self.calls.append(request)
         if self.fail_times > 0:
@@ -76,24 +64,21 @@ class FlakyProvider:
     async def deactivate_link(self, provider_link_id: str) -> None:
         await self.inner.deactivate_link(provider_link_id)
 
-    async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
-        return await self.inner.refund(reference, amount, idempotency_key)
-
     async def close(self) -> None:
         await self.inner.close()
 
 
 @dataclass
 class OneProviderRegistry:
-    """A registry that serves one given provider to every vendor."""
+    """A registry (``bot.payments.registry.Providers``) that serves one given provider to every vendor."""
 
-    provider: Any
+    provider: PaymentProvider
 
-    def for_vendor(self, vendor: object, sealed: object) -> Any:
+    def for_vendor(self, vendor: Vendor, sealed_credentials: str | None) -> PaymentProvider:
         return self.provider
 
-    def stripe_webhook_secrets(self, sealed: object) -> list[str]:
-        return []
+    def names_with(self, capability: type) -> list[str]:
+        return [self.provider.name] if isinstance(self.provider, capability) else []
 
     async def close(self) -> None:
         return None

@@ -18,9 +18,9 @@ from bot.handlers.replies import to_admin
 from bot.rendering import explain
 from bot.services import acceptance, conversations
 from bot.services import customers as customer_service
-from bot.services import icount as icount_service
 from bot.services import orders as order_service
 from bot.services import payments as payment_service
+from bot.services import providers as provider_service
 from bot.services import reminders as reminder_service
 from bot.services.chat import AdminActor
 
@@ -259,7 +259,7 @@ async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand
 
 
 async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
-    check = await icount_service.check_provider(deps.payments, str(actor.vendor.id))
+    check = await provider_service.check_provider(deps.payments, str(actor.vendor.id))
     await deps.queue(
         [
             to_admin(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.jobs.runner import Job
-from bot.services import holds, icount, inbox, invoices, reminders
+from bot.services import callbacks, holds, inbox, invoices, reminders
+from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.services.inbox import PaymentParser
 from bot.services.payments import complete_unlinked_requests
@@ -38,22 +39,26 @@ class JobContext:
 
 
 class _Grace:
-    """...except at start: then everything left by the previous process is taken up at once."""
+    """...except at start: then everything the previous process left (from before this one started) is
+    taken up at once, while what arrives meanwhile is left to its own processing."""
 
-    def __init__(self) -> None:
-        self._started = False
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._started_at: datetime | None = clock()
 
     def __call__(self) -> timedelta:
-        grace = RECOVERY_GRACE if self._started else timedelta(0)
-        self._started = True
-        return grace
+        if self._started_at is None:
+            return RECOVERY_GRACE
+        since_start = max(self._clock() - self._started_at, timedelta(0))
+        self._started_at = None
+        return since_start
 
 
 def catalogue(context: JobContext) -> list[Job]:
     deps, settings = context.deps, context.settings
     recovery, provider = settings.recovery_seconds, settings.provider_jobs_seconds
     backoff = invoices.InvoiceBackoff()
-    graces = {name: _Grace() for name in (REQUEST_RECOVERY, PAYMENT_BACKLOG, WHATSAPP_BACKLOG)}
+    graces = {name: _Grace(deps.clock) for name in (REQUEST_RECOVERY, PAYMENT_BACKLOG, WHATSAPP_BACKLOG)}
 
     async def sweep() -> int:
         return await reminders.sweep_all(deps.uow, deps.clock, lambda _count: context.wake_sender())
@@ -77,5 +82,5 @@ def catalogue(context: JobContext) -> list[Job]:
         Job(SENDER_RELEASE, recovery, context.release_stale_sends, at_start=True),
         Job(HOLD_RELEASE, provider, lambda: holds.release_expired_holds(deps)),
         Job(INVOICE_PASS, provider, lambda: invoices.issue_invoices(deps, backoff=backoff)),
-        Job(IPN_BACKLOG, provider, lambda: icount.process_ipn_backlog(deps)),
+        Job(IPN_BACKLOG, provider, lambda: callbacks.process_callback_backlog(deps)),
     ]  # fmt: skip

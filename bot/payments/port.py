@@ -1,4 +1,8 @@
-"""The payment provider port: neutral types every provider maps to, and what some providers can do.
+"""The payment provider port: the neutral types every provider maps to, what every provider does
+(``PaymentProvider``: payment links), and one Protocol per capability some providers have (refunds,
+invoices, payment confirmation, client sync, hosted checkout, a connection test, card guarantees and
+saved-card charges). Services ask the port which capability a provider has (``isinstance`` on these
+runtime-checkable Protocols); they never import a provider package.
 
 Shaped for Stripe (payment links, webhooks signed with a secret, refunds by payment intent) and for
 iCount (pay pages from ``paypage/generate_sale``, IPNs confirmed through the API, documents as
@@ -7,23 +11,15 @@ invoices, card guarantees with J5 pre-authorisations and saved-card charges).
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import Flag, StrEnum, auto
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from bot.domain.money import Money
-
-
-class Capability(Flag):
-    NONE = 0
-    REFUND = auto()
-    PARTIAL_REFUND = auto()
-    INVOICE = auto()
-    CARD_GUARANTEE = auto()
-    SAVED_CARD_CHARGE = auto()
-    LINK_DEACTIVATION = auto()
+from bot.domain.refund import RefundStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +126,10 @@ class ProviderError(Exception):
         self.transient = transient
 
 
-@runtime_checkable
-class RefundLookup(Protocol):
-    """A provider that can say whether a refund asked with ``idempotency_key`` was made (Stripe keeps
-    idempotency keys 24 hours only: past them, asking again could refund twice)."""
-
-    async def find_refund(self, reference: str, idempotency_key: str) -> RefundResult | None: ...
-
-
 class PaymentProvider(Protocol):
+    """What every provider does: a payment page per request, and stopping it."""
+
     name: str
-    capabilities: Capability
 
     async def create_link(self, request: LinkRequest) -> PaymentLink:
         """Creates (or, for the same idempotency key, finds again) the payment page."""
@@ -150,8 +139,192 @@ class PaymentProvider(Protocol):
         """Stops the page from taking money; doing it twice is harmless."""
         ...
 
-    async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
-        """Gives ``amount`` of the payment ``reference`` back."""
+    async def close(self) -> None: ...
+
+
+# -- refunds -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaidPayment:
+    """A payment as a provider needs it to refund or invoice it."""
+
+    transaction_id: uuid.UUID
+    vendor_id: uuid.UUID
+    # The provider's reference of the payment (a Stripe payment intent, an iCount confirmation code, or
+    # an iCount "doctype:docnum"); None for cash taken at the register.
+    reference: str | None
+    amount: Money
+    paid_on: date
+    # What refunds gave back of it before.
+    refunded: Money
+    # Its invoice, when one was issued and is not cancelled.
+    invoice: Document | None = None
+    cash: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RefundAttempt:
+    """What a provider answered to one refund: succeeded, failed, or unknown (no answer: it may have
+    been made). ``invoice_cancelled``: the payment's invoice was cancelled with it."""
+
+    status: RefundStatus
+    reference: str | None = None
+    reason: str | None = None
+    invoice_cancelled: bool = False
+
+
+@runtime_checkable
+class Refunds(Protocol):
+    async def refund_payment(self, payment: PaidPayment, amount: Money, key: str) -> RefundAttempt:
+        """Gives ``amount`` of the payment back, once: ``key`` is the refund's own (an idempotency key
+        where the provider has them); a provider without them is never asked twice blindly."""
         ...
 
-    async def close(self) -> None: ...
+    async def check_refund(
+        self, payment: PaidPayment, amount: Money, key: str, asked_at: datetime, now: datetime
+    ) -> RefundAttempt:
+        """What became of a refund asked at ``asked_at`` without an answer: made, not made, or still
+        unknown. Never refunds twice."""
+        ...
+
+
+# -- invoices ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceOrder:
+    """The document to issue for one payment."""
+
+    payment: PaidPayment
+    doctype: str
+    client_id: str | None
+    client_name: str
+    description: str
+    lang: str
+
+
+@runtime_checkable
+class Invoicing(Protocol):
+    async def issue_invoice(self, order: InvoiceOrder) -> Document:
+        """The payment's document: the one the provider already has for it, else a new one, made once
+        even when asked again (a retry after a timeout)."""
+        ...
+
+    async def cancel_invoice(self, document: Document, reason: str) -> None: ...
+
+
+# -- customers at the provider -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClientDetails:
+    custom_id: str
+    name: str
+    phone: str
+
+
+@runtime_checkable
+class ClientSync(Protocol):
+    async def ensure_client(self, client: ClientDetails) -> str:
+        """The provider's id of our customer; an existing one (same custom id) is found again."""
+        ...
+
+
+# -- callbacks confirmed through the API ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackNotice:
+    """A provider's callback about one request (an iCount IPN), kept as the inbox stores it. ``key`` is
+    one per request and payment: the provider's repeats collide on it."""
+
+    transaction_id: uuid.UUID
+    fields: dict[str, str]
+    key: str | None
+
+    def payload(self) -> str:
+        data = {"transaction_id": str(self.transaction_id), "fields": self.fields, "key": self.key}
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def load(cls, payload: str, key: str | None = None) -> CallbackNotice:
+        """``key``: the inbox row's, for notices stored before the payload carried it."""
+        data = json.loads(payload)
+        fields = {str(k): str(v) for k, v in data["fields"].items()}
+        return cls(uuid.UUID(data["transaction_id"]), fields, data.get("key") or key)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedPayment:
+    """A payment the provider's own API shows, for ``amount``. ``other_references``: other names of the
+    same payment (its document); ``documents``: the (doctype, number) issued for it. None of them may
+    already count for another request."""
+
+    amount: Money
+    reference: str
+    other_references: tuple[str, ...] = ()
+    documents: tuple[tuple[str, str], ...] = ()
+
+
+@runtime_checkable
+class PaymentConfirmation(Protocol):
+    def accepts_callback(self, secret: str) -> bool:
+        """Whether ``secret`` (in the callback's address) is one this provider gave out."""
+        ...
+
+    async def confirm_payment(
+        self, notice: CallbackNotice, currency: str, around: date
+    ) -> ConfirmedPayment | None:
+        """The payment a callback claims, as the provider's API shows it (None: it does not, or it was
+        refunded)."""
+        ...
+
+
+# -- checkout pages, connection test -------------------------------------------------------------------
+
+
+@runtime_checkable
+class HostedCheckout(Protocol):
+    async def checkout_url(self, request: LinkRequest) -> str:
+        """Where our link sends the customer now (a fresh provider page, reused for a while)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    name: str | None
+    account_id: str | None
+
+
+@runtime_checkable
+class ConnectionCheck(Protocol):
+    async def check_connection(self) -> AccountInfo:
+        """The vendor's account as the provider sees it with the stored credentials."""
+        ...
+
+
+# -- card guarantees and saved cards (roadmap steps 8 to 10) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardHold:
+    """A hold (pre-authorisation) on a card: what is held, and when it lapses."""
+
+    reference: str
+    held: Money
+    lapses_at: datetime
+
+
+@runtime_checkable
+class CardGuarantee(Protocol):
+    async def capture_hold(self, hold: CardHold, amount: Money, key: str) -> RefundAttempt: ...
+
+    async def release_hold(self, hold: CardHold) -> None: ...
+
+
+@runtime_checkable
+class SavedCardCharge(Protocol):
+    async def charge_saved_card(self, token: str, amount: Money, key: str, description: str) -> str:
+        """Charges a card the customer saved (the provider's token); returns the payment's reference."""
+        ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from typing import Protocol
 
 from bot.config import Settings
 from bot.domain.errors import ProviderNotConfigured
@@ -15,10 +16,30 @@ from bot.payments.icount.client import IcountClient, IcountCredentials
 from bot.payments.icount.provider import IcountProvider
 from bot.payments.port import PaymentProvider
 from bot.payments.sandbox.provider import SandboxProvider
-from bot.payments.stripe.client import StripeProvider
+from bot.payments.stripe.provider import StripeProvider
 from bot.payments.stripe.webhooks import PLATFORM
 
 log = logging.getLogger(__name__)
+PROVIDER_CLASSES: tuple[type[SandboxProvider] | type[StripeProvider] | type[IcountProvider], ...] = (
+    SandboxProvider,
+    StripeProvider,
+    IcountProvider,
+)
+
+
+class Providers(Protocol):
+    """What the use cases need of the registry (tests give them one provider for everyone)."""
+
+    def for_vendor(self, vendor: Vendor, sealed_credentials: str | None) -> PaymentProvider: ...
+
+    def names_with(self, capability: type) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+def names_with(capability: type) -> list[str]:
+    """The providers that have ``capability`` (a Protocol of ``bot.payments.port``)."""
+    return [str(cls.name) for cls in PROVIDER_CLASSES if issubclass(cls, capability)]
 
 
 class ProviderRegistry:
@@ -28,6 +49,9 @@ class ProviderRegistry:
         self._sandbox = SandboxProvider(settings.base_url)
         self._stripe: dict[str, StripeProvider] = {}
         self._icount: dict[tuple[str, str], IcountProvider] = {}
+
+    def names_with(self, capability: type) -> list[str]:
+        return names_with(capability)
 
     def credentials(self, sealed: str | None) -> dict[str, str]:
         if self._cipher is None or not sealed:

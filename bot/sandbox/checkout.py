@@ -12,8 +12,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.payments.port import PaymentEventKind
-from bot.payments.sandbox.events import make_event
-from bot.payments.sandbox.provider import NAME
+from bot.payments.sandbox.consts import NAME
+from bot.payments.sandbox.webhooks import make_event
 from bot.rendering import render_page
 from bot.sandbox.keys import sandbox_delay_key
 from bot.services.inbox import process_payment_event, store_event

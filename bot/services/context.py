@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
-from bot.payments.port import ProviderError
-from bot.payments.registry import ProviderRegistry
+from bot.payments.registry import Providers
+from bot.payments.retry import with_retries
 from bot.services.clock import Clock
 from bot.store.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
-PROVIDER_ATTEMPTS = 3
-T = TypeVar("T")
+__all__ = ["PaymentDeps", "with_retries"]
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentDeps:
     uow: UnitOfWorkFactory
-    providers: ProviderRegistry
+    providers: Providers
     base_url: str
     clock: Clock
     retry_delay: float = 0.5
-
-
-async def with_retries(
-    call: Callable[[], Awaitable[T]], delay: float, attempts: int = PROVIDER_ATTEMPTS
-) -> T:
-    """Retries transient provider errors with a growing pause; permanent ones fail at once."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return await call()
-        except ProviderError as error:
-            if not error.transient or attempt == attempts:
-                raise
-            log.warning("provider call failed (attempt %d/%d): %s", attempt, attempts, error)
-            await asyncio.sleep(delay * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")  # pragma: no cover

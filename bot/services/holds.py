@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from bot.domain.errors import DomainError
 from bot.domain.order import OrderStatus
-from bot.payments.icount import consts
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
 from bot.services import messages
@@ -57,7 +56,7 @@ async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
         transactions = await uow.transactions.for_order(order.id)
         if any(t.received for t in transactions):
             return False
-        if await uow.billing.has_ipn_waiting(consts.NAME, [t.id for t in transactions]):
+        if await uow.inbox.has_callback_waiting([t.id for t in transactions]):
             log.info("held order %s stays held: a payment of it is being confirmed", order_id)
             return False
         await close_requests(uow, transactions, now, expire=True)
@@ -83,7 +82,7 @@ async def release_expired_holds(deps: PaymentDeps) -> int:
     """The scheduled job: frees every held order whose hold has expired; returns how many."""
     now = deps.clock()
     async with deps.uow() as uow:
-        held = await uow.billing.held_orders(now)
+        held = await uow.orders.held_orders(now)
     freed = 0
     for order in held:
         if order.created_at + timedelta(minutes=order.hold_minutes) <= now:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.payments.port import PaymentEvent
+from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.services.settlement import apply_event
 from bot.store.repositories.inbox import InboundEvent
@@ -34,18 +35,23 @@ async def store_event(
 
 
 async def run_claimed(
-    deps: PaymentDeps,
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
     event_id: int,
     work: Callable[[InboundEvent], Awaitable[T]],
+    *,
     expected: tuple[type[Exception], ...] = (),
+    source: str | None = None,
 ) -> tuple[bool, T | None]:
-    """Claims a stored event (a lease: no other processor takes it meanwhile), runs ``work`` on it and
-    marks it processed, or failed to be tried again: never lost. Returns (done, what ``work`` returned);
-    done is True too when the event is gone or someone else holds it. ``expected`` failures are logged
-    without their traceback."""
-    async with deps.uow() as uow:
+    """The one claim routine of the inbox, for every source: claims a stored event (a lease: no other
+    processor takes it meanwhile), runs ``work`` on it and marks it processed, or failed to be tried
+    again: never lost. Returns (done, what ``work`` returned); done is True too when the event is gone,
+    is not of ``source``, or someone else holds it. ``expected`` failures are logged without their
+    traceback."""
+    async with uow_factory() as uow:
         stored = await uow.inbox.get(event_id)
-        claimed = stored is not None and await uow.inbox.claim(event_id, deps.clock(), PROCESSING_LEASE)
+        ours = stored is not None and source in (None, stored.source)
+        claimed = ours and await uow.inbox.claim(event_id, clock(), PROCESSING_LEASE)
         await uow.commit()
     if stored is None or not claimed:
         return True, None
@@ -58,12 +64,12 @@ async def run_claimed(
             "%s event %s failed; it stays in the inbox: %s", stored.source, stored.event_key, error,
             exc_info=not foreseen,
         )  # fmt: skip
-        async with deps.uow() as uow:
+        async with uow_factory() as uow:
             await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
             await uow.commit()
         return False, None
-    async with deps.uow() as uow:
-        await uow.inbox.mark_processed(event_id, deps.clock())
+    async with uow_factory() as uow:
+        await uow.inbox.mark_processed(event_id, clock())
         await uow.commit()
     return True, result
 
@@ -78,7 +84,7 @@ async def process_payment_event(
             outcome = await apply_event(deps, event)
             log.info("payment event %s (%s): %s", event.event_id, event.kind, outcome)
 
-    done, _ = await run_claimed(deps, event_id, apply_all)
+    done, _ = await run_claimed(deps.uow, deps.clock, event_id, apply_all)
     return done
 
 

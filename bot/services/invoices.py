@@ -1,13 +1,12 @@
-"""Invoices: one iCount document per payment (card, or cash taken at the register), its link sent to the
-customer on WhatsApp.
+"""Invoices: one document per payment (card, or cash taken at the register) at a provider that makes
+them (the ``Invoicing`` capability: iCount), its link sent to the customer on WhatsApp. Stripe's own
+invoices arrive by webhook (``settlement.record_invoice``).
 
-Durable without a queue of its own: a paid iCount transaction without an ``invoices`` row is work to do,
-found again by the periodic pass after a crash. Before making a document, the payment is looked up
-(``cc/transactions``): a document iCount already has for it (the pay page's own, or ours made before a
-crash) is recorded instead. ``doc/create`` carries a ``sanity_string`` derived from the transaction, so
-asking again (a retry after a timeout) gives back the document made the first time instead of a second
-one. The ``invoices`` row (unique per transaction) and the customer's message are written in one
-database transaction.
+Durable without a queue of its own: a paid transaction without an ``invoices`` row is work to do, found
+again by the invoice pass after a crash. The provider returns the document it already has for the
+payment, or makes one that asking again gives back (iCount's ``sanity_string``), so a retry after a
+timeout never makes a second one. The ``invoices`` row (unique per transaction) and the customer's
+message are written in one database transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.domain.customer import Customer
 from bot.domain.errors import DomainError
@@ -23,21 +22,17 @@ from bot.domain.order import Order
 from bot.domain.outgoing import OutgoingMessage
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
-from bot.payments.icount import consts
-from bot.payments.icount.provider import IcountProvider, InvoiceRequest, IssuedDocument
-from bot.payments.port import Document, ProviderError
+from bot.payments.port import Document, InvoiceOrder, Invoicing, PaidPayment, ProviderError
 from bot.rendering import render_for
-from bot.services.context import PaymentDeps, with_retries
+from bot.services.context import PaymentDeps
 from bot.services.messages import customer_locale
-from bot.services.provider_clients import ensure_provider_client, icount_for
+from bot.services.providers import ensure_provider_client, provider_of
+from bot.store.repositories.invoices import InvoiceStatus
+from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 BATCH = 50
 MAX_BACKOFF = timedelta(hours=6)
-
-
-def sanity_string(transaction_id: uuid.UUID) -> str:
-    return f"bot-{transaction_id.hex}"
 
 
 def invoice_message(
@@ -72,81 +67,68 @@ def invoice_message(
     )
 
 
+async def paid_payment(uow: UnitOfWork, transaction: PaymentTransaction, today: date) -> PaidPayment:
+    """A payment as its provider needs it, with its invoice when one stands."""
+    invoice = await uow.invoices.invoice_for(transaction.id)
+    document = None
+    if invoice is not None and invoice.status is InvoiceStatus.ISSUED:
+        document = Document(invoice.doctype, invoice.docnum, invoice.url)
+    return PaidPayment(
+        transaction_id=transaction.id,
+        vendor_id=transaction.vendor_id,
+        reference=transaction.provider_reference,
+        amount=transaction.amount,
+        paid_on=(transaction.paid_at.date() if transaction.paid_at else today),
+        refunded=transaction.refunded_total,
+        invoice=document,
+        cash=transaction.is_cash,
+    )
+
+
 async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
-    """Issues the document of one paid iCount transaction; True when it was issued now (False: it had
-    one, or is not an iCount payment)."""
+    """Issues the document of one payment at a provider that makes them; True when it was issued now
+    (False: it had one, or its provider makes none)."""
     async with deps.uow() as uow:
         transaction = await uow.transactions.get(transaction_id)
-        if transaction is None or transaction.provider != consts.NAME:
+        if transaction is None or not transaction.received:
             return False
-        if not transaction.received:
-            return False
-        if await uow.billing.invoice_for(transaction_id) is not None:
+        if await uow.invoices.invoice_for(transaction_id) is not None:
             return False
         vendor = await uow.vendors.get(transaction.vendor_id)
         order = await uow.orders.get(transaction.commande_id)
-        provider = await icount_for(deps, uow, transaction.vendor_id)
-    if vendor is None or order is None or provider is None:
+        provider = await provider_of(deps, uow, transaction.vendor_id)
+        payment = await paid_payment(uow, transaction, deps.clock().date())
+    if vendor is None or order is None or provider is None or provider.name != transaction.provider:
+        return False
+    if not isinstance(provider, Invoicing):
         return False
     client_id = await ensure_provider_client(deps, provider, order.customer_id)
     async with deps.uow() as uow:
         customer = await uow.customers.get(order.customer_id)
     if customer is None:  # pragma: no cover - a foreign key guarantees it
         return False
-    reference = transaction.provider_reference or ""
-    request = InvoiceRequest(
+    invoice = InvoiceOrder(
+        payment=payment,
         doctype=vendor.payment.invoice_doctype.value,
-        sanity_string=sanity_string(transaction.id),
         client_id=client_id,
         client_name=customer.name or f"+{customer.phone}",
-        amount=transaction.amount,
         description=transaction.label,
-        paid_on=(transaction.paid_at or deps.clock()).date(),
-        # A reference "doctype:docnum" came from a document, not from a card confirmation code.
-        confirmation_code=None if ":" in reference else reference or None,
         lang="he" if customer_locale(vendor, customer) == "he" else "en",
-        cash=transaction.is_cash,
     )
-    document = await _existing_document(deps, provider, transaction, request.lang)
-    if document is None:
-        # Safe to retry: the sanity_string makes iCount give back the first document.
-        document = await with_retries(lambda: provider.issue_document(request), deps.retry_delay)
+    # The provider retries what is safe to ask again (it gives back the document made the first time).
+    document = await provider.issue_invoice(invoice)
     now = deps.clock()
     async with deps.uow() as uow:
         await uow.orders.get(order.id, for_update=True)
-        added = await uow.billing.add_invoice(
-            vendor.id, transaction.id, consts.NAME, document.doctype, document.docnum, document.url,
+        added = await uow.invoices.add_invoice(
+            vendor.id, transaction.id, provider.name, document.doctype, document.number, document.url,
             transaction.amount, now,
         )  # fmt: skip
         if added and document.url:
-            issued = Document(document.doctype, document.docnum, document.url)
-            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, issued), now)
+            await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
         await uow.commit()
-    log.info("invoice %s %s for transaction %s", document.doctype, document.docnum, transaction.id)
+    log.info("invoice %s %s for transaction %s", document.doctype, document.number, transaction.id)
     return added
-
-
-async def _existing_document(
-    deps: PaymentDeps, provider: IcountProvider, transaction: PaymentTransaction, lang: str
-) -> IssuedDocument | None:
-    """The document iCount already has for this payment: the pay page's own (when it is set to issue
-    one, the IPN and ``cc/transactions`` name it), or ours made before a crash. Never a second one."""
-    reference = transaction.provider_reference or ""
-    if ":" in reference:
-        doctype, _, docnum = reference.partition(":")
-    else:
-        if not reference:
-            return None
-        paid_on = (transaction.paid_at or deps.clock()).date()
-        currency = transaction.amount.currency
-        found = await with_retries(
-            lambda: provider.find_card_payment(reference, paid_on, currency=currency), deps.retry_delay
-        )
-        if found is None or not found.doctype or not found.docnum:
-            return None
-        doctype, docnum = found.doctype, found.docnum
-    url = await with_retries(lambda: provider.document_url(doctype, docnum, lang), deps.retry_delay)
-    return IssuedDocument(doctype, docnum, url)
 
 
 @dataclass
@@ -172,11 +154,14 @@ class InvoiceBackoff:
 
 
 async def issue_invoices(deps: PaymentDeps, limit: int = BATCH, backoff: InvoiceBackoff | None = None) -> int:
-    """The recovery pass: issues the documents of paid iCount transactions that have none yet."""
+    """The invoice pass: issues the documents of payments, at providers that make them, that have none
+    yet (a crash, or the provider unreachable when they were paid)."""
     backoff = backoff if backoff is not None else InvoiceBackoff()
     now = deps.clock()
     async with deps.uow() as uow:
-        waiting = await uow.billing.uninvoiced_payments(consts.NAME, limit, besides=backoff.resting(now))
+        waiting = await uow.invoices.uninvoiced_payments(
+            deps.providers.names_with(Invoicing), limit, besides=backoff.resting(now)
+        )
     issued = 0
     for transaction_id in waiting:
         try:

@@ -15,7 +15,7 @@ from bot.domain.phone import normalise_phone
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.services.vendors import find_vendor
-from bot.store.repositories.billing import InvoiceRecord
+from bot.store.repositories.invoices import InvoiceRecord
 from bot.store.repositories.reminders import ReminderRow
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -114,7 +114,7 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
         link_ids = [t.payment_link_id for t in transactions if t.payment_link_id is not None]
         links = await uow.transactions.links(link_ids)
         history = await uow.reminders.history([t.id for t in transactions])
-        invoices = {i.transaction_id: i for i in await uow.billing.invoices_for_order(order.id)}
+        invoices = {i.transaction_id: i for i in await uow.invoices.invoices_for_order(order.id)}
         refunds: dict[uuid.UUID, list[Refund]] = {}
         for refund in await uow.refunds.for_order(order.id):
             refunds.setdefault(refund.transaction_id, []).append(refund)

@@ -36,7 +36,7 @@ from bot.payments.port import LinkRequest, PaymentProvider, ProviderError
 from bot.services import messages
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.invoices import issue_invoice
-from bot.services.provider_clients import ensure_provider_client
+from bot.services.providers import ensure_provider_client
 from bot.services.vendors import find_vendor
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork

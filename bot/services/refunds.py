@@ -34,10 +34,9 @@ from bot.domain.order import Order
 from bot.domain.refund import BY_CLI, Refund, RefundPlan, RefundStatus, in_flight_by_transaction, plan_refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
-from bot.payments.icount import consts as icount_consts
-from bot.payments.port import Capability, PaymentProvider, ProviderError, RefundLookup
-from bot.services import icount
-from bot.services.context import PaymentDeps, with_retries
+from bot.payments.port import Invoicing, PaidPayment, PaymentProvider, ProviderError, RefundAttempt, Refunds
+from bot.services.context import PaymentDeps
+from bot.services.invoices import paid_payment
 from bot.services.settlement import record_refund_success
 from bot.services.vendors import find_vendor
 from bot.store.uow import UnitOfWork
@@ -45,15 +44,6 @@ from bot.store.uow import UnitOfWork
 log = logging.getLogger(__name__)
 # A refund still pending after this was being asked by a process that stopped: its outcome is unknown.
 PENDING_GRACE = timedelta(minutes=2)
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """What the provider said of one refund."""
-
-    status: RefundStatus
-    reference: str | None = None
-    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,12 +85,13 @@ async def _locked_order(uow: UnitOfWork, vendor: Vendor, number: int) -> Order:
 
 
 def _route(vendor: Vendor, transaction: PaymentTransaction, provider: PaymentProvider | None) -> None:
-    """Refuses a payment no refund path can give back (a provider the vendor no longer uses)."""
+    """Refuses a payment no refund path can give back (a provider the vendor no longer uses, or one
+    that cannot refund)."""
     if transaction.is_cash:
         return
     if provider is None or provider.name != transaction.provider:
         raise RefundNotSupported(provider=transaction.provider or vendor.payment.provider.value)
-    if provider.name != icount_consts.NAME and Capability.REFUND not in provider.capabilities:
+    if not isinstance(provider, Refunds):
         raise RefundNotSupported(provider=provider.name)
 
 
@@ -206,62 +197,50 @@ async def refund(
     return RefundOutcome(current or order, done, ledger)
 
 
+async def _payment(deps: PaymentDeps, transaction: PaymentTransaction) -> PaidPayment:
+    async with deps.uow() as uow:
+        return await paid_payment(uow, transaction, deps.clock().date())
+
+
 async def _ask(
     deps: PaymentDeps,
     vendor: Vendor,
     provider: PaymentProvider | None,
     transaction: PaymentTransaction,
     row: Refund,
-) -> Attempt:
+) -> RefundAttempt:
     """Asks the provider once for ``row`` (never again blindly when it may have been made)."""
+    payment = await _payment(deps, transaction)
     if transaction.is_cash:
-        # Money handed back at the register; an iCount receipt of it is cancelled when it all goes back.
-        if row.amount == transaction.amount and provider is not None and provider.name == icount_consts.NAME:
-            await icount.cancel_receipt(deps, transaction.id)
-        return Attempt(RefundStatus.SUCCEEDED)
-    if provider is None:  # pragma: no cover - _route refused it before the row was written
-        return Attempt(RefundStatus.FAILED, reason="no provider")
-    if provider.name == icount_consts.NAME:
-        whole = row.amount == transaction.amount
-        status, reference, reason = await icount.refund_card_payment(deps, transaction, row.amount, whole)
-        return Attempt(RefundStatus(status), reference, reason)
-    reference = transaction.provider_reference or ""
+        return await _cash_back(provider, payment, row)
+    if not isinstance(provider, Refunds):  # pragma: no cover - _route refused it before the row was written
+        return RefundAttempt(RefundStatus.FAILED, reason="the provider cannot refund")
+    return await provider.refund_payment(payment, row.amount, row.idempotency_key)
+
+
+async def _cash_back(provider: PaymentProvider | None, payment: PaidPayment, row: Refund) -> RefundAttempt:
+    """Money handed back at the register; given back in full, its receipt at the provider is cancelled."""
+    if payment.invoice is None or row.amount != payment.amount or not isinstance(provider, Invoicing):
+        return RefundAttempt(RefundStatus.SUCCEEDED)
     try:
-        # The provider has idempotency keys: a retry after a timeout gives back the same refund.
-        result = await with_retries(
-            lambda: provider.refund(reference, row.amount, row.idempotency_key), deps.retry_delay
-        )
+        await provider.cancel_invoice(payment.invoice, "refund")
     except ProviderError as error:
-        return Attempt(RefundStatus.UNKNOWN if error.transient else RefundStatus.FAILED, reason=str(error))
-    return Attempt(RefundStatus.SUCCEEDED, result.provider_refund_id)
+        log.warning("cash refunded, but receipt %s was not cancelled: %s", payment.invoice.number, error)
+        return RefundAttempt(RefundStatus.SUCCEEDED)
+    return RefundAttempt(RefundStatus.SUCCEEDED, invoice_cancelled=True)
 
 
 async def _check(
     deps: PaymentDeps, provider: PaymentProvider | None, transaction: PaymentTransaction, row: Refund
-) -> Attempt:
+) -> RefundAttempt:
     """What the provider shows of a refund whose outcome we do not know."""
-    if provider is None or provider.name != row.provider:
-        return Attempt(RefundStatus.UNKNOWN, reason="the provider is not configured")
-    if provider.name == icount_consts.NAME:
-        status, reference, reason = await icount.check_card_refund(deps, transaction, row, deps.clock())
-        return Attempt(RefundStatus(status), reference, reason)
-    reference = transaction.provider_reference or ""
-    if isinstance(provider, RefundLookup):
-        try:
-            found = await provider.find_refund(reference, row.idempotency_key)
-        except ProviderError as error:
-            return Attempt(RefundStatus.UNKNOWN, reason=str(error))
-        if found is not None:
-            return Attempt(RefundStatus.SUCCEEDED, found.provider_refund_id)
-    # Not made (or a provider without a lookup): asking again with the same key is safe.
-    try:
-        result = await provider.refund(reference, row.amount, row.idempotency_key)
-    except ProviderError as error:
-        return Attempt(RefundStatus.UNKNOWN if error.transient else RefundStatus.FAILED, reason=str(error))
-    return Attempt(RefundStatus.SUCCEEDED, result.provider_refund_id)
+    if not isinstance(provider, Refunds) or provider.name != row.provider:
+        return RefundAttempt(RefundStatus.UNKNOWN, reason="the provider is not configured")
+    payment = await _payment(deps, transaction)
+    return await provider.check_refund(payment, row.amount, row.idempotency_key, row.updated_at, deps.clock())
 
 
-async def _record(deps: PaymentDeps, refund_id: uuid.UUID, attempt: Attempt) -> Refund | None:
+async def _record(deps: PaymentDeps, refund_id: uuid.UUID, attempt: RefundAttempt) -> Refund | None:
     """Writes the outcome of one refund; a success moves the payment and the order and tells the
     customer and the vendor. Returns the refund when it succeeded now."""
     now = deps.clock()
@@ -283,6 +262,8 @@ async def _record(deps: PaymentDeps, refund_id: uuid.UUID, attempt: Attempt) -> 
         if attempt.status is RefundStatus.SUCCEEDED:
             row.failure_reason = None
             await record_refund_success(uow, order, row, now)
+        if attempt.invoice_cancelled:
+            await uow.invoices.mark_invoice_cancelled(transaction.id, now)
         await uow.refunds.update(row)
         await uow.commit()
     if attempt.status is not RefundStatus.SUCCEEDED:
@@ -325,11 +306,11 @@ async def resolve(deps: PaymentDeps, row: Refund) -> RefundStatus:
         provider = await _provider(deps, uow, vendor)
     if transaction.is_cash:
         # Cash never waits on anyone: a row left pending was cut off before it was written as done.
-        attempt = Attempt(RefundStatus.SUCCEEDED)
+        attempt = RefundAttempt(RefundStatus.SUCCEEDED)
     else:
         attempt = await _check(deps, provider, transaction, row)
     if attempt.status is RefundStatus.PENDING:  # pragma: no cover - checks never answer pending
-        attempt = Attempt(RefundStatus.UNKNOWN, reason=attempt.reason)
+        attempt = RefundAttempt(RefundStatus.UNKNOWN, reason=attempt.reason)
     await _record(deps, row.id, attempt)
     log.info("refund %s of unknown outcome checked: %s", row.id, attempt.status)
     return attempt.status
@@ -364,5 +345,5 @@ async def settle_by_hand(
     status = RefundStatus.SUCCEEDED if made else RefundStatus.FAILED
     reason = None if made else "not made, as the vendor checked at the provider"
     for row in waiting:
-        await _record(deps, row.id, Attempt(status, reason=reason))
+        await _record(deps, row.id, RefundAttempt(status, reason=reason))
     return waiting

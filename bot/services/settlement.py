@@ -251,7 +251,7 @@ async def record_invoice(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         customer = await uow.customers.get(order.customer_id)
         if not transaction.received or vendor is None or customer is None:
             return Outcome.DUPLICATE
-        added = await uow.billing.add_invoice(
+        added = await uow.invoices.add_invoice(
             vendor.id, transaction.id, event.provider, document.doctype, document.number, document.url,
             transaction.amount, now,
         )  # fmt: skip

@@ -6,10 +6,10 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.repositories.billing import BillingRepository
 from bot.store.repositories.conversations import ConversationRepository
 from bot.store.repositories.customers import CustomerRepository
 from bot.store.repositories.inbox import InboxRepository
+from bot.store.repositories.invoices import InvoiceRepository
 from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
 from bot.store.repositories.outbox import OutboxRepository
@@ -29,7 +29,7 @@ class UnitOfWork:
     reminders: ReminderRepository
     inbox: InboxRepository
     conversations: ConversationRepository
-    billing: BillingRepository
+    invoices: InvoiceRepository
     refunds: RefundRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -49,7 +49,7 @@ class UnitOfWork:
         self.reminders = ReminderRepository(connection)
         self.inbox = InboxRepository(connection)
         self.conversations = ConversationRepository(connection)
-        self.billing = BillingRepository(connection)
+        self.invoices = InvoiceRepository(connection)
         self.refunds = RefundRepository(connection)
         return self
 

@@ -12,18 +12,12 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.errors import DomainError
-from bot.payments.icount.provider import transaction_of_secret
+from bot.payments.icount.consts import NAME
+from bot.payments.icount.webhooks import ipn_fields, ipn_notice, transaction_of_secret
 from bot.payments.port import ProviderError
 from bot.rendering import render_page
-from bot.services.icount import (
-    EVENT_TYPE,
-    SOURCE,
-    IpnNotice,
-    checkout_url,
-    ipn_fields,
-    process_ipn,
-    provider_for_secret,
-)
+from bot.services.callbacks import EVENT_TYPE, callback_is_ours, process_callback
+from bot.services.checkout import checkout_url
 from bot.services.inbox import store_event
 from bot.web.keys import clock_key, payments_key, sender_key, tasks_key, uow_key
 from bot.web.payments import page_locale
@@ -59,23 +53,21 @@ async def icount_ipn(request: web.Request) -> web.Response:
         return web.json_response({"error": "malformed body"}, status=400)
     app = request.app
     try:
-        known = await provider_for_secret(app[payments_key], secret, transaction_id)
+        known = await callback_is_ours(app[payments_key], NAME, secret, transaction_id)
     except (OSError, SQLAlchemyError):
         log.exception("could not check an iCount IPN")
         return web.json_response(UNAVAILABLE, status=503)
     if not known:
         log.warning("iCount IPN refused: its address is not one we gave")
         return web.json_response({"error": "unknown IPN address"}, status=403)
-    notice = IpnNotice.of(transaction_id, fields)
+    notice = ipn_notice(transaction_id, fields)
     key = notice.key
     if key is None:
         return web.json_response({"error": "no confirmation_code or document"}, status=400)
     if len(key) > MAX_EVENT_KEY:
         return web.json_response({"error": "confirmation_code or document too long"}, status=400)
     try:
-        event_id = await store_event(
-            app[uow_key], SOURCE, key, EVENT_TYPE, notice.payload(), app[clock_key]()
-        )
+        event_id = await store_event(app[uow_key], NAME, key, EVENT_TYPE, notice.payload(), app[clock_key]())
     except (OSError, SQLAlchemyError):
         log.exception("could not store an iCount IPN")
         return web.json_response(UNAVAILABLE, status=503)
@@ -85,7 +77,7 @@ async def icount_ipn(request: web.Request) -> web.Response:
 
 
 async def _process_and_wake(app: web.Application, event_id: int) -> None:
-    await process_ipn(app[payments_key], event_id)
+    await process_callback(app[payments_key], event_id)
     if sender_key in app:
         app[sender_key].wake()
 
@@ -99,7 +91,7 @@ async def icount_checkout(request: web.Request) -> web.StreamResponse:
     except ValueError:
         return web.Response(text=render_page("link_unknown", locale), content_type="text/html", status=404)
     try:
-        url = await checkout_url(request.app[payments_key], transaction_id)
+        url = await checkout_url(request.app[payments_key], transaction_id, NAME)
     except (OSError, SQLAlchemyError, ProviderError, DomainError, ValueError) as error:
         # ValueError: stored credentials that no longer open; DomainError: iCount no longer set up.
         log.warning("checkout of %s unavailable: %s", transaction_id, error)

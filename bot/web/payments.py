@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.payments.sandbox import events as sandbox_events
+from bot.payments.sandbox import webhooks as sandbox_webhooks
 from bot.payments.stripe import consts as stripe_consts
 from bot.payments.stripe import webhooks as stripe_webhooks
 from bot.rendering import choose_locale, render_page
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 PAGE_LOCALES = ("fr", "en", "he")
 PAYMENT_PARSERS: Mapping[str, PaymentParser] = {
     stripe_consts.NAME: stripe_webhooks.payment_events,
-    "sandbox": sandbox_events.payment_events,
+    "sandbox": sandbox_webhooks.payment_events,
 }
 
 

@@ -26,7 +26,8 @@ from bot.handlers import router
 from bot.handlers.context import ChatDeps, Inbound
 from bot.services.clock import Clock
 from bot.services.delivery import DeliveryStatus, apply_statuses
-from bot.services.inbox import PROCESSING_LEASE
+from bot.services.inbox import run_claimed
+from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.webhook_events import SOURCE
@@ -130,35 +131,34 @@ def _phone_number_id(payload: str) -> str | None:
         return None
 
 
+class HandlerFailed(Exception):
+    """A chat handler raised (pywa reports it to us, it does not raise it): the event is tried again."""
+
+
 async def process_whatsapp_event(
     uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock, event_id: int
 ) -> bool:
     """Handles one stored WhatsApp event; True when it is done (now or before)."""
-    async with uow_factory() as uow:
-        stored = await uow.inbox.get(event_id)
-        claimed = stored is not None and await uow.inbox.claim(event_id, clock(), PROCESSING_LEASE)
-        await uow.commit()
-    if stored is None or not claimed or stored.source != SOURCE:
-        return True
-    if stored.event_type == "status":
-        await process_status_events(uow_factory, clock, lambda: None, [(event_id, stored.payload)])
-        return True
-    failures: list[BaseException] = []
-    token = _failures.set(failures)
-    # A lease that ran out without a result: an earlier processor stopped while handling this event.
-    interrupted = _interrupted.set(stored.locked_until is not None)
-    try:
-        if stored.event_type != "other":
-            client = clients.for_number(_phone_number_id(stored.payload))
-            await client.webhook_update_handler(stored.payload.encode("utf-8"))
-    finally:
-        _interrupted.reset(interrupted)
-        _failures.reset(token)
-    async with uow_factory() as uow:
+
+    async def handle(stored: InboundEvent) -> None:
+        if stored.event_type == "status":
+            await process_status_events(uow_factory, clock, lambda: None, [(event_id, stored.payload)])
+            return
+        failures: list[BaseException] = []
+        token = _failures.set(failures)
+        # A lease that ran out without a result: an earlier processor stopped while handling this event.
+        interrupted = _interrupted.set(stored.locked_until is not None)
+        try:
+            if stored.event_type != "other":
+                client = clients.for_number(_phone_number_id(stored.payload))
+                await client.webhook_update_handler(stored.payload.encode("utf-8"))
+        finally:
+            _interrupted.reset(interrupted)
+            _failures.reset(token)
         if failures:
-            error = failures[0]
-            await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
-        else:
-            await uow.inbox.mark_processed(event_id, clock())
-        await uow.commit()
-    return not failures
+            raise HandlerFailed(f"{type(failures[0]).__name__}: {failures[0]}")
+
+    done, _ = await run_claimed(
+        uow_factory, clock, event_id, handle, expected=(HandlerFailed,), source=SOURCE
+    )
+    return done

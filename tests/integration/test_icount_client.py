@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from bot.domain.money import Money
+from bot.payments.icount.api import InvoiceRequest
 from bot.payments.icount.client import (
     IcountAuthError,
     IcountClient,
@@ -18,7 +19,8 @@ from bot.payments.icount.client import (
     IcountUnavailable,
     RateLimiter,
 )
-from bot.payments.icount.provider import IcountProvider, InvoiceRequest, transaction_of_secret
+from bot.payments.icount.provider import IcountProvider
+from bot.payments.icount.webhooks import transaction_of_secret
 from bot.payments.port import LinkRequest
 from tests.conftest import NOW
 from tests.fakes.icount_api import FakeIcount
@@ -65,7 +67,7 @@ def link_request(amount: str = "150.00", currency: str = "ILS") -> LinkRequest:
 async def test_a_token_client_sends_a_bearer_token_and_reads_the_company(fake: FakeIcount) -> None:
     provider = IcountProvider(token_client(fake), fake.paypage_id, BASE, "key")
     try:
-        info = await provider.company_info()
+        info = await provider.api.company_info()
     finally:
         await provider.close()
     assert (info.cid, info.name) == (fake.cid, "Fake Bakery Ltd")
@@ -126,7 +128,7 @@ async def test_an_error_with_http_200_becomes_a_typed_error_with_its_reason(fake
     provider = IcountProvider(token_client(fake), "not-a-page", BASE, "key")
     try:
         with pytest.raises(IcountError) as caught:
-            await provider.generate_sale(link_request())
+            await provider.api.generate_sale(link_request(), provider.callbacks.url(uuid.uuid4()))
     finally:
         await provider.close()
     assert caught.value.reason == "missing_paypage_id"
@@ -196,18 +198,20 @@ async def test_a_sale_carries_the_pay_page_amount_currency_client_urls_and_a_per
     assert params["success_url"] == f"{BASE}/pay/success" and params["failure_url"] == f"{BASE}/pay/cancelled"
     secret = params["ipn_url"].rsplit("/", 1)[1]
     assert params["ipn_url"] == f"{BASE}/webhooks/icount/{secret}"
-    assert transaction_of_secret(secret) == request.transaction_id and provider.checks_secret(secret)
+    assert transaction_of_secret(secret) == request.transaction_id and provider.accepts_callback(secret)
     assert secret != fake.sales[other.provider_link_id]["ipn_url"].rsplit("/", 1)[1]
-    assert not provider.checks_secret(secret[:-1] + ("0" if secret[-1] != "0" else "1"))
+    assert not provider.accepts_callback(secret[:-1] + ("0" if secret[-1] != "0" else "1"))
     assert link.url == f"{BASE}/pay/icount/{request.transaction_id}"
 
 
 async def test_form_encoded_bodies_reach_the_same_methods(fake: FakeIcount) -> None:
     provider = IcountProvider(token_client(fake, form_encoded=True), fake.paypage_id, BASE, "key")
     try:
-        sale = await provider.generate_sale(link_request("20.00", "EUR"))
+        sale = await provider.api.generate_sale(
+            link_request("20.00", "EUR"), provider.callbacks.url(uuid.uuid4())
+        )
         _, ipn = fake.pay(sale.uniqid)
-        document = await provider.issue_document(invoice(ipn["confirmation_code"], "20.00", "EUR"))
+        document = await provider.api.issue_document(invoice(ipn["confirmation_code"], "20.00", "EUR"))
     finally:
         await provider.close()
     assert fake.calls_to("paypage/generate_sale")[0].content_type == "application/x-www-form-urlencoded"
@@ -239,28 +243,28 @@ async def test_clients_payments_documents_and_refunds_go_through_the_real_v3_met
     provider = IcountProvider(token_client(fake), fake.paypage_id, BASE, "key")
     today = NOW.date()
     try:
-        client_id = await provider.ensure_client("cust-1", "Dana", "+972501234567")
-        assert await provider.ensure_client("cust-1", "Dana", "+972501234567") == client_id
-        sale = await provider.generate_sale(link_request())
+        client_id = await provider.api.ensure_client("cust-1", "Dana", "+972501234567")
+        assert await provider.api.ensure_client("cust-1", "Dana", "+972501234567") == client_id
+        sale = await provider.api.generate_sale(link_request(), provider.callbacks.url(uuid.uuid4()))
         _, ipn = fake.pay(sale.uniqid)
-        found = await provider.find_card_payment(ipn["confirmation_code"], today)
+        found = await provider.api.find_card_payment(ipn["confirmation_code"], today)
         assert found is not None and found.amount == Money(Decimal("150.00"), "ILS")
-        assert await provider.find_card_payment("0000000", today) is None
+        assert await provider.api.find_card_payment("0000000", today) is None
         request = invoice(ipn["confirmation_code"])
-        document = await provider.issue_document(request)
-        again = await provider.issue_document(request)
+        document = await provider.api.issue_document(request)
+        again = await provider.api.issue_document(request)
         assert again == document and fake.created["document"] == 1, "sanity_string: made once"
-        receipt = await provider.issue_document(invoice(ipn["confirmation_code"], doctype="receipt"))
+        receipt = await provider.api.issue_document(invoice(ipn["confirmation_code"], doctype="receipt"))
         assert receipt.doctype == "receipt" and "items" not in fake.documents[("receipt", receipt.docnum)]
-        total = await provider.document_total(document.doctype, document.docnum, "ILS")
+        total = await provider.api.document_total(document.doctype, document.docnum, "ILS")
         assert total.paid == Money(Decimal("150.00"), "ILS") and not total.cancelled
-        assert await provider.document_url(document.doctype, document.docnum, "he") == document.url
-        partial = await provider.refund_card(str(found.cc_bill_log_id), Money(Decimal("20.00"), "ILS"))
+        assert await provider.api.document_url(document.doctype, document.docnum, "he") == document.url
+        partial = await provider.api.refund_card(str(found.cc_bill_log_id), Money(Decimal("20.00"), "ILS"))
         assert partial.amount == Money(Decimal("20.00"), "ILS")
-        await provider.cancel_document(
+        await provider.api.cancel_document(
             document.doctype, document.docnum, "customer cancelled", refund_card=True
         )
-        assert (await provider.document_total(document.doctype, document.docnum, "ILS")).cancelled
+        assert (await provider.api.document_total(document.doctype, document.docnum, "ILS")).cancelled
     finally:
         await provider.close()
     assert fake.created["client"] == 1 and len(fake.calls_to("client/info")) == 1

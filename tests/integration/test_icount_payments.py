@@ -26,12 +26,14 @@ from bot.domain.transaction import PaymentTransaction, TransactionStatus, Transa
 from bot.handlers import vendor as vendor_handlers
 from bot.handlers.parsing import VendorCommand, Verb
 from bot.jobs.catalogue import HOLD_RELEASE, INVOICE_PASS, IPN_BACKLOG
+from bot.payments.icount.api import InvoiceRequest
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
-from bot.payments.icount.provider import IcountProvider, InvoiceRequest
+from bot.payments.icount.provider import IcountProvider, sanity_string
 from bot.rendering import explain
+from bot.services import callbacks, holds, invoices, payments, refunds
 from bot.services import customers as customer_service
-from bot.services import holds, icount, invoices, payments, refunds
 from bot.services import orders as order_service
+from bot.services import providers as provider_service
 from bot.services import vendors as vendor_service
 from bot.services.chat import AdminActor
 from bot.store.tables import customers, inbound_events, outbox_messages
@@ -197,7 +199,7 @@ async def test_a_repeated_ipn_pays_once_and_forged_or_unconfirmed_ones_record_no
     asked = [c.params["confirmation_code"] for c in fake.calls_to("cc/transactions")]
     assert asked == ["9999999", fields["confirmation_code"], fields["confirmation_code"]]
     # The backlog pass tries the unconfirmed IPN again: still not shown by the API, still not counted.
-    assert await icount.process_ipn_backlog(app_client.app[payments_key], grace=timedelta(0)) == 0
+    assert await callbacks.process_callback_backlog(app_client.app[payments_key], grace=timedelta(0)) == 0
     assert (await outbox_kinds(app_client)).count("payment_receipt") == 1
 
 
@@ -216,7 +218,7 @@ async def test_a_deposit_then_a_balance_end_paid_with_one_invoice_per_payment_ma
     # iCount makes the balance's document but answers after our timeout: the retry gets the same one.
     provider = deps.providers.for_vendor(await vendor(app_client), None)
     assert isinstance(provider, IcountProvider)
-    provider.client = IcountClient(
+    provider.api.client = IcountClient(
         IcountCredentials(token=fake.token), fake.base_url, timeout=0.3, limiter=RateLimiter(1000)
     )
     fake.delay_next("doc/create", 1.0)
@@ -228,7 +230,7 @@ async def test_a_deposit_then_a_balance_end_paid_with_one_invoice_per_payment_ma
     assert view.order.status is OrderStatus.PAID and view.order.payment_type is PaymentType.ACOMPTE_SOLDE
     assert [t.status for t in view.transactions] == [TransactionStatus.PAID, TransactionStatus.PAID]
     async with app_client.app[uow_key]() as uow:
-        rows = await uow.billing.invoices_for_order(view.order.id)
+        rows = await uow.invoices.invoices_for_order(view.order.id)
     assert sorted(r.transaction_id for r in rows) == sorted([deposit_id, balance.transaction.id])
     assert {r.doctype for r in rows} == {"invrec"} and all(r.url for r in rows)
     assert sorted(r.amount for r in rows) == [Decimal("45.00"), Decimal("105.00")]
@@ -236,7 +238,7 @@ async def test_a_deposit_then_a_balance_end_paid_with_one_invoice_per_payment_ma
         document = fake.documents[(row.doctype, row.docnum)]
         assert document["cc"][0]["sum"] == f"{row.amount:.2f}" and document["client_id"]
         assert document["items"][0]["unitprice_incvat"] == f"{row.amount:.2f}"
-        assert document["sanity_string"] == invoices.sanity_string(row.transaction_id)
+        assert document["sanity_string"] == sanity_string(row.transaction_id)
     assert (await outbox_kinds(app_client)).count("invoice_issued") == 2
 
 
@@ -251,7 +253,7 @@ async def test_an_invoice_lost_in_a_crash_is_found_again_and_never_made_twice(
     # iCount made the document, then we crashed before writing our row.
     provider = deps.providers.for_vendor(await vendor(app_client), None)
     assert isinstance(provider, IcountProvider)
-    await provider.issue_document(await invoice_request(app_client, transaction_id))
+    await provider.api.issue_document(await invoice_request(app_client, transaction_id))
     creates = len(fake.calls_to("doc/create"))
     assert await invoices.issue_invoices(deps) == 1
     assert await invoices.issue_invoices(deps) == 0
@@ -267,7 +269,7 @@ async def test_a_pay_page_that_issues_its_own_document_is_not_invoiced_a_second_
     assert await post_ipn(app_client, ipn_url, fields) == 200
     assert fake.calls_to("doc/create") == []
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(transaction_id)
+        invoice = await uow.invoices.invoice_for(transaction_id)
     assert invoice is not None and (invoice.doctype, invoice.docnum) == (fields["doctype"], fields["docnum"])
     assert (await outbox_kinds(app_client)).count("invoice_issued") == 1
 
@@ -289,7 +291,7 @@ async def invoice_request(client: TestClient, transaction_id: uuid.UUID) -> Invo
     assert transaction is not None and transaction.paid_at is not None
     return InvoiceRequest(
         doctype="invrec",
-        sanity_string=invoices.sanity_string(transaction_id),
+        sanity_string=sanity_string(transaction_id),
         client_id=client_id,
         client_name=CUSTOMER,
         amount=transaction.amount,
@@ -353,7 +355,7 @@ async def test_a_full_refund_cancels_the_document_with_refund_cc(
     assert view.transactions[0].status is TransactionStatus.REFUNDED
     assert view.order.status is OrderStatus.ACCEPTED
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(first_id)
+        invoice = await uow.invoices.invoice_for(first_id)
     assert invoice is not None and invoice.status == "cancelled"
     assert "payment_refunded" in await outbox_kinds(app_client)
 
@@ -396,7 +398,7 @@ async def test_the_connection_test_names_the_company_or_says_what_failed(
     app_client: TestClient, fake: FakeIcount
 ) -> None:
     deps = app_client.app[payments_key]
-    check = await icount.check_provider(deps, None)
+    check = await provider_service.check_provider(deps, None)
     assert (check.provider, check.ok, check.company) == ("icount", True, "Fake Bakery Ltd")
     from bot.payments.credentials import CredentialCipher
 
@@ -404,7 +406,7 @@ async def test_the_connection_test_names_the_company_or_says_what_failed(
     await vendor_service.change_settings(
         deps.uow, None, [("icount_api_token", "API3E8-revoked")], cipher, NOW
     )
-    check = await icount.check_provider(deps, None)
+    check = await provider_service.check_provider(deps, None)
     assert not check.ok and check.detail is not None and "bad_token" in check.detail
     assert "revoked" not in check.detail
 
@@ -422,7 +424,7 @@ async def test_an_ipn_naming_only_its_document_is_confirmed_by_doc_info(
     assert view.transactions[0].provider_reference == f"receipt:{fields['docnum']}"
     assert len(fake.calls_to("doc/info")) == 1 and fake.calls_to("cc/transactions") == []
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(transaction_id)
+        invoice = await uow.invoices.invoice_for(transaction_id)
     assert invoice is not None and (invoice.doctype, invoice.docnum) == ("receipt", fields["docnum"])
     assert fake.calls_to("doc/create") == []
     # A cancelled document confirms nothing.
@@ -474,17 +476,17 @@ async def test_two_vendors_with_their_own_icount_accounts_may_both_have_document
         paid.append((added.vendor.id, transaction))
     for vendor_id, transaction in paid:
         async with uow_factory() as uow:
-            added_now = await uow.billing.add_invoice(
+            added_now = await uow.invoices.add_invoice(
                 vendor_id, transaction.id, "icount", "invrec", "1001", None, transaction.amount, NOW
             )
             await uow.commit()
         assert added_now
     async with uow_factory() as uow:
-        again = await uow.billing.add_invoice(
+        again = await uow.invoices.add_invoice(
             paid[0][0], paid[0][1].id, "icount", "invrec", "1001", None, paid[0][1].amount, NOW
         )
         assert not again, "one document per payment still"
-        assert await uow.billing.uninvoiced_payments("icount") == []
+        assert await uow.invoices.uninvoiced_payments(["icount"]) == []
 
 
 async def test_an_ipn_address_written_with_other_digits_is_refused_not_a_server_error(
@@ -518,7 +520,7 @@ async def test_orders_still_held_at_one_vendor_never_crowd_out_expired_holds_at_
     later = NOW + timedelta(minutes=10)
     expired = await order_service.create_order(uow_factory, "Florist", CUSTOMER, "80", "Roses", False, later)
     async with uow_factory() as uow:
-        held = await uow.billing.held_orders(NOW + timedelta(minutes=45), limit=2)
+        held = await uow.orders.held_orders(NOW + timedelta(minutes=45), limit=2)
     assert [h.order_id for h in held] == [expired.id], "only holds that have run out, whoever holds more"
 
 
@@ -593,7 +595,7 @@ async def test_a_held_order_whose_payment_is_still_being_confirmed_is_not_freed_
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
     clock.now = NOW + timedelta(minutes=31)
     assert await holds.release_expired_holds(deps) == 0, "its IPN is still waiting to be confirmed"
-    assert await icount.process_ipn_backlog(deps, grace=timedelta(0)) == 1
+    assert await callbacks.process_callback_backlog(deps, grace=timedelta(0)) == 1
     view = await order_service.show_order(deps.uow, None, number)
     assert view.transactions[0].status is TransactionStatus.PAID and view.order.status is OrderStatus.PAID
     assert "vendor_payment_anomaly" not in await outbox_kinds(app_client)
@@ -609,7 +611,7 @@ async def test_a_full_refund_gives_the_money_back_even_when_icount_does_not_tie_
     await refunds.refund(deps, None, number)
     assert fake.transactions[code_of(fake, sale)].refunded == Decimal("150.00"), "the card got it back"
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(transaction_id)
+        invoice = await uow.invoices.invoice_for(transaction_id)
     assert invoice is not None and invoice.status == "cancelled"
     assert fake.documents[(invoice.doctype, invoice.docnum)]["is_cancelled"]
     view = await order_service.show_order(app_client.app[uow_key], None, number)
@@ -641,8 +643,8 @@ async def test_a_payment_whose_invoice_keeps_failing_waits_longer_each_time_and_
     fake.clear_faults()
     assert await invoices.issue_invoices(deps, limit=1, backoff=backoff) == 1
     async with app_client.app[uow_key]() as uow:
-        assert await uow.billing.invoice_for(second) is not None
-        assert await uow.billing.invoice_for(first) is None
+        assert await uow.invoices.invoice_for(second) is not None
+        assert await uow.invoices.invoice_for(first) is None
 
 
 async def test_a_refund_icount_made_but_did_not_answer_is_found_made_and_never_made_twice(
@@ -714,7 +716,7 @@ async def test_a_hebrew_customer_gets_a_hebrew_icount_page_document_and_messages
     assert fake.sales[sale]["page_lang"] == "he"
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(transaction_id)
+        invoice = await uow.invoices.invoice_for(transaction_id)
         query = select(outbox_messages.c.kind, outbox_messages.c.locale, outbox_messages.c.payload).where(
             outbox_messages.c.to_phone == CUSTOMER.removeprefix("+")
         )
@@ -733,7 +735,7 @@ async def test_statut_lists_each_payments_invoice_with_its_number_and_link(
     number, transaction_id, sale = await new_request(app_client, AskKind.FULL, None)
     assert await post_ipn(app_client, *fake.pay(sale)) == 200
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(transaction_id)
+        invoice = await uow.invoices.invoice_for(transaction_id)
     assert invoice is not None and invoice.url
     chat = app_client.app[chat_key]
     actor = AdminActor(await vendor(app_client), "972541112222")
@@ -754,15 +756,15 @@ async def test_a_cash_payment_gets_its_icount_receipt_and_a_full_cash_refund_can
     order = await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Cake", True, deps.clock())
     cash = (await payments.record_cash_payment(deps, None, order.number, "50")).transaction
     async with app_client.app[uow_key]() as uow:
-        invoice = await uow.billing.invoice_for(cash.id)
+        invoice = await uow.invoices.invoice_for(cash.id)
     assert invoice is not None
     document = fake.documents[(invoice.doctype, invoice.docnum)]
     assert document["cash"] == {"sum": "50.00"} and "cc" not in document
-    assert document["sanity_string"] == invoices.sanity_string(cash.id)
+    assert document["sanity_string"] == sanity_string(cash.id)
     assert "invoice_issued" in await outbox_kinds(app_client)
     assert await invoices.issue_invoices(deps) == 0, "one receipt, never two"
     await refunds.refund(deps, None, order.number)
     assert document["is_cancelled"] and fake.refunds == [], "cash goes back at the register, not by card"
     async with app_client.app[uow_key]() as uow:
-        cancelled = await uow.billing.invoice_for(cash.id)
+        cancelled = await uow.invoices.invoice_for(cash.id)
     assert cancelled is not None and cancelled.status == "cancelled"

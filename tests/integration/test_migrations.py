@@ -208,7 +208,7 @@ async def test_a_signed_in_supabase_user_reads_its_vendors_rows_and_nothing_else
         later = await order_service.create_order(uow, "Mine", "+33688888888", "80", "", True, NOW)
         outcome = await payments.request_payment(deps, "Mine", later.number, AskKind.FULL)
         async with uow() as work:
-            await work.billing.add_invoice(
+            await work.invoices.add_invoice(
                 outcome.order.vendor_id, outcome.transaction.id, "icount", "invrec", "1001", None,
                 outcome.transaction.amount, NOW,
             )  # fmt: skip

@@ -22,8 +22,8 @@ from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.refund import RefundStatus
 from bot.domain.transaction import TransactionStatus
 from bot.payments.credentials import CredentialCipher
-from bot.payments.stripe.client import StripeProvider
 from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
+from bot.payments.stripe.provider import StripeProvider
 from bot.services import orders as order_service
 from bot.services import payments, refunds
 from bot.services import vendors as vendor_service

@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.money import Money
 from bot.payments.port import LinkRequest
-from bot.payments.stripe.client import StripeProvider
+from bot.payments.stripe.provider import StripeProvider
 
 API_KEY = os.environ.get("STRIPE_TEST_API_KEY", "")
 pytestmark = [

@@ -8,8 +8,9 @@ from decimal import Decimal
 from bot.domain.money import Money
 from bot.payments.icount.client import IcountClient, IcountCredentials, flatten
 from bot.payments.icount.consts import amount_text, currency_params, parse_sum
-from bot.payments.icount.provider import IcountProvider, transaction_of_secret
-from bot.services.icount import IpnNotice
+from bot.payments.icount.provider import IcountProvider
+from bot.payments.icount.webhooks import ipn_notice, transaction_of_secret
+from bot.payments.port import CallbackNotice
 
 
 def test_ils_is_currency_5_and_every_currency_also_goes_by_its_iso_code() -> None:
@@ -41,11 +42,11 @@ def test_an_ipn_secret_names_its_request_and_only_our_key_makes_it() -> None:
     transaction = uuid.uuid4()
     ours = IcountProvider(IcountClient(IcountCredentials(token="t")), "1", "https://bot.example", "key one")
     theirs = IcountProvider(IcountClient(IcountCredentials(token="t")), "1", "https://bot.example", "key two")
-    secret = ours.ipn_secret(transaction)
-    assert transaction_of_secret(secret) == transaction and ours.checks_secret(secret)
-    assert not theirs.checks_secret(secret)
+    secret = ours.callbacks.secret(transaction)
+    assert transaction_of_secret(secret) == transaction and ours.accepts_callback(secret)
+    assert not theirs.accepts_callback(secret)
     assert transaction_of_secret("short") is None and transaction_of_secret("z" * 64) is None
-    assert ours.ipn_url(transaction) == f"https://bot.example/webhooks/icount/{secret}"
+    assert ours.callbacks.url(transaction) == f"https://bot.example/webhooks/icount/{secret}"
 
 
 def test_credentials_never_show_their_secrets() -> None:
@@ -57,13 +58,13 @@ def test_credentials_never_show_their_secrets() -> None:
 
 def test_an_ipn_keeps_only_the_fields_it_needs_and_is_keyed_by_its_payment() -> None:
     transaction = uuid.uuid4()
-    notice = IpnNotice.of(
+    notice = ipn_notice(
         transaction,
         {"confirmation_code": "123", "sum": "45.00", "customer_street": "Herzl 1", "cc_last4": "4580"},
     )
     assert notice.fields == {"confirmation_code": "123", "sum": "45.00", "cc_last4": "4580"}
     assert notice.key == f"{transaction}:123"
-    assert IpnNotice.load(notice.payload()) == notice
-    by_document = IpnNotice.of(transaction, {"doctype": "invrec", "docnum": "30001"})
+    assert CallbackNotice.load(notice.payload()) == notice
+    by_document = ipn_notice(transaction, {"doctype": "invrec", "docnum": "30001"})
     assert by_document.key == f"{transaction}:invrec:30001"
-    assert IpnNotice.of(transaction, {"sum": "45.00"}).key is None
+    assert ipn_notice(transaction, {"sum": "45.00"}).key is None

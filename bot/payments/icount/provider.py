@@ -1,163 +1,73 @@
-"""The iCount provider: the payment port on top of :class:`IcountClient`, plus what only iCount does
-(clients, confirming an IPN through the API, documents, refunds by document or by card transaction).
+"""The iCount provider: the port and the capabilities iCount has, on top of ``IcountApi``.
 
 Links: the customer gets ``{base}/pay/icount/{transaction}``, a page of ours that sends them to a recent
 ``paypage/generate_sale`` page while the request is open, and says the link has ended once it is not
 (iCount has no call to disable a generated sale; whether and when its URL expires is not documented).
 ``create_link`` still generates one sale, so a wrong pay page or token is reported to the vendor at once.
 
-IPN: ``ipn_url`` is ``{base}/webhooks/icount/{secret}``, the secret being the transaction id and an HMAC
-of it under a key of ours: per request, unguessable, and the same on every retry.
+Refunds: all of a payment not refunded before is given back by cancelling its document with
+``refund_cc`` when iCount lists that document with the charge (else ``cc/refund``, then the document
+cancelled); part of it by ``cc/refund``. Neither call has an idempotency key at iCount, so neither is
+ever retried blindly: an unanswered refund is read back from the card transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import re
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
 
 from bot.domain.money import Money
+from bot.domain.refund import RefundStatus
 from bot.payments.icount import consts
-from bot.payments.icount.client import IcountClient, IcountError
-from bot.payments.port import Capability, LinkRequest, PaymentLink, RefundResult
+from bot.payments.icount.api import CardPayment, IcountApi, InvoiceRequest, IssuedDocument, Sale
+from bot.payments.icount.client import IcountClient
+from bot.payments.icount.webhooks import IpnAddresses
+from bot.payments.port import (
+    AccountInfo,
+    CallbackNotice,
+    ClientDetails,
+    ConfirmedPayment,
+    Document,
+    InvoiceOrder,
+    LinkRequest,
+    PaidPayment,
+    PaymentLink,
+    ProviderError,
+    RefundAttempt,
+)
+from bot.payments.retry import with_retries
 
 log = logging.getLogger(__name__)
-SECRET_HEX = 32
-_SECRET_SHAPE = re.compile(f"[0-9a-f]{{{32 + SECRET_HEX}}}")
 # A sale is reused for a while: link previews and repeated taps do not each make one (nor eat the rate).
 SALE_REUSE_SECONDS = 600.0
-# cc/transactions wants a date range; a payment is looked up around the day it was made.
-LOOKUP_DAYS = 3
+# A refund iCount did not answer is taken as not made only once its card transaction still shows no
+# refund this long after (its lists may lag behind the call).
+REFUND_SETTLING = timedelta(minutes=15)
 
 
-@dataclass(frozen=True, slots=True)
-class Sale:
-    uniqid: str
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class CardPayment:
-    """One card transaction as ``cc/transactions`` lists it."""
-
-    confirmation_code: str
-    amount: Money | None
-    cc_bill_log_id: str | None
-    doctype: str | None
-    docnum: str | None
-    refunded: bool
-    card_type: str | None = None
-    last4: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentTotal:
-    paid: Money | None
-    cancelled: bool
-
-
-@dataclass(frozen=True, slots=True)
-class InvoiceRequest:
-    doctype: str
-    sanity_string: str
-    client_id: str | None
-    client_name: str
-    amount: Money
-    description: str
-    paid_on: date
-    confirmation_code: str | None
-    lang: str
-    card_type: str | None = None
-    last4: str | None = None
-    # Money taken at the register: the document carries a cash payment, not a card one.
-    cash: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedDocument:
-    doctype: str
-    docnum: str
-    url: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class CompanyInfo:
-    cid: str | None
-    name: str | None
-    user: str | None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
-
-
-def _lang(locale: str) -> str:
-    return "he" if locale == "he" else "en"
+def sanity_string(transaction_id: uuid.UUID) -> str:
+    """``doc/create``'s key: asked again with it, iCount gives back the document made the first time."""
+    return f"bot-{transaction_id.hex}"
 
 
 class IcountProvider:
     name = consts.NAME
-    capabilities = Capability.REFUND | Capability.PARTIAL_REFUND | Capability.INVOICE
 
-    def __init__(self, client: IcountClient, paypage_id: str, base_url: str, ipn_key: str) -> None:
-        self.client = client
-        self._paypage_id = paypage_id
+    def __init__(
+        self, client: IcountClient, paypage_id: str, base_url: str, ipn_key: str, retry_delay: float = 0.5
+    ) -> None:
+        self.api = IcountApi(client, paypage_id)
+        # Reads, and doc/create (its sanity_string), are safe to ask again; card charges and refunds never.
+        self._retry_delay = retry_delay
+        self.callbacks = IpnAddresses(base_url, ipn_key)
         self._base = base_url.rstrip("/")
-        self._ipn_key = ipn_key.encode()
         self._sales: dict[uuid.UUID, tuple[float, Money, Sale]] = {}
 
-    # Our URLs
+    # The port: payment links
 
-    def ipn_secret(self, transaction_id: uuid.UUID) -> str:
-        mac = hmac.new(self._ipn_key, b"icount-ipn:" + transaction_id.hex.encode(), hashlib.sha256)
-        return transaction_id.hex + mac.hexdigest()[:SECRET_HEX]
-
-    def checks_secret(self, secret: str) -> bool:
-        transaction_id = transaction_of_secret(secret)
-        return transaction_id is not None and hmac.compare_digest(self.ipn_secret(transaction_id), secret)
-
-    def checkout_url(self, transaction_id: uuid.UUID) -> str:
-        return f"{self._base}/pay/icount/{transaction_id}"
-
-    def ipn_url(self, transaction_id: uuid.UUID) -> str:
-        return f"{self._base}/webhooks/icount/{self.ipn_secret(transaction_id)}"
-
-    # The port
-
-    async def generate_sale(self, request: LinkRequest) -> Sale:
-        params: dict[str, Any] = {
-            "paypage_id": int(self._paypage_id) if self._paypage_id.isdigit() else self._paypage_id,
-            "sum": consts.amount_text(request.amount),
-            "description": request.description,
-            "x_order_id": str(request.transaction_id),
-            "client_name": request.customer_name or f"+{request.customer_phone}",
-            "phone": f"+{request.customer_phone}",
-            "page_lang": _lang(request.locale),
-            "success_url": request.success_url,
-            "failure_url": request.cancel_url,
-            "cancel_url": request.cancel_url,
-            "ipn_url": self.ipn_url(request.transaction_id),
-            # IPNs echo utm_* (not the sale id): a second way back to the request.
-            "utm_content": str(request.transaction_id),
-            **consts.currency_params(request.amount.currency),
-        }
-        answer = await self.client.call(consts.GENERATE_SALE, params)
-        url, uniqid = _text(answer.get("sale_url")), _text(answer.get("sale_uniqid"))
-        if url is None or uniqid is None:
-            raise IcountError(
-                "icount paypage/generate_sale: no sale_url", reason="bad_answer", transient=False
-            )
-        return Sale(uniqid, url)
-
-    async def sale_for(self, request: LinkRequest) -> Sale:
+    async def _sale_for(self, request: LinkRequest) -> Sale:
         """A recent sale of this request (same amount), or a new one."""
         now = time.monotonic()
         for key, (made, _amount, _sale) in list(self._sales.items()):
@@ -166,171 +76,175 @@ class IcountProvider:
         cached = self._sales.get(request.transaction_id)
         if cached is not None and cached[1] == request.amount:
             return cached[2]
-        sale = await self.generate_sale(request)
+        sale = await self.api.generate_sale(request, self.callbacks.url(request.transaction_id))
         self._sales[request.transaction_id] = (now, request.amount, sale)
         return sale
 
     async def create_link(self, request: LinkRequest) -> PaymentLink:
-        sale = await self.sale_for(request)
-        return PaymentLink(consts.NAME, sale.uniqid, self.checkout_url(request.transaction_id))
+        sale = await self._sale_for(request)
+        return PaymentLink(consts.NAME, sale.uniqid, f"{self._base}/pay/icount/{request.transaction_id}")
 
     async def deactivate_link(self, provider_link_id: str) -> None:
         """Nothing to call at iCount: our checkout page stops sending customers to it."""
 
-    async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
-        """``cc/refund`` of ``amount`` on the card payment ``reference`` (a confirmation code). iCount has
-        no idempotency key: callers must not retry it blindly."""
-        found = await self.find_card_payment(reference, datetime.now(UTC).date(), days=365)
-        if found is None or found.cc_bill_log_id is None:
-            raise IcountError(f"icount: no card payment {reference}", reason="not_found", transient=False)
-        return await self.refund_card(found.cc_bill_log_id, amount)
-
     async def close(self) -> None:
-        await self.client.close()
+        await self.api.close()
 
-    # iCount only
+    # HostedCheckout, ConnectionCheck, ClientSync
 
-    async def company_info(self) -> CompanyInfo:
-        answer = await self.client.call(consts.AUTH_INFO, {"get_company_info": 1})
-        company = answer.get("company_info") if isinstance(answer.get("company_info"), dict) else {}
-        name = _text(answer.get("company_name")) or _text((company or {}).get("company_name"))
-        return CompanyInfo(cid=_text(answer.get("cid")), name=name, user=_text(answer.get("user")))
+    async def checkout_url(self, request: LinkRequest) -> str:
+        return (await self._sale_for(request)).url
 
-    async def ensure_client(self, custom_client_id: str, name: str, phone: str) -> str:
-        """The iCount client id for our customer; an existing one (same custom id) is found again."""
-        try:
-            answer = await self.client.call(
-                consts.CLIENT_CREATE,
-                {"custom_client_id": custom_client_id, "client_name": name, "mobile": phone, "phone": phone},
-            )
-        except IcountError as error:
-            if error.transient:
-                raise
-            # Made before a crash, or by hand: look it up by our id rather than guessing iCount's reason.
-            answer = await self.client.call(consts.CLIENT_INFO, {"custom_client_id": custom_client_id})
-        client_id = _text(answer.get("client_id"))
-        if client_id is None and isinstance(answer.get("client_info"), dict):
-            client_id = _text(answer["client_info"].get("client_id"))
-        if client_id is None:
-            raise IcountError("icount client: no client_id", reason="bad_answer", transient=False)
-        return client_id
+    async def check_connection(self) -> AccountInfo:
+        info = await self.api.company_info()
+        return AccountInfo(name=info.name, account_id=info.cid)
 
-    async def find_card_payment(
-        self, confirmation_code: str, around: date, days: int = LOOKUP_DAYS, currency: str = "ILS"
-    ) -> CardPayment | None:
-        """The card transaction with this confirmation code charged within ``days`` of ``around``
-        (``currency``: the one to assume when iCount does not say)."""
-        answer = await self.client.call(
-            consts.CC_TRANSACTIONS,
-            {
-                "confirmation_code": confirmation_code,
-                "start_date": (around - timedelta(days=days)).isoformat(),
-                "end_date": (around + timedelta(days=days)).isoformat(),
-            },
+    async def ensure_client(self, client: ClientDetails) -> str:
+        return await self.api.ensure_client(client.custom_id, client.name, client.phone)
+
+    # PaymentConfirmation: an IPN counts only once the API shows its payment
+
+    def accepts_callback(self, secret: str) -> bool:
+        return self.callbacks.ours(secret)
+
+    async def confirm_payment(
+        self, notice: CallbackNotice, currency: str, around: date
+    ) -> ConfirmedPayment | None:
+        """``cc/transactions`` (by confirmation code) or ``doc/info`` (by document) shows the payment, for
+        how much, and not refunded."""
+        code = notice.fields.get("confirmation_code")
+        if code:
+            found = await self.api.find_card_payment(code, around, currency=currency)
+            if found is None or found.refunded or found.amount is None:
+                return None
+            # The same payment may also be known by its document (an IPN naming only it, or its invoice).
+            documents = ((found.doctype, found.docnum),) if found.doctype and found.docnum else ()
+            return ConfirmedPayment(found.amount, code, tuple(f"{t}:{n}" for t, n in documents), documents)
+        doctype, docnum = notice.fields.get("doctype"), notice.fields.get("docnum")
+        if not doctype or not docnum:
+            return None
+        total = await self.api.document_total(doctype, docnum, currency)
+        if total.cancelled or total.paid is None or not total.paid.is_positive():
+            return None
+        reference = f"{doctype}:{docnum}"
+        return ConfirmedPayment(total.paid, reference, (reference,), ((doctype, docnum),))
+
+    # Invoicing
+
+    async def issue_invoice(self, order: InvoiceOrder) -> Document:
+        """The document iCount already has for the payment (the pay page's own, or ours made before a
+        crash), else ``doc/create`` with its ``sanity_string``: never a second one."""
+        payment = order.payment
+        existing = await self._existing_document(payment, order.lang)
+        if existing is not None:
+            return existing
+        reference = payment.reference or ""
+        request = InvoiceRequest(
+            doctype=order.doctype,
+            sanity_string=sanity_string(payment.transaction_id),
+            client_id=order.client_id,
+            client_name=order.client_name,
+            amount=payment.amount,
+            description=order.description,
+            paid_on=payment.paid_on,
+            # A reference "doctype:docnum" came from a document, not from a card confirmation code.
+            confirmation_code=None if ":" in reference else reference or None,
+            lang=order.lang,
+            cash=payment.cash,
         )
-        results = answer.get("results_list") or []
-        for entry in results if isinstance(results, list) else []:
-            if not isinstance(entry, dict) or _text(entry.get("confirmation_code")) != confirmation_code:
-                continue
-            charged_in = _text(entry.get("currency_code")) or currency
-            return CardPayment(
-                confirmation_code=confirmation_code,
-                amount=consts.parse_sum(entry.get("cctotal"), charged_in),
-                cc_bill_log_id=_text(entry.get("cc_bill_log_id")),
-                doctype=_text(entry.get("doctype")),
-                docnum=_text(entry.get("docnumber")),
-                refunded=entry.get("refunded") not in (None, "", 0, "0", False),
-                card_type=_text(entry.get("cc_cardtype")),
-                last4=_text(entry.get("cc_cardnumber")),
-            )
-        return None
+        issued = await with_retries(lambda: self.api.issue_document(request), self._retry_delay)
+        return _document(issued)
 
-    async def document_total(self, doctype: str, docnum: str, currency: str) -> DocumentTotal:
-        """What ``doc/info`` says was paid on the document, in the document's currency."""
-        answer = await self.client.call(consts.DOC_INFO, {"doctype": doctype, "docnum": docnum})
-        info = answer.get("doc_info") if isinstance(answer.get("doc_info"), dict) else answer
-        cancelled = (info or {}).get("is_cancelled") not in (None, "", 0, "0", False)
-        # The document's own currency: ``currency`` (the request's) only when iCount does not say.
-        by_id = {str(number): code for code, number in consts.CURRENCY_IDS.items()}
-        written_in = _text((info or {}).get("currency_code")) or by_id.get(
-            str((info or {}).get("currency_id"))
-        )
-        return DocumentTotal(
-            consts.parse_sum((info or {}).get("totalpaid"), written_in or currency), cancelled
-        )
-
-    async def issue_document(self, invoice: InvoiceRequest) -> IssuedDocument:
-        """``doc/create`` with the card (or cash) payment and a ``sanity_string``: asked twice, iCount
-        gives the document it made the first time."""
-        payment: dict[str, Any] = {
-            "sum": consts.amount_text(invoice.amount),
-            "date": invoice.paid_on.isoformat(),
-            "num_of_payments": 1,
-        }
-        if invoice.confirmation_code:
-            payment["confirmation_code"] = invoice.confirmation_code
-        if invoice.card_type:
-            payment["card_type"] = invoice.card_type
-        if invoice.last4:
-            payment["card_number"] = invoice.last4
-        params: dict[str, Any] = {
-            "doctype": invoice.doctype,
-            "client_name": invoice.client_name,
-            "doc_date": invoice.paid_on.isoformat(),
-            "doc_lang": invoice.lang,
-            "sanity_string": invoice.sanity_string,
-            "send_email": 0,
-            **consts.currency_params(invoice.amount.currency),
-        }
-        if invoice.cash:
-            params["cash"] = {"sum": consts.amount_text(invoice.amount)}
+    async def _existing_document(self, payment: PaidPayment, lang: str) -> Document | None:
+        reference = payment.reference or ""
+        if ":" in reference:
+            doctype, _, docnum = reference.partition(":")
         else:
-            params["cc"] = [payment]
-        if invoice.client_id:
-            params["client_id"] = invoice.client_id
-        if invoice.doctype == consts.DOCTYPE_INVREC:
-            # Prices include VAT: ``unitprice`` would have iCount add it a second time.
-            params["items"] = [
-                {
-                    "description": invoice.description,
-                    "unitprice_incvat": consts.amount_text(invoice.amount),
-                    "quantity": 1,
-                }
-            ]
-        answer = await self.client.call(consts.DOC_CREATE, params)
-        docnum = _text(answer.get("docnum"))
-        if docnum is None:
-            raise IcountError("icount doc/create: no docnum", reason="bad_answer", transient=False)
-        doctype = _text(answer.get("doctype")) or invoice.doctype
-        url = _text(answer.get("doc_url"))
-        if url is None:
-            url = await self.document_url(doctype, docnum, invoice.lang)
-        return IssuedDocument(doctype, docnum, url)
+            if not reference:
+                return None
+            found = await self.api.find_card_payment(
+                reference, payment.paid_on, currency=payment.amount.currency
+            )
+            if found is None or not found.doctype or not found.docnum:
+                return None
+            doctype, docnum = found.doctype, found.docnum
+        return Document(doctype, docnum, await self.api.document_url(doctype, docnum, lang))
 
-    async def document_url(self, doctype: str, docnum: str, lang: str) -> str | None:
-        answer = await self.client.call(
-            consts.DOC_URL, {"doctype": doctype, "docnum": docnum, "doc_lang": lang}
+    async def cancel_invoice(self, document: Document, reason: str) -> None:
+        await self.api.cancel_document(document.doctype, document.number, reason, refund_card=False)
+
+    # Refunds
+
+    async def refund_payment(self, payment: PaidPayment, amount: Money, key: str) -> RefundAttempt:
+        if not payment.reference:
+            return RefundAttempt(RefundStatus.FAILED, reason="not an iCount card payment")
+        whole = amount == payment.amount and payment.refunded.is_zero()
+        try:
+            found = await self.api.find_card_payment(
+                payment.reference, payment.paid_on, currency=payment.amount.currency
+            )
+            if found is None or found.cc_bill_log_id is None:
+                return RefundAttempt(RefundStatus.FAILED, reason="payment not found at iCount")
+            if whole and found.refunded:
+                # Cancelling the document would give back the whole payment a second time.
+                return RefundAttempt(
+                    RefundStatus.FAILED,
+                    reason="partly refunded at iCount already: refund the rest with an amount",
+                )
+            return await self._refund_card(payment, found, amount, whole)
+        except ProviderError as error:
+            status = RefundStatus.UNKNOWN if error.transient else RefundStatus.FAILED
+            return RefundAttempt(status, reason=str(error))
+
+    async def _refund_card(
+        self, payment: PaidPayment, found: CardPayment, amount: Money, whole: bool
+    ) -> RefundAttempt:
+        invoice = payment.invoice if whole else None
+        if invoice is not None and (found.doctype, found.docnum) == (invoice.doctype, invoice.number):
+            # iCount itself ties this document to the card charge: cancelling it gives the money back.
+            await self.api.cancel_document(invoice.doctype, invoice.number, "refund", refund_card=True)
+            return RefundAttempt(
+                RefundStatus.SUCCEEDED, f"{invoice.doctype}:{invoice.number}", invoice_cancelled=True
+            )
+        # A document iCount does not list with the charge (ours, made by doc/create) may be cancelled by
+        # refund_cc without the card being refunded: the card is refunded itself, then it is.
+        assert found.cc_bill_log_id is not None  # checked by the caller
+        result = await self.api.refund_card(found.cc_bill_log_id, amount)
+        cancelled = False
+        if invoice is not None:
+            try:
+                await self.cancel_invoice(invoice, "refund")
+                cancelled = True
+            except ProviderError as error:
+                log.warning("refunded, but %s %s not cancelled: %s", invoice.doctype, invoice.number, error)
+        return RefundAttempt(RefundStatus.SUCCEEDED, result.provider_refund_id, invoice_cancelled=cancelled)
+
+    async def check_refund(
+        self, payment: PaidPayment, amount: Money, key: str, asked_at: datetime, now: datetime
+    ) -> RefundAttempt:
+        """From the card transaction's ``refunded`` flag: flagged while nothing was refunded before, it was
+        made; not flagged well after the call, it was not. A flag already set by an earlier refund tells
+        nothing: the vendor checks iCount."""
+        if not payment.reference:
+            return RefundAttempt(RefundStatus.UNKNOWN, reason="not an iCount card payment")
+        try:
+            found = await self.api.find_card_payment(
+                payment.reference, payment.paid_on, currency=payment.amount.currency
+            )
+        except ProviderError as error:
+            return RefundAttempt(RefundStatus.UNKNOWN, reason=str(error))
+        if found is None:
+            return RefundAttempt(RefundStatus.UNKNOWN, reason="iCount does not list the payment")
+        if found.refunded and payment.refunded.is_zero():
+            return RefundAttempt(RefundStatus.SUCCEEDED)
+        if not found.refunded and now - asked_at >= REFUND_SETTLING:
+            return RefundAttempt(
+                RefundStatus.FAILED, reason="iCount shows no refund on the payment: it was not made"
+            )
+        return RefundAttempt(
+            RefundStatus.UNKNOWN, reason="iCount cannot tell this refund apart from the earlier ones"
         )
-        return _text(answer.get("doc_url")) or _text(answer.get("url"))
-
-    async def cancel_document(self, doctype: str, docnum: str, reason: str, refund_card: bool) -> None:
-        """``doc/cancel``; with ``refund_card`` iCount also gives the card payment of the document back."""
-        await self.client.call(
-            consts.DOC_CANCEL,
-            {"doctype": doctype, "docnum": docnum, "reason": reason, "refund_cc": 1 if refund_card else 0},
-        )
-
-    async def refund_card(self, cc_bill_log_id: str, amount: Money) -> RefundResult:
-        answer = await self.client.call(
-            consts.CC_REFUND, {"cc_bill_log_id": cc_bill_log_id, "sum": consts.amount_text(amount)}
-        )
-        refunded = consts.parse_sum(answer.get("refund_amount"), amount.currency) or amount
-        return RefundResult(_text(answer.get("confirmation_code")) or cc_bill_log_id, refunded)
 
 
-def transaction_of_secret(secret: str) -> uuid.UUID | None:
-    """The transaction an IPN secret names, if it has the secret's shape (the MAC is checked apart)."""
-    # ASCII hex only: int() and UUID() also read other scripts' digits, which compare_digest refuses.
-    if _SECRET_SHAPE.fullmatch(secret) is None:
-        return None
-    return uuid.UUID(hex=secret[:32])
+def _document(issued: IssuedDocument) -> Document:
+    return Document(issued.doctype, issued.docnum, issued.url)

@@ -1,11 +1,16 @@
+"""The sandbox provider: payment pages served by the bot itself (``/sandbox/checkout/{id}``), for demos
+and tests. Stateless: the link id is derived from the idempotency key, so creating the same link twice
+gives the same link; the page reads its amount from our store, and refunds always succeed."""
+
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from bot.domain.money import Money
-from bot.payments.port import Capability, LinkRequest, PaymentLink, RefundResult
-
-NAME = "sandbox"
+from bot.domain.refund import RefundStatus
+from bot.payments.port import AccountInfo, LinkRequest, PaidPayment, PaymentLink, RefundAttempt
+from bot.payments.sandbox.consts import NAME
 
 
 def _digest(text: str) -> str:
@@ -13,11 +18,7 @@ def _digest(text: str) -> str:
 
 
 class SandboxProvider:
-    """Links to ``/sandbox/checkout/{id}``. Stateless: the link id is derived from the idempotency key,
-    so creating the same link twice gives the same link; the page reads its amount from our store."""
-
     name = NAME
-    capabilities = Capability.REFUND | Capability.PARTIAL_REFUND | Capability.LINK_DEACTIVATION
 
     def __init__(self, base_url: str) -> None:
         self._base_url = base_url.rstrip("/")
@@ -29,8 +30,17 @@ class SandboxProvider:
     async def deactivate_link(self, provider_link_id: str) -> None:
         """Nothing to tell: the checkout page refuses links that our store marks inactive."""
 
-    async def refund(self, reference: str, amount: Money, idempotency_key: str) -> RefundResult:
-        return RefundResult(f"sbx_re_{_digest(idempotency_key)}", amount)
+    async def refund_payment(self, payment: PaidPayment, amount: Money, key: str) -> RefundAttempt:
+        return RefundAttempt(RefundStatus.SUCCEEDED, f"sbx_re_{_digest(key)}")
+
+    async def check_refund(
+        self, payment: PaidPayment, amount: Money, key: str, asked_at: datetime, now: datetime
+    ) -> RefundAttempt:
+        # The same key is the same refund: asking again is the answer.
+        return await self.refund_payment(payment, amount, key)
+
+    async def check_connection(self) -> AccountInfo:
+        return AccountInfo(name=None, account_id=None)
 
     async def close(self) -> None:
         return None

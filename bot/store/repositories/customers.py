@@ -106,3 +106,11 @@ class CustomerRepository:
         await self._conn.execute(
             update(customers).where(customers.c.id == customer_id).values(opted_out=opted_out, updated_at=at)
         )
+
+    async def set_provider_client_id(self, customer_id: uuid.UUID, client_id: str, now: datetime) -> None:
+        """Stores the provider's id of the customer, unless one is stored already (the first one stays)."""
+        await self._conn.execute(
+            update(customers)
+            .where(customers.c.id == customer_id, customers.c.provider_client_id.is_(None))
+            .values(provider_client_id=client_id, updated_at=now)
+        )

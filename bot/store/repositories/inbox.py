@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -143,6 +144,19 @@ class InboxRepository:
             .returning(inbound_events.c.id)
         )
         return set(result.scalars())
+
+    async def has_callback_waiting(self, transaction_ids: list[uuid.UUID]) -> bool:
+        """Whether a provider's callback about one of these requests (keyed "<transaction>:...") is
+        stored and still to be confirmed (not processed, not given up): its payment may have been made
+        in time."""
+        if not transaction_ids:
+            return False
+        query = select(inbound_events.c.id).where(
+            inbound_events.c.processed_at.is_(None),
+            inbound_events.c.attempts < MAX_ATTEMPTS,
+            or_(*(inbound_events.c.event_key.startswith(f"{t}:", autoescape=True) for t in transaction_ids)),
+        )
+        return (await self._conn.execute(query.limit(1))).first() is not None
 
 
 def status_error_code(payload: str) -> int | None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -8,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
 from bot.domain.order import Order, OrderStatus, PaymentType
-from bot.store.tables import commandes
+from bot.store.repositories.invoices import RECEIVED
+from bot.store.tables import commandes, payment_settings, payment_transactions
 
 
 def _to_order(row: Row[Any]) -> Order:
@@ -42,6 +45,14 @@ def _values(order: Order) -> dict[str, Any]:
         "user_id": order.user_id,
         "updated_at": order.updated_at,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOrder:
+    order_id: uuid.UUID
+    vendor_id: uuid.UUID
+    created_at: datetime
+    hold_minutes: int
 
 
 class OrderRepository:
@@ -105,3 +116,38 @@ class OrderRepository:
             .order_by(commandes.c.number)
         )
         return [_to_order(row) for row in await self._conn.execute(query)]
+
+    async def held_orders(self, now: datetime, limit: int = 200) -> list[HeldOrder]:
+        """Orders still ``pending`` with nothing paid, at vendors whose rule is ``paid_only``, whose hold
+        (the vendor's ``hold_minutes`` from creation) has run out at ``now``, oldest first. Each vendor is
+        asked with its own cut-off: orders still held at one vendor never crowd out expired ones."""
+        paid = (
+            select(payment_transactions.c.id)
+            .where(
+                payment_transactions.c.commande_id == commandes.c.id,
+                payment_transactions.c.status.in_(RECEIVED),
+            )
+            .exists()
+        )
+        rules = select(payment_settings.c.vendor_id, payment_settings.c.hold_minutes).where(
+            payment_settings.c.confirmation_rule == "paid_only"
+        )
+        held: list[HeldOrder] = []
+        for vendor_id, hold_minutes in (await self._conn.execute(rules)).all():
+            query = (
+                select(commandes.c.id, commandes.c.created_at)
+                .where(
+                    commandes.c.vendor_id == vendor_id,
+                    commandes.c.status == "pending",
+                    commandes.c.created_at <= now - timedelta(minutes=hold_minutes),
+                    ~paid,
+                )
+                .order_by(commandes.c.created_at)
+                .limit(limit)
+            )
+            held.extend(
+                HeldOrder(row.id, vendor_id, row.created_at, hold_minutes)
+                for row in await self._conn.execute(query)
+            )
+        held.sort(key=lambda order: order.created_at)
+        return held[:limit]

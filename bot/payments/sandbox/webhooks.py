@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.domain.money import Money
 from bot.payments.port import PaymentEvent, PaymentEventKind
-from bot.payments.sandbox.provider import NAME
+from bot.payments.sandbox.consts import NAME
 
 
 def make_event(

@@ -1,0 +1,3 @@
+"""The sandbox provider's names, written once."""
+
+NAME = "sandbox"
