@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class OutboxStatus(StrEnum):
+    """Where a queued message is: waiting, being sent, then WhatsApp's ticks, or failed / cancelled."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# WhatsApp's ticks, in order: a later one never goes back to an earlier one.
+TICKS = (OutboxStatus.SENT, OutboxStatus.DELIVERED, OutboxStatus.READ)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,9 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain.schedule import QuietHours
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    # Not sent: caught up after downtime (one catch-up instead of each missed one), or no longer due.
+    SKIPPED = "skipped"
 
 
 def out_of_quiet_hours(at: datetime, quiet: QuietHours | None, timezone: str) -> datetime:

@@ -4,16 +4,21 @@ Vendors type short commands from an admin phone (``acompte 12 30%``); customers 
 or two (``lien``, ``j'ai payé``). Both come in French or English, in any case, with or without accents:
 people type fast on phones and auto-correct adds or drops accents at random. Replies are rendered elsewhere
 from templates, so a failure here is a stable code (``Unparsed.problem``), never a sentence.
+
+Customer replies are read in ``customer_words``, and both compare words as ``words.normalise`` folds them;
+``parse_customer_reply``, ``CustomerIntent`` and ``normalise`` are still importable from here.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
+
+from bot.handlers.customer_words import CustomerIntent, parse_customer_reply
+from bot.handlers.words import normalise
 
 __all__ = [
     "CustomerIntent",
@@ -78,41 +83,6 @@ class Unparsed:
     verb: Verb | None
     problem: str
     language: str = "fr"
-
-
-class CustomerIntent(StrEnum):
-    """What a customer's short reply asks for; anything else is forwarded to the vendor."""
-
-    LINK = "link"
-    BALANCE = "balance"
-    PAID = "paid"
-    STOP = "stop"
-    START = "start"
-    OTHER = "other"
-
-
-# Typographic apostrophes and quotes, folded so "j’ai" and "j'ai" read alike. Applied before NFKD (which
-# turns the acute accent "´", often typed as an apostrophe, into a space) and after it (which turns a double
-# prime into two primes).
-_QUOTES: Final = str.maketrans(
-    {
-        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u02bc\u02b9\u00b4`", "'"),
-        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb", '"'),
-    }
-)
-
-
-def normalise(text: str) -> str:
-    """Case-, accent- and spacing-insensitive form of ``text``, the only form keywords are compared in.
-
-    NFKD splits accents off their letters (and reads full-width digits as digits), casefold lowers case,
-    combining marks are dropped, quotes folded, whitespace collapsed. Idempotent.
-    """
-    folded = unicodedata.normalize("NFKD", text.translate(_QUOTES)).casefold()
-    # casefold can produce new decomposable letters and marks ("İ" -> "i̇"), hence a second NFKD.
-    folded = unicodedata.normalize("NFKD", folded)
-    kept = "".join(char for char in folded if not unicodedata.combining(char))
-    return " ".join(kept.translate(_QUOTES).split())
 
 
 # Vendor keywords, already normalised, as (French, English). Words shared by both languages ("menu",
@@ -347,94 +317,3 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK, Verb.LANGUAGE}:
         return Unparsed(text, verb, "unexpected_argument", language)
     return _with_order(text, tokens, after + 1, verb, language, order)
-
-
-# Customer phrases, normalised and split into words (apostrophes split too: "j'ai" -> "j", "ai"), by
-# priority: STOP first, since an opt-out must never be missed.
-_INTENTS: Final[tuple[tuple[CustomerIntent, tuple[tuple[str, ...], ...]], ...]] = (
-    (
-        CustomerIntent.STOP,
-        (
-            ("stop",),
-            ("stopper",),
-            ("arret",),
-            ("arreter",),
-            ("unsubscribe",),
-            ("desabonner",),
-            ("desabonne",),
-            ("desabonnement",),
-            ("הסר",),
-            ("עצור",),
-        ),
-    ),
-    (
-        CustomerIntent.START,
-        (("start",), ("reprendre",), ("subscribe",), ("abonner",), ("reabonner",), ("הרשמה",)),
-    ),
-    (
-        CustomerIntent.PAID,
-        (
-            ("paye",),
-            ("payee",),
-            ("paid",),
-            ("regle",),
-            ("paiement", "effectue"),
-            ("paiement", "fait"),
-            ("payment", "made"),
-            ("payment", "sent"),
-            ("שילמתי",),
-            ("שולם",),
-        ),
-    ),
-    (
-        CustomerIntent.BALANCE,
-        (
-            ("solde",),
-            ("balance",),
-            ("reste",),
-            ("restant",),
-            ("combien",),
-            ("how", "much"),
-            ("remaining",),
-            ("יתרה",),
-            ("כמה",),
-        ),
-    ),
-    (CustomerIntent.LINK, (("lien",), ("liens",), ("link",), ("links",), ("קישור",), ("לינק",))),
-)
-# In a negated message ("pas encore payé", "not paid") a PAID keyword means the opposite. Other intents
-# survive negation: "pas reçu le lien" still wants the link, "non, stop" still opts out.
-_NEGATIONS: Final = frozenset(
-    {"pas", "ne", "n", "not", "non", "no", "jamais", "never", "didn", "didnt", "לא", "עוד"}
-)
-_NEGATABLE: Final = frozenset({CustomerIntent.PAID})
-# Intent is read from short messages only: in a longer one a keyword is usually incidental ("le lien ne
-# marche pas sur mon téléphone, je peux payer en espèces ?") and the vendor should read it.
-_SHORT_REPLY_WORDS: Final = 4
-_NOT_WORD: Final = re.compile(r"[^\w']|_")
-
-
-def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
-
-
-def parse_customer_reply(text: str) -> CustomerIntent:
-    """The intent of a customer's message. Never raises.
-
-    Rule: a message of at most four words (punctuation and emoji ignored, "j'ai" counting as one) carrying
-    one of the phrases above has that intent (first in priority order); anything longer, or without a
-    phrase, is OTHER and goes to the vendor.
-    """
-    words = [word.strip("'") for word in _NOT_WORD.sub(" ", normalise(text)).split()]
-    words = [word for word in words if word]
-    if not words or len(words) > _SHORT_REPLY_WORDS:
-        return CustomerIntent.OTHER
-    parts = [part for word in words for part in word.split("'") if part]
-    negated = not _NEGATIONS.isdisjoint(parts)
-    for intent, phrases in _INTENTS:
-        if negated and intent in _NEGATABLE:
-            continue
-        if any(_contains(parts, phrase) for phrase in phrases):
-            return intent
-    return CustomerIntent.OTHER

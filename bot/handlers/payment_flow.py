@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import DomainError, OrderNotFound, RequestAlreadyOpen
-from bot.domain.money import parse_amount_or_percent
+from bot.domain.money import parse_amount, parse_amount_or_percent
+from bot.handlers import callbacks
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.rendering import explain
@@ -22,7 +23,7 @@ TYPED_AMOUNT = "deposit_amount"
 
 
 async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order_service.OrderView, Ledger]:
-    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), number)
+    view = await order_service.show_order(deps.payments.uow, actor.vendor, number)
     view.order.check_payable(actor.vendor.payment.confirmation_rule)
     ledger = view.ledger
     if ledger is None:  # pragma: no cover - check_payable refuses orders without a price
@@ -32,12 +33,12 @@ async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order
 
 async def offer_resend(deps: ChatDeps, actor: AdminActor, number: int, error: RequestAlreadyOpen) -> None:
     """Everything left is already asked by an open link: say so, and offer to send that link again."""
-    buttons = ((f"resend:{number}", admin_text(actor.vendor, "button_resend")),)
+    buttons = ((callbacks.encode(callbacks.Resend(number)), admin_text(actor.vendor, "button_resend")),)
     await deps.queue([to_admin(actor, "request_open", buttons=buttons, order=f"#{number}", **error.params)])
 
 
 async def resend(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    sent = await reminder_service.remind_now(deps.payments.uow, str(actor.vendor.id), number, deps.clock())
+    sent = await reminder_service.remind_now(deps.payments.uow, actor.vendor, number, deps.clock())
     await deps.queue([to_admin(actor, "reminder_sent", order=f"#{number}", count=sent)])
 
 
@@ -50,9 +51,12 @@ async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
         await offer_resend(deps, actor, number, error)
         return
     buttons = (
-        (f"pay:{number}:full", admin_text(actor.vendor, "button_full")),
-        (f"pay:{number}:deposit", admin_text(actor.vendor, "button_deposit")),
-        (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+        (callbacks.encode(callbacks.PayChoice(number, "full")), admin_text(actor.vendor, "button_full")),
+        (
+            callbacks.encode(callbacks.PayChoice(number, "deposit")),
+            admin_text(actor.vendor, "button_deposit"),
+        ),
+        (callbacks.encode(callbacks.PayChoice(number, "cancel")), admin_text(actor.vendor, "button_cancel")),
     )
     await deps.queue(
         [
@@ -78,12 +82,15 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     picks = ledger.quick_picks()
     if all(amount != default for _, amount in picks):
         title = admin_text(actor.vendor, "row_amount", amount=default)
-        rows.append((f"amt:{number}:{default.amount}", title, admin_text(actor.vendor, "row_default")))
+        pick = callbacks.encode(callbacks.AmountPick(number, f"{default.amount}"))
+        rows.append((pick, title, admin_text(actor.vendor, "row_default")))
     for percent, amount in picks:
         note = admin_text(actor.vendor, "row_default") if amount == default else None
         title = admin_text(actor.vendor, "row_amount", percent=str(percent), amount=amount)
-        rows.append((f"amt:{number}:{amount.amount}", title, note))
-    rows.append((f"other:{number}", admin_text(actor.vendor, "row_other"), None))
+        rows.append((callbacks.encode(callbacks.AmountPick(number, f"{amount.amount}")), title, note))
+    rows.append(
+        (callbacks.encode(callbacks.OtherAmount(number)), admin_text(actor.vendor, "row_other"), None)
+    )
     menu = (
         admin_text(actor.vendor, "button_choose"),
         admin_text(actor.vendor, "button_deposit"),
@@ -149,8 +156,11 @@ async def confirm_step(
         deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM, state, deps.clock(), FLOW_LIFETIME
     )
     buttons = (
-        (f"ok:{number}:{ask.value}:{amount.amount}", admin_text(actor.vendor, "button_confirm")),
-        (f"pay:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+        (
+            callbacks.encode(callbacks.ConfirmRequest(number, ask, f"{amount.amount}")),
+            admin_text(actor.vendor, "button_confirm"),
+        ),
+        (callbacks.encode(callbacks.PayChoice(number, "cancel")), admin_text(actor.vendor, "button_cancel")),
     )
     await deps.queue([to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=amount)])
 
@@ -162,10 +172,9 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
     if taken is None or taken.state != expected:
         await deps.queue([to_admin(actor, "stale_confirmation", order=f"#{number}")])
         return
-    typed = amount_text if ask is AskKind.DEPOSIT else None
-    outcome = await payment_service.request_payment(deps.payments, str(actor.vendor.id), number, ask, typed)
+    typed = parse_amount(amount_text, actor.vendor.currency) if ask is AskKind.DEPOSIT else None
+    outcome = await payment_service.request_payment(deps.payments, actor.vendor, number, ask, typed)
     deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
-    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), number)
     await deps.queue(
         [
             to_admin(
@@ -174,9 +183,9 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
                 kind=outcome.transaction.type.value,
                 amount=outcome.transaction.amount,
                 order=outcome.order.reference,
-                customer=f"+{view.customer.phone}",
+                customer=f"+{outcome.customer.phone}",
                 url=outcome.url,
-                status=view.order.status.value,
+                status=outcome.order.status.value,
             )
         ]
     )
@@ -187,27 +196,22 @@ async def cancel(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     await deps.queue([to_admin(actor, "flow_cancelled", order=f"#{number}")])
 
 
-async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
-    """A click on one of this flow's buttons or list rows (ids like ``pay:12:deposit``)."""
-    parts = choice.split(":")
-    if len(parts) < 2 or not parts[1].isdigit():
-        await deps.queue([to_admin(actor, "help")])
-        return
-    action, number = parts[0], int(parts[1])
-    if action == "pay" and len(parts) == 3:
-        if parts[2] == "full":
+async def on_choice(deps: ChatDeps, actor: AdminActor, choice: callbacks.Callback) -> None:
+    """A tap on one of this flow's buttons or list rows."""
+    match choice:
+        case callbacks.PayChoice(number, "full"):
             await confirm_step(deps, actor, number, AskKind.FULL, None)
-        elif parts[2] == "deposit":
+        case callbacks.PayChoice(number, "deposit"):
             await deposit_menu(deps, actor, number)
-        else:
+        case callbacks.PayChoice(number, _):
             await cancel(deps, actor, number)
-    elif action == "amt" and len(parts) == 3:
-        await confirm_step(deps, actor, number, AskKind.DEPOSIT, parts[2])
-    elif action == "other":
-        await ask_amount(deps, actor, number)
-    elif action == "resend":
-        await resend(deps, actor, number)
-    elif action == "ok" and len(parts) == 4 and parts[2] in {a.value for a in AskKind}:
-        await confirm(deps, actor, number, AskKind(parts[2]), parts[3])
-    else:
-        await deps.queue([to_admin(actor, "help")])
+        case callbacks.AmountPick(number, amount):
+            await confirm_step(deps, actor, number, AskKind.DEPOSIT, amount)
+        case callbacks.OtherAmount(number):
+            await ask_amount(deps, actor, number)
+        case callbacks.Resend(number):
+            await resend(deps, actor, number)
+        case callbacks.ConfirmRequest(number, ask, amount):
+            await confirm(deps, actor, number, ask, amount)
+        case _:
+            await deps.queue([to_admin(actor, "help")])

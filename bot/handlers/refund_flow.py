@@ -4,25 +4,28 @@ give back, [Confirmer le remboursement] [Annuler], then the refund. Like the Pay
 
 from __future__ import annotations
 
+from bot.handlers import callbacks
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.services import conversations, refunds
 from bot.services.chat import AdminActor
 
 CONFIRM_REFUND = "confirm_refund"
-PREFIX = "rf"
 
 
 async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str | None) -> None:
-    seen = await refunds.preview(deps.payments, str(actor.vendor.id), number, amount_text)
+    seen = await refunds.preview(deps.payments, actor.vendor, number, amount_text)
     amount = f"{seen.amount.amount}"
     await conversations.start(
         deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, {"order": number, "amount": amount},
         deps.clock(), FLOW_LIFETIME,
     )  # fmt: skip
     buttons = (
-        (f"{PREFIX}:{number}:{amount}", admin_text(actor.vendor, "button_refund")),
-        (f"{PREFIX}:{number}:cancel", admin_text(actor.vendor, "button_cancel")),
+        (
+            callbacks.encode(callbacks.ConfirmRefund(number, amount)),
+            admin_text(actor.vendor, "button_refund"),
+        ),
+        (callbacks.encode(callbacks.CancelRefund(number)), admin_text(actor.vendor, "button_cancel")),
     )
     parts = [
         {"kind": t.type.value, "amount": share, "method": t.payment_method, "provider": t.provider}
@@ -54,7 +57,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: s
         await deps.queue([to_admin(actor, "stale_refund", order=f"#{number}")])
         return
     outcome = await refunds.refund(
-        deps.payments, str(actor.vendor.id), number, amount_text, requested_by=f"+{actor.phone}"
+        deps.payments, actor.vendor, number, amount_text, requested_by=f"+{actor.phone}"
     )
     ledger = outcome.ledger
     await deps.queue(
@@ -73,15 +76,13 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: s
     )
 
 
-async def on_choice(deps: ChatDeps, actor: AdminActor, choice: str) -> None:
-    """``rf:12:20.00`` confirms, ``rf:12:cancel`` drops the refund."""
-    parts = choice.split(":")
-    if len(parts) != 3 or not parts[1].isdigit():
-        await deps.queue([to_admin(actor, "help")])
-        return
-    number = int(parts[1])
-    if parts[2] == "cancel":
-        await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone)
-        await deps.queue([to_admin(actor, "refund_cancelled", order=f"#{number}")])
-        return
-    await confirm(deps, actor, number, parts[2])
+async def on_choice(deps: ChatDeps, actor: AdminActor, choice: callbacks.Callback) -> None:
+    """[Oui, rembourser] confirms, [Annuler] drops the refund."""
+    match choice:
+        case callbacks.CancelRefund(number):
+            await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone)
+            await deps.queue([to_admin(actor, "refund_cancelled", order=f"#{number}")])
+        case callbacks.ConfirmRefund(number, amount):
+            await confirm(deps, actor, number, amount)
+        case _:
+            await deps.queue([to_admin(actor, "help")])

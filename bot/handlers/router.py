@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain.errors import DomainError
-from bot.handlers import customer, payment_flow, refund_flow, vendor
+from bot.handlers import callbacks, customer, payment_flow, refund_flow, vendor
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
@@ -32,12 +32,16 @@ async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
             await deps.queue([to_admin(actor, "interrupted", said=said)])
             return
         try:
-            if inbound.choice is not None and inbound.choice.startswith(f"{refund_flow.PREFIX}:"):
-                await refund_flow.on_choice(deps, actor, inbound.choice)
-            elif inbound.choice is not None:
-                await payment_flow.on_choice(deps, actor, inbound.choice)
-            else:
+            if inbound.choice is None:
                 await vendor.on_text(deps, actor, inbound)
+                return
+            choice = callbacks.decode(inbound.choice)
+            if isinstance(choice, callbacks.ConfirmRefund | callbacks.CancelRefund):
+                await refund_flow.on_choice(deps, actor, choice)
+            elif choice is not None:
+                await payment_flow.on_choice(deps, actor, choice)
+            else:
+                await deps.queue([to_admin(actor, "help")])
         except DomainError as error:
             await deps.queue([to_admin(actor, "refused", problem=explain(error, actor.vendor.locale))])
     elif isinstance(actor, CustomerActor):

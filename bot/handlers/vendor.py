@@ -16,10 +16,10 @@ from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
-from bot.services import acceptance, conversations
+from bot.services import acceptance, closing, conversations
+from bot.services import cash as cash_service
 from bot.services import customers as customer_service
 from bot.services import orders as order_service
-from bot.services import payments as payment_service
 from bot.services import providers as provider_service
 from bot.services import reminders as reminder_service
 from bot.services.chat import AdminActor
@@ -46,7 +46,7 @@ async def show_help(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
 
 
 async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
-    orders = await order_service.list_orders(deps.payments.uow, str(actor.vendor.id), ACTIVE, limit=20)
+    orders = await order_service.list_orders(deps.payments.uow, actor.vendor, ACTIVE, limit=20)
     rows = [
         {"order": o.reference, "status": o.status.value, "price": o.price or "", "label": o.label}
         for o in orders
@@ -74,7 +74,7 @@ def _sent(actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
 async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     accept = actor.vendor.payment.confirmation_rule is ConfirmationRule.IMMEDIATE
     accepted = await acceptance.create_order(
-        deps.payments, str(actor.vendor.id), command.phone or "", command.amount, command.label, accept
+        deps.payments, actor.vendor, command.phone or "", command.amount, command.label, accept
     )
     order = accepted.order
     await deps.queue(
@@ -95,7 +95,7 @@ async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
 
 
 async def accept(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    accepted = await acceptance.accept_order(deps.payments, str(actor.vendor.id), _number(command))
+    accepted = await acceptance.accept_order(deps.payments, actor.vendor, _number(command))
     order = accepted.order
     await deps.queue(
         [
@@ -130,8 +130,8 @@ async def balance(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> 
 
 
 async def cash(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    cash = await payment_service.record_cash_payment(
-        deps.payments, str(actor.vendor.id), _number(command), command.amount
+    cash = await cash_service.record_cash_payment(
+        deps.payments, actor.vendor, _number(command), command.amount
     )
     ledger = cash.ledger
     cancelled = [{"kind": t.type.value, "amount": t.amount} for t in cash.cancelled]
@@ -161,7 +161,7 @@ def _invoice(view: order_service.OrderView, transaction_id: uuid.UUID) -> dict[s
 
 
 async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    view = await order_service.show_order(deps.payments.uow, str(actor.vendor.id), _number(command))
+    view = await order_service.show_order(deps.payments.uow, actor.vendor, _number(command))
     ledger = view.ledger
     transactions = []
     for t in view.transactions:
@@ -207,36 +207,34 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
 
 
 async def cancel(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    cancelled = await payment_service.cancel_requests(deps.payments, str(actor.vendor.id), _number(command))
+    cancelled = await closing.cancel_requests(deps.payments, actor.vendor, _number(command))
     items = [{"kind": t.type.value, "amount": t.amount} for t in cancelled]
     await deps.queue([to_admin(actor, "requests_cancelled", order=f"#{_number(command)}", requests=items)])
 
 
 async def ship(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     order = await order_service.advance_order(
-        deps.payments.uow, str(actor.vendor.id), _number(command), "ship", deps.clock()
+        deps.payments.uow, actor.vendor, _number(command), "ship", deps.clock()
     )
     await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
 
 
 async def done(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     order = await order_service.advance_order(
-        deps.payments.uow, str(actor.vendor.id), _number(command), "complete", deps.clock()
+        deps.payments.uow, actor.vendor, _number(command), "complete", deps.clock()
     )
     await deps.queue([to_admin(actor, "order_moved", order=order.reference, status=order.status.value)])
 
 
 async def remind(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
-    sent = await reminder_service.remind_now(
-        deps.payments.uow, str(actor.vendor.id), _number(command), deps.clock()
-    )
+    sent = await reminder_service.remind_now(deps.payments.uow, actor.vendor, _number(command), deps.clock())
     await deps.queue([to_admin(actor, "reminder_sent", order=f"#{_number(command)}", count=sent)])
 
 
 async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     on = bool(command.switch)
     await reminder_service.switch_reminders(
-        deps.payments.uow, str(actor.vendor.id), _number(command), on, deps.clock()
+        deps.payments.uow, actor.vendor, _number(command), on, deps.clock()
     )
     await deps.queue([to_admin(actor, "reminders_switched", order=f"#{_number(command)}", on=on)])
 
@@ -248,7 +246,7 @@ async def refund(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
 async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     customer = await customer_service.set_customer(
         deps.payments.uow,
-        str(actor.vendor.id),
+        actor.vendor,
         command.phone or "",
         [("locale", command.locale or "")],
         deps.clock(),
@@ -259,7 +257,7 @@ async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand
 
 
 async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
-    check = await provider_service.check_provider(deps.payments, str(actor.vendor.id))
+    check = await provider_service.check_provider(deps.payments, actor.vendor)
     await deps.queue(
         [
             to_admin(

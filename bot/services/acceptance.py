@@ -14,6 +14,7 @@ from bot.domain.order import Order, OrderStatus
 from bot.domain.vendor import Vendor
 from bot.services import orders, payments
 from bot.services.context import PaymentDeps
+from bot.services.vendors import VendorRef
 
 log = logging.getLogger(__name__)
 _ASKS = {
@@ -33,7 +34,7 @@ class Accepted:
 
 async def create_order(
     deps: PaymentDeps,
-    vendor_reference: str | None,
+    vendor_reference: VendorRef,
     customer_phone: str,
     price_text: str | None,
     label: str,
@@ -45,7 +46,7 @@ async def create_order(
     return await _after_acceptance(deps, order)
 
 
-async def accept_order(deps: PaymentDeps, vendor_reference: str | None, number: int) -> Accepted:
+async def accept_order(deps: PaymentDeps, vendor_reference: VendorRef, number: int) -> Accepted:
     order = await orders.accept_order(deps.uow, vendor_reference, number, deps.clock())
     return await _after_acceptance(deps, order)
 
@@ -65,7 +66,7 @@ async def _request(deps: PaymentDeps, vendor: Vendor, order: Order) -> Accepted:
     if ask is None:
         return Accepted(order)
     try:
-        outcome = await payments.request_payment(deps, str(vendor.id), order.number, ask)
+        outcome = await payments.request_payment(deps, vendor, order.number, ask)
     except DomainError as error:
         log.warning("automatic request for order %s not made: %s", order.reference, error)
         return Accepted(order, problem=error)

@@ -9,17 +9,17 @@ from bot.domain.customer import Customer, apply_customer_setting
 from bot.domain.errors import CustomerNotFound
 from bot.domain.phone import normalise_phone
 from bot.domain.vendor import CUSTOMER_LOCALES
-from bot.services.vendors import find_vendor
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWorkFactory
 
 
-async def list_customers(uow_factory: UnitOfWorkFactory, vendor_reference: str | None) -> list[Customer]:
+async def list_customers(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef) -> list[Customer]:
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         return await uow.customers.for_vendor(vendor.id)
 
 
-async def show_customer(uow_factory: UnitOfWorkFactory, vendor_reference: str | None, phone: str) -> Customer:
+async def show_customer(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, phone: str) -> Customer:
     number = normalise_phone(phone)
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
@@ -31,7 +31,7 @@ async def show_customer(uow_factory: UnitOfWorkFactory, vendor_reference: str | 
 
 async def set_customer(
     uow_factory: UnitOfWorkFactory,
-    vendor_reference: str | None,
+    vendor_reference: VendorRef,
     phone: str,
     pairs: Sequence[tuple[str, str]],
     now: datetime,

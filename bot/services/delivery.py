@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.outgoing import TICKS, OutboxStatus
 from bot.services.messages import delivery_failure_notes
 from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 RE_ENGAGEMENT = 131047
-TICKS = ("sent", "delivered", "read")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +28,15 @@ async def apply_statuses(uow: UnitOfWork, statuses: list[DeliveryStatus], now: d
     ``replay_early_statuses`` once the sender records the send."""
     rows = await uow.outbox.by_wamids(list({item.wamid for item in statuses}))
     outcomes = []
-    ticks: dict[str, list[int]] = {status: [] for status in TICKS}
+    ticks: dict[OutboxStatus, list[int]] = {status: [] for status in TICKS}
     for item in statuses:
         row = rows.get(item.wamid)
         if row is None:
             outcomes.append("unknown")
         elif item.status in TICKS:
-            ticks[item.status].append(row.id)
+            ticks[OutboxStatus(item.status)].append(row.id)
             outcomes.append(item.status)
-        elif item.status == "failed" and row.status in TICKS:
+        elif item.status == OutboxStatus.FAILED and row.status in TICKS:
             # Only a message out at WhatsApp can fail there: one queued again (a 131047 resend as
             # template) or being sent is not failed by a late report on its earlier attempt.
             outcomes.append(await _failed(uow, row, item.error_code, now))

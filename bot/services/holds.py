@@ -16,8 +16,8 @@ from bot.domain.order import OrderStatus
 from bot.payments.port import ProviderError
 from bot.rendering import render_for
 from bot.services import messages
+from bot.services.closing import close_requests, deactivate_at_provider
 from bot.services.context import PaymentDeps
-from bot.services.payments import close_requests, deactivate_at_provider
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from bot.domain.outgoing import OutboxStatus
 from bot.payments.port import PaymentEvent
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
@@ -113,5 +114,8 @@ class QueueHealth:
 async def queue_health(uow_factory: UnitOfWorkFactory) -> QueueHealth:
     async with uow_factory() as uow:
         waiting, given_up = await uow.inbox.unprocessed_counts()
-        outbox = await uow.outbox.counts_by_status(["pending", "sending", "failed"])
-    return QueueHealth(waiting, given_up, outbox["pending"] + outbox["sending"], outbox["failed"])
+        outbox = await uow.outbox.counts_by_status(
+            [OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED]
+        )
+    waiting_to_send = outbox[OutboxStatus.PENDING] + outbox[OutboxStatus.SENDING]
+    return QueueHealth(waiting, given_up, waiting_to_send, outbox[OutboxStatus.FAILED])

@@ -14,7 +14,8 @@ from bot.domain.order import Order, OrderStatus
 from bot.domain.phone import normalise_phone
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
-from bot.services.vendors import find_vendor
+from bot.domain.vendor import Vendor
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.repositories.invoices import InvoiceRecord
 from bot.store.repositories.reminders import ReminderRow
 from bot.store.repositories.transactions import PaymentLinkRecord
@@ -40,7 +41,7 @@ class OrderView:
 
 async def create_order(
     uow_factory: UnitOfWorkFactory,
-    vendor_reference: str | None,
+    vendor_reference: VendorRef,
     customer_phone: str,
     price_text: str | None,
     label: str,
@@ -73,19 +74,20 @@ async def create_order(
         return order
 
 
-async def _get_order(uow: UnitOfWork, vendor_id: uuid.UUID, number: int, *, lock: bool = False) -> Order:
-    order = await uow.orders.by_number(vendor_id, number, for_update=lock)
+async def order_by_number(uow: UnitOfWork, vendor: Vendor, number: int, *, lock: bool = False) -> Order:
+    """The vendor's order ``number`` (locked for the transaction with ``lock``), or OrderNotFound."""
+    order = await uow.orders.by_number(vendor.id, number, for_update=lock)
     if order is None:
         raise OrderNotFound(order=f"#{number}")
     return order
 
 
 async def accept_order(
-    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, now: datetime
+    uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, number: int, now: datetime
 ) -> Order:
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await _get_order(uow, vendor.id, number, lock=True)
+        order = await order_by_number(uow, vendor, number, lock=True)
         order.accept(now)
         await uow.orders.update(order)
         await uow.commit()
@@ -94,7 +96,7 @@ async def accept_order(
 
 async def list_orders(
     uow_factory: UnitOfWorkFactory,
-    vendor_reference: str | None,
+    vendor_reference: VendorRef,
     statuses: set[OrderStatus] | None = None,
     limit: int = 50,
 ) -> list[Order]:
@@ -103,10 +105,10 @@ async def list_orders(
         return await uow.orders.recent(vendor.id, statuses, limit)
 
 
-async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int) -> OrderView:
+async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, number: int) -> OrderView:
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await _get_order(uow, vendor.id, number)
+        order = await order_by_number(uow, vendor, number)
         customer = await uow.customers.get(order.customer_id)
         if customer is None:  # pragma: no cover - a foreign key guarantees it
             raise OrderNotFound(order=order.reference)
@@ -122,12 +124,12 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: str | Non
 
 
 async def advance_order(
-    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, step: str, now: datetime
+    uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, number: int, step: str, now: datetime
 ) -> Order:
     """Moves a paid order on: ``ship`` (paid -> in_delivery) or ``complete`` (in_delivery -> completed)."""
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await _get_order(uow, vendor.id, number, lock=True)
+        order = await order_by_number(uow, vendor, number, lock=True)
         if step == "ship":
             order.ship(now)
         else:

@@ -1,4 +1,4 @@
-"""Payment requests: ask the customer for money, cancel a request, take cash, refund.
+"""Payment requests: ask the customer for money and complete requests a crash left without a link.
 
 ``request_payment`` follows three steps so that no network call happens inside a database
 transaction and a crash at any point loses nothing:
@@ -12,33 +12,28 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from bot.domain.customer import Customer
-from bot.domain.deposit import AskKind, Ledger, settlement_type
+from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import (
-    AmountExceedsBalance,
     DomainError,
     NoOpenRequest,
-    NothingToRequest,
-    OrderNotFound,
     PaymentLinkDelayed,
     PaymentLinkFailed,
 )
-from bot.domain.money import Money, Percent, parse_amount, parse_amount_or_percent
+from bot.domain.money import Money, Percent, parse_amount_or_percent
 from bot.domain.order import Order
-from bot.domain.transaction import CASH_REGISTER, PaymentTransaction, TransactionStatus
-from bot.domain.vendor import ProviderName, Vendor
+from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.vendor import Vendor
 from bot.payments.port import LinkRequest, PaymentProvider, ProviderError
 from bot.services import messages
 from bot.services.context import PaymentDeps, with_retries
-from bot.services.invoices import issue_invoice
+from bot.services.orders import order_by_number
 from bot.services.providers import ensure_provider_client
-from bot.services.vendors import find_vendor
-from bot.store.repositories.transactions import PaymentLinkRecord
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -46,12 +41,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RequestOutcome:
+    """What the vendor's reply needs: the order, the request, its link and who it went to."""
+
     order: Order
     transaction: PaymentTransaction
     url: str
+    customer: Customer
 
 
-def _new_transaction(
+def new_request(
     vendor: Vendor, order: Order, ledger: Ledger, amount: Money, now: datetime, provider: str | None
 ) -> PaymentTransaction:
     """A pending request of ``amount``, typed and labelled as the source does (Acompte, Solde, ...)."""
@@ -71,30 +69,26 @@ def _new_transaction(
     )
 
 
-async def _order(uow: UnitOfWork, vendor: Vendor, number: int) -> Order:
-    order = await uow.orders.by_number(vendor.id, number, for_update=True)
-    if order is None:
-        raise OrderNotFound(order=f"#{number}")
-    return order
-
-
 async def request_payment(
-    deps: PaymentDeps, vendor_reference: str | None, number: int, ask: AskKind, typed: str | None = None
+    deps: PaymentDeps,
+    vendor_reference: VendorRef,
+    number: int,
+    ask: AskKind,
+    typed: str | Money | Percent | None = None,
 ) -> RequestOutcome:
-    """Asks the customer of order ``number`` for a deposit (an amount or ``30%``), the full price or the
-    balance; returns the transaction and its link once the customer's message is queued."""
+    """Asks the customer of order ``number`` for a deposit (an amount, or ``30%``, typed or already
+    read), the full price or the balance; returns the transaction and its link once the customer's
+    message is queued."""
     now = deps.clock()
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await _order(uow, vendor, number)
+        order = await order_by_number(uow, vendor, number, lock=True)
         price = order.check_payable(vendor.payment.confirmation_rule)
         ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
-        wanted: Money | Percent | None = None
-        if typed is not None:
-            wanted = parse_amount_or_percent(typed, vendor.currency)
+        wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
         amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
         provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-        transaction = _new_transaction(vendor, order, ledger, amount, now, provider.name)
+        transaction = new_request(vendor, order, ledger, amount, now, provider.name)
         await uow.transactions.add(transaction)
         customer = await uow.customers.get(order.customer_id)
         if customer is None:  # pragma: no cover - a foreign key guarantees it
@@ -103,7 +97,7 @@ async def request_payment(
     url = await _link_and_message(
         deps, provider, transaction.id, _RequestParts(transaction, order, vendor, customer)
     )
-    return RequestOutcome(order, transaction, url)
+    return RequestOutcome(order, transaction, url, customer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,147 +254,3 @@ async def complete_unlinked_requests(deps: PaymentDeps, grace: timedelta = timed
         except (DomainError, ProviderError) as error:
             log.warning("could not complete request %s: %s", transaction.id, error)
     return completed
-
-
-async def cancel_requests(
-    deps: PaymentDeps, vendor_reference: str | None, number: int
-) -> list[PaymentTransaction]:
-    """Cancels the order's open requests: their links stop working first, then the rows change."""
-    async with deps.uow() as uow:
-        vendor = await find_vendor(uow, vendor_reference)
-        order = await _order(uow, vendor, number)
-        open_requests = [t for t in await uow.transactions.for_order(order.id) if t.is_open]
-        if not open_requests:
-            raise NoOpenRequest(order=order.reference)
-        provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-        link_ids = [t.payment_link_id for t in open_requests if t.payment_link_id is not None]
-        links = await uow.transactions.links(link_ids)
-    await deactivate_at_provider(deps, provider, links)
-    now = deps.clock()
-    async with deps.uow() as uow:
-        await uow.orders.get(order.id, for_update=True)
-        fresh = [await uow.transactions.get(stale.id) for stale in open_requests]
-        cancelled = await close_requests(uow, [t for t in fresh if t is not None], now)
-        await uow.commit()
-    return cancelled
-
-
-async def deactivate_at_provider(
-    deps: PaymentDeps, provider: PaymentProvider, links: Mapping[uuid.UUID, PaymentLinkRecord]
-) -> None:
-    """Stops the provider's pages of these links first, so that no payment can start meanwhile."""
-    for link in links.values():
-        if link.active and link.provider == provider.name:
-            await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
-
-
-async def close_requests(
-    uow: UnitOfWork, transactions: list[PaymentTransaction], now: datetime, *, expire: bool = False
-) -> list[PaymentTransaction]:
-    """Cancels (or expires) those of ``transactions`` still open: their links stop working and their
-    reminders are cancelled. Runs under the order's lock; returns the requests it closed."""
-    closed = []
-    for transaction in transactions:
-        if not transaction.is_open:
-            continue
-        if expire:
-            transaction.expire(now)
-        else:
-            transaction.cancel(now)
-        await uow.transactions.update(transaction)
-        if transaction.payment_link_id is not None:
-            await uow.links.deactivate(transaction.payment_link_id, now)
-        await uow.reminders.cancel_pending(transaction.id, now)
-        closed.append(transaction)
-    return closed
-
-
-@dataclass(frozen=True, slots=True)
-class CashOutcome:
-    order: Order
-    transaction: PaymentTransaction
-    ledger: Ledger
-    # Open requests the cash made too much (their links stopped): the customer must not pay them as well.
-    cancelled: list[PaymentTransaction]
-
-
-def _crowded_out(
-    transactions: list[PaymentTransaction], ledger: Ledger, cash: Money
-) -> list[PaymentTransaction]:
-    """The open requests, the newest first, that no longer fit once ``cash`` is paid: what stays
-    requested never goes over what stays to pay."""
-    room = ledger.balance - cash
-    pending = ledger.pending
-    crowded = []
-    for transaction in sorted(
-        (t for t in transactions if t.is_open), key=lambda t: t.created_at, reverse=True
-    ):
-        if pending <= room:
-            break
-        crowded.append(transaction)
-        pending = pending - transaction.amount
-    return crowded
-
-
-def _cash_amount(ledger: Ledger, typed: str | None, currency: str) -> Money:
-    """What was taken at the register: by default all that is left to pay, never more."""
-    if ledger.balance.is_zero():
-        raise NothingToRequest(price=ledger.price, paid=ledger.paid, pending=ledger.pending)
-    amount = ledger.balance if typed is None else parse_amount(typed, currency)
-    if amount > ledger.balance:
-        raise AmountExceedsBalance(
-            amount=amount, available=ledger.balance, pending=ledger.pending, has_pending=False
-        )
-    return amount
-
-
-async def record_cash_payment(
-    deps: PaymentDeps, vendor_reference: str | None, number: int, typed: str | None = None
-) -> CashOutcome:
-    """Records money taken at the register (``payment_method = cash_register``), by default all that is
-    left to pay. Open requests it makes too much are cancelled, their links stopped first."""
-    async with deps.uow() as uow:
-        vendor = await find_vendor(uow, vendor_reference)
-        order = await _order(uow, vendor, number)
-        price = order.check_payable(vendor.payment.confirmation_rule)
-        transactions = await uow.transactions.for_order(order.id)
-        ledger = Ledger.of(price, transactions)
-        crowded = _crowded_out(transactions, ledger, _cash_amount(ledger, typed, vendor.currency))
-        if crowded:
-            provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-            links = await uow.transactions.links([t.payment_link_id for t in crowded if t.payment_link_id])
-    if crowded:
-        await deactivate_at_provider(deps, provider, links)
-    now = deps.clock()
-    async with deps.uow() as uow:
-        order = await _order(uow, vendor, number)
-        price = order.check_payable(vendor.payment.confirmation_rule)
-        transactions = await uow.transactions.for_order(order.id)
-        ledger = Ledger.of(price, transactions)
-        amount = _cash_amount(ledger, typed, vendor.currency)
-        fresh = {t.id: t for t in transactions}
-        cancelled = await close_requests(uow, [fresh[t.id] for t in crowded if t.id in fresh], now)
-        # With iCount the cash is booked there too (a receipt): the transaction names it for the invoice pass.
-        books = vendor.payment.provider is ProviderName.ICOUNT
-        transaction = _new_transaction(
-            vendor, order, ledger, amount, now, ProviderName.ICOUNT.value if books else None
-        )
-        transaction.mark_paid(now, CASH_REGISTER, None)
-        await uow.transactions.add(transaction)
-        transactions.append(transaction)
-        after = Ledger.of(price, transactions)
-        if after.is_covered and order.settle(after.paid, settlement_type(transactions), now):
-            await uow.orders.update(order)
-        customer = await uow.customers.get(order.customer_id)
-        if customer is None:  # pragma: no cover
-            raise LookupError(order.customer_id)
-        await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, after), now)
-        await uow.commit()
-    if books:
-        try:
-            await issue_invoice(deps, transaction.id)
-        except (ProviderError, DomainError, ValueError) as error:
-            log.warning(
-                "receipt of cash payment %s delayed (invoice pass retries): %s", transaction.id, error
-            )
-    return CashOutcome(order, transaction, after, cancelled)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.domain.errors import DomainError, ProviderNotConfigured
 from bot.payments.port import ClientDetails, ClientSync, ConnectionCheck, PaymentProvider, ProviderError
 from bot.services.context import PaymentDeps, with_retries
-from bot.services.vendors import find_vendor
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class ProviderCheck:
     detail: str | None = None
 
 
-async def check_provider(deps: PaymentDeps, vendor_reference: str | None) -> ProviderCheck:
+async def check_provider(deps: PaymentDeps, vendor_reference: VendorRef) -> ProviderCheck:
     """The connection test: the vendor's credentials tried at its provider (iCount: ``auth/info``)."""
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)

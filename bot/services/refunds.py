@@ -22,7 +22,6 @@ from bot.domain.errors import (
     DomainError,
     NothingToRefund,
     NoUnknownRefund,
-    OrderNotFound,
     RefundFailed,
     RefundNotSupported,
     RefundPending,
@@ -37,8 +36,9 @@ from bot.domain.vendor import Vendor
 from bot.payments.port import Invoicing, PaidPayment, PaymentProvider, ProviderError, RefundAttempt, Refunds
 from bot.services.context import PaymentDeps
 from bot.services.invoices import paid_payment
+from bot.services.orders import order_by_number
 from bot.services.settlement import record_refund_success
-from bot.services.vendors import find_vendor
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,6 @@ class RefundOutcome:
         return self.ledger.refunded
 
 
-async def _locked_order(uow: UnitOfWork, vendor: Vendor, number: int) -> Order:
-    order = await uow.orders.by_number(vendor.id, number, for_update=True)
-    if order is None:
-        raise OrderNotFound(order=f"#{number}")
-    return order
-
-
 def _route(vendor: Vendor, transaction: PaymentTransaction, provider: PaymentProvider | None) -> None:
     """Refuses a payment no refund path can give back (a provider the vendor no longer uses, or one
     that cannot refund)."""
@@ -104,14 +97,12 @@ async def _provider(deps: PaymentDeps, uow: UnitOfWork, vendor: Vendor) -> Payme
 
 
 async def preview(
-    deps: PaymentDeps, vendor_reference: str | None, number: int, amount_text: str | None
+    deps: PaymentDeps, vendor_reference: VendorRef, number: int, amount_text: str | None
 ) -> RefundPreview:
     """Checks a refund the vendor is about to confirm; nothing is changed."""
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number)
-        if order is None:
-            raise OrderNotFound(order=f"#{number}")
+        order = await order_by_number(uow, vendor, number)
         transactions = await uow.transactions.for_order(order.id)
         in_flight = in_flight_by_transaction(await uow.refunds.for_order(order.id))
         provider = await _provider(deps, uow, vendor)
@@ -149,7 +140,7 @@ def _preview(
 
 async def refund(
     deps: PaymentDeps,
-    vendor_reference: str | None,
+    vendor_reference: VendorRef,
     number: int,
     amount_text: str | None = None,
     requested_by: str = BY_CLI,
@@ -162,7 +153,7 @@ async def refund(
     now = deps.clock()
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await _locked_order(uow, vendor, number)
+        order = await order_by_number(uow, vendor, number, lock=True)
         transactions = await uow.transactions.for_order(order.id)
         in_flight = in_flight_by_transaction(await uow.refunds.for_order(order.id))
         provider = await _provider(deps, uow, vendor)
@@ -272,15 +263,13 @@ async def _record(deps: PaymentDeps, refund_id: uuid.UUID, attempt: RefundAttemp
     return row
 
 
-async def resolve_order_refunds(deps: PaymentDeps, vendor_reference: str | None, number: int) -> None:
+async def resolve_order_refunds(deps: PaymentDeps, vendor_reference: VendorRef, number: int) -> None:
     """Before a new refund: the order's refunds of unknown outcome are checked at the provider. One found
     made or not made is reported (RefundResolved) and nothing new is done, since the vendor asking again
     may mean that same refund; one still unknown, or being asked right now, stops it (RefundPending)."""
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number)
-        if order is None:
-            raise OrderNotFound(order=f"#{number}")
+        order = await order_by_number(uow, vendor, number)
         waiting = [r for r in await uow.refunds.for_order(order.id) if r.in_flight]
     for row in waiting:
         status = await resolve(deps, row)
@@ -330,15 +319,13 @@ async def resolve_uncertain_refunds(deps: PaymentDeps) -> int:
 
 
 async def settle_by_hand(
-    deps: PaymentDeps, vendor_reference: str | None, number: int, made: bool
+    deps: PaymentDeps, vendor_reference: VendorRef, number: int, made: bool
 ) -> list[Refund]:
     """The vendor read their provider's dashboard: the order's refunds of unknown outcome were made (or
     not). The only way out when the provider cannot tell (two partial iCount refunds look alike)."""
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number)
-        if order is None:
-            raise OrderNotFound(order=f"#{number}")
+        order = await order_by_number(uow, vendor, number)
         waiting = [r for r in await uow.refunds.for_order(order.id) if r.status is RefundStatus.UNKNOWN]
     if not waiting:
         raise NoUnknownRefund(order=order.reference)

@@ -15,18 +15,19 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain.customer import Customer
-from bot.domain.errors import NoOpenRequest, OrderNotFound
+from bot.domain.errors import NoOpenRequest
 from bot.domain.money import shown
 from bot.domain.order import Order, OrderStatus
 from bot.domain.outgoing import OutgoingMessage
-from bot.domain.reminders import catch_up, out_of_quiet_hours
+from bot.domain.reminders import ReminderStatus, catch_up, out_of_quiet_hours
 from bot.domain.schedule import QuietHours
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.rendering import render_for
 from bot.services.clock import Clock
 from bot.services.messages import customer_locale
-from bot.services.vendors import find_vendor
+from bot.services.orders import order_by_number
+from bot.services.vendors import VendorRef, find_vendor
 from bot.store.repositories.reminders import ReminderRow, reminder_message_key
 from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
@@ -87,7 +88,7 @@ class _Batch:
         self.links: dict[uuid.UUID, PaymentLinkRecord] = {}
         self.vendors: dict[uuid.UUID, tuple[Vendor, list[str]]] = {}
         self.remaining: dict[uuid.UUID, int] = {}
-        self.statuses: dict[str, list[int]] = defaultdict(list)
+        self.statuses: dict[ReminderStatus, list[int]] = defaultdict(list)
         self.postponed: list[tuple[int, datetime]] = []
         self.messages: list[OutgoingMessage] = []
         # Requests whose last reminder went out in this batch, per vendor: one note each vendor.
@@ -130,23 +131,23 @@ class _Batch:
             or not order.reminders_enabled
         )
         if stop:
-            self.statuses["cancelled"] += [r.id for r in due]
+            self.statuses[ReminderStatus.CANCELLED] += [r.id for r in due]
             return
         wake = out_of_quiet_hours(now, vendor.reminders.quiet_hours, vendor.timezone)
         if wake > now:
             self.postponed += [(r.id, wake) for r in due]
             return
         send_index, skipped = catch_up([r.due_at for r in due], now)
-        self.statuses["skipped"] += [due[index].id for index in skipped]
+        self.statuses[ReminderStatus.SKIPPED] += [due[index].id for index in skipped]
         if send_index is None:  # pragma: no cover - claimed reminders are due
             return
         chosen = due[send_index]
         if link is None or not link.active:
-            self.statuses["skipped"].append(chosen.id)
+            self.statuses[ReminderStatus.SKIPPED].append(chosen.id)
             return
         key = reminder_message_key(chosen.id)
         self.messages.append(_reminder_message(vendor, customer, order, transaction, link.url, key))
-        self.statuses["sent"].append(chosen.id)
+        self.statuses[ReminderStatus.SENT].append(chosen.id)
         self.queued += 1
         if self.remaining.get(transaction.id, 0) == 0:
             self.exhausted[vendor.id].append((customer, order, transaction))
@@ -224,15 +225,13 @@ def _reminder_message(
 
 
 async def remind_now(
-    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, now: datetime
+    uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, number: int, now: datetime
 ) -> int:
     """``rappel 12``: one reminder now for each open request of the order; kept in the history."""
     sent = 0
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number, for_update=True)
-        if order is None:
-            raise OrderNotFound(order=f"#{number}")
+        order = await order_by_number(uow, vendor, number, lock=True)
         customer = await uow.customers.get(order.customer_id)
         for transaction in await uow.transactions.for_order(order.id):
             link = (
@@ -255,16 +254,14 @@ async def remind_now(
 
 
 async def switch_reminders(
-    uow_factory: UnitOfWorkFactory, vendor_reference: str | None, number: int, on: bool, now: datetime
+    uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, number: int, on: bool, now: datetime
 ) -> int:
     """``rappels 12 off`` cancels the order's pending reminders and keeps its later requests from having
     any; ``on`` plans them again from now. Returns how many reminders were cancelled or planned."""
     changed = 0
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await uow.orders.by_number(vendor.id, number, for_update=True)
-        if order is None:
-            raise OrderNotFound(order=f"#{number}")
+        order = await order_by_number(uow, vendor, number, lock=True)
         order.reminders_enabled = on
         order.updated_at = now
         await uow.orders.update(order)
@@ -272,9 +269,9 @@ async def switch_reminders(
             if not transaction.is_open:
                 continue
             history = await uow.reminders.for_transaction(transaction.id)
-            pending = [r for r in history if r.status == "pending"]
+            pending = [r for r in history if r.status is ReminderStatus.PENDING]
             if not on:
-                await uow.reminders.set_status_many([r.id for r in pending], "cancelled", now)
+                await uow.reminders.set_status_many([r.id for r in pending], ReminderStatus.CANCELLED, now)
                 changed += len(pending)
             elif not pending:
                 due = vendor.reminders.due_times(now, vendor.timezone)

@@ -88,9 +88,16 @@ async def add_vendor(uow_factory: UnitOfWorkFactory, new: NewVendor, now: dateti
     return VendorSummary(vendor, phones)
 
 
-async def find_vendor(uow: UnitOfWork, reference: str | None) -> Vendor:
+# Who a use case is for: the vendor itself (a chat handler has it already), or what names it (its id,
+# name or short id, from the command line), or None for the only vendor there is.
+VendorRef = Vendor | str | None
+
+
+async def find_vendor(uow: UnitOfWork, reference: VendorRef) -> Vendor:
     """The vendor with the id, the name or the short id ``reference`` (in that order); without one, the
     only vendor there is."""
+    if isinstance(reference, Vendor):
+        return reference
     if reference is None:
         everyone = await uow.vendors.all()
         if not everyone:
@@ -129,7 +136,7 @@ async def list_vendors(uow_factory: UnitOfWorkFactory) -> list[VendorSummary]:
         return [VendorSummary(v, await uow.vendors.admin_phones(v.id)) for v in await uow.vendors.all()]
 
 
-async def show_vendor(uow_factory: UnitOfWorkFactory, reference: str | None) -> VendorSummary:
+async def show_vendor(uow_factory: UnitOfWorkFactory, reference: VendorRef) -> VendorSummary:
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, reference)
         return VendorSummary(vendor, await uow.vendors.admin_phones(vendor.id))
@@ -137,7 +144,7 @@ async def show_vendor(uow_factory: UnitOfWorkFactory, reference: str | None) -> 
 
 async def change_settings(
     uow_factory: UnitOfWorkFactory,
-    reference: str | None,
+    reference: VendorRef,
     pairs: Sequence[tuple[str, str]],
     cipher: CredentialCipher | None,
     now: datetime,

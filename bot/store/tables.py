@@ -22,6 +22,10 @@ from sqlalchemy import (
     text,
 )
 
+from bot.domain.order import OrderStatus
+from bot.domain.outgoing import OutboxStatus
+from bot.domain.refund import RefundStatus
+from bot.domain.reminders import ReminderStatus
 from bot.domain.transaction import TransactionStatus, TransactionType
 from bot.store.types import ExactDecimal, JSONDocument, UTCDateTime
 
@@ -49,7 +53,7 @@ def _in(column: str, values: list[str]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-ORDER_STATUSES = ["pending", "accepted", "paid", "in_delivery", "completed", "cancelled"]
+ORDER_STATUSES = [status.value for status in OrderStatus]
 PROVIDERS = ["stripe", "icount", "sandbox"]
 
 vendors = Table(
@@ -226,7 +230,7 @@ payment_transactions = Table(
     Index(None, "vendor_id", "status"),
 )
 
-REFUND_STATUSES = ["pending", "succeeded", "failed", "unknown"]
+REFUND_STATUSES = [status.value for status in RefundStatus]
 
 refunds = Table(
     "refunds",
@@ -294,7 +298,7 @@ outbox_messages = Table(
     Column("send_mode", String(16), nullable=False, server_default=text("'auto'")),
     *_timestamps(),
     CheckConstraint(
-        _in("status", ["pending", "sending", "sent", "delivered", "read", "failed", "cancelled"]),
+        _in("status", [status.value for status in OutboxStatus]),
         name="outbox_messages_status",
     ),
     Index(None, "status", "next_attempt_at"),
@@ -313,7 +317,7 @@ reminders = Table(
     Column("outbox_message_id", SerialId, ForeignKey("outbox_messages.id"), nullable=True),
     *_timestamps(),
     UniqueConstraint("transaction_id", "sequence"),
-    CheckConstraint(_in("status", ["pending", "sent", "cancelled", "skipped"]), name="reminders_status"),
+    CheckConstraint(_in("status", [status.value for status in ReminderStatus]), name="reminders_status"),
     Index(None, "status", "due_at"),
 )
 

@@ -23,6 +23,7 @@ from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
 from bot.domain.customer import SERVICE_WINDOW
+from bot.domain.outgoing import OutboxStatus
 from bot.services.clock import Clock
 from bot.services.delivery import replay_early_statuses
 from bot.services.messages import delivery_failure_notes
@@ -174,7 +175,7 @@ class OutboxSender:
     async def _send_one(self, message_id: int) -> None:
         async with self._uow() as uow:
             row = await uow.outbox.get_for_sending(message_id)
-        if row is None or row.status != "sending":
+        if row is None or row.status is not OutboxStatus.SENDING:
             return
         context = await self._context(row.vendor_id)
         now = self._clock()

@@ -31,6 +31,7 @@ from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimi
 from bot.payments.icount.provider import IcountProvider, sanity_string
 from bot.rendering import explain
 from bot.services import callbacks, holds, invoices, payments, refunds
+from bot.services import cash as cash_service
 from bot.services import customers as customer_service
 from bot.services import orders as order_service
 from bot.services import providers as provider_service
@@ -754,7 +755,7 @@ async def test_a_cash_payment_gets_its_icount_receipt_and_a_full_cash_refund_can
 ) -> None:
     deps = app_client.app[payments_key]
     order = await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Cake", True, deps.clock())
-    cash = (await payments.record_cash_payment(deps, None, order.number, "50")).transaction
+    cash = (await cash_service.record_cash_payment(deps, None, order.number, "50")).transaction
     async with app_client.app[uow_key]() as uow:
         invoice = await uow.invoices.invoice_for(cash.id)
     assert invoice is not None

@@ -24,8 +24,9 @@ from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.transaction import TransactionStatus, TransactionType
 from bot.payments.port import PaymentEvent, PaymentEventKind
 from bot.payments.sandbox.provider import SandboxProvider
+from bot.services import cash as cash_service
+from bot.services import closing, payments, refunds
 from bot.services import orders as order_service
-from bot.services import payments, refunds
 from bot.services.settlement import Outcome, apply_event, record_payment
 from bot.store.tables import outbox_messages, payment_links, payment_transactions, reminders
 from bot.store.uow import UnitOfWorkFactory
@@ -170,10 +171,10 @@ async def test_a_payment_for_a_cancelled_request_is_flagged_and_not_counted(
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
     request = await payments.request_payment(deps, None, number, AskKind.DEPOSIT, "45")
-    [cancelled] = await payments.cancel_requests(deps, None, number)
+    [cancelled] = await closing.cancel_requests(deps, None, number)
     assert cancelled.status is TransactionStatus.CANCELLED
     with pytest.raises(NoOpenRequest):
-        await payments.cancel_requests(deps, None, number)
+        await closing.cancel_requests(deps, None, number)
     assert await record_payment(deps, paid_event(request.transaction.id, eur(45))) is Outcome.FLAGGED
     view = await order_service.show_order(uow_factory, None, number)
     assert view.transactions[0].status is TransactionStatus.CANCELLED
@@ -243,11 +244,11 @@ async def test_completing_a_request_twice_makes_one_link_and_one_message(
 async def test_cash_at_the_register_settles_the_order(uow_factory: UnitOfWorkFactory) -> None:
     number = await vendor_with_order(uow_factory)
     deps = deps_for(uow_factory)
-    cash = await payments.record_cash_payment(deps, None, number, "50")
+    cash = await cash_service.record_cash_payment(deps, None, number, "50")
     order, transaction, ledger = cash.order, cash.transaction, cash.ledger
     assert transaction.payment_method == "cash_register" and transaction.status is TransactionStatus.PAID
     assert order.status is OrderStatus.ACCEPTED and ledger.balance == eur(100)
-    cash = await payments.record_cash_payment(deps, None, number)
+    cash = await cash_service.record_cash_payment(deps, None, number)
     order, transaction, ledger = cash.order, cash.transaction, cash.ledger
     assert transaction.amount == eur(100) and transaction.type is TransactionType.SOLDE
     assert order.status is OrderStatus.PAID and order.payment_type is PaymentType.ACOMPTE_SOLDE
@@ -284,7 +285,7 @@ async def test_cash_and_sandbox_payments_are_refunded_in_part_the_latest_first(
     deposit = await payments.request_payment(deps, None, number, AskKind.DEPOSIT, "45")
     await record_payment(deps, paid_event(deposit.transaction.id, eur(45)))
     clock.advance(timedelta(days=2))
-    cash = (await payments.record_cash_payment(deps, None, number)).transaction
+    cash = (await cash_service.record_cash_payment(deps, None, number)).transaction
     assert (await order_service.show_order(uow_factory, None, number)).order.status is OrderStatus.PAID
     preview = await refunds.preview(deps, None, number, "120")
     assert [(t.id, share) for t, share in preview.plan.parts] == [

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.domain.deposit import AskKind
 from bot.domain.money import Money
+from bot.domain.outgoing import OutboxStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.services import payments
 from bot.services import reminders as reminder_service
@@ -164,7 +165,7 @@ async def test_the_history_shows_each_sent_reminder_with_its_delivery_status(
         ids = list((await uow.connection.execute(query)).scalars())
         for message_id in ids:
             await uow.outbox.mark_sent(message_id, f"wamid.{message_id}", "text", NOW + timedelta(days=2))
-        await uow.outbox.advance_many(ids, "delivered", NOW + timedelta(days=2))
+        await uow.outbox.advance_many(ids, OutboxStatus.DELIVERED, NOW + timedelta(days=2))
         await uow.commit()
     async with uow_factory() as uow:
         history = (await uow.reminders.history([request.transaction.id]))[request.transaction.id]

@@ -24,8 +24,8 @@ from bot.domain.transaction import TransactionStatus
 from bot.payments.credentials import CredentialCipher
 from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
 from bot.payments.stripe.provider import StripeProvider
+from bot.services import closing, payments, refunds
 from bot.services import orders as order_service
-from bot.services import payments, refunds
 from bot.services import vendors as vendor_service
 from bot.services.inbox import process_payment_backlog
 from bot.store.tables import inbound_events, outbox_messages
@@ -320,7 +320,7 @@ async def test_cancelling_a_request_deactivates_the_stripe_link(
     app_client: TestClient, fake: FakeStripe
 ) -> None:
     number, link_id = await stripe_request(app_client, fake)
-    await payments.cancel_requests(app_client.app[payments_key], None, number)
+    await closing.cancel_requests(app_client.app[payments_key], None, number)
     assert fake.payment_links[link_id]["active"] is False
 
 

@@ -10,11 +10,14 @@ from sqlalchemy import DateTime, Text, Uuid, bindparam, func, select, text, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.domain.outgoing import OutgoingMessage
+from bot.domain.outgoing import OutboxStatus, OutgoingMessage
 from bot.store.tables import customers, outbox_messages, vendor_admins
 
 # Later statuses never go back to earlier ones (a late "delivered" after "read" changes nothing).
-STATUS_RANK = {"pending": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+STATUS_RANK = {
+    OutboxStatus.PENDING: 0, OutboxStatus.SENDING: 1, OutboxStatus.SENT: 2, OutboxStatus.DELIVERED: 3,
+    OutboxStatus.READ: 4,
+}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +29,7 @@ class OutboxRow:
     kind: str
     locale: str
     payload: dict[str, Any]
-    status: str
+    status: OutboxStatus
     attempts: int
     send_mode: str
     transaction_id: uuid.UUID | None
@@ -44,7 +47,7 @@ def _row(row: Any) -> OutboxRow:
         kind=m["kind"],
         locale=m["locale"],
         payload=dict(m["payload"]),
-        status=m["status"],
+        status=OutboxStatus(m["status"]),
         attempts=m["attempts"],
         send_mode=m["send_mode"],
         transaction_id=m["transaction_id"],
@@ -103,7 +106,7 @@ class OutboxRepository:
             kind=message.kind,
             locale=message.locale,
             payload=message.payload(),
-            status="pending",
+            status=OutboxStatus.PENDING.value,
             attempts=0,
             next_attempt_at=now,
             transaction_id=message.transaction_id,
@@ -131,7 +134,7 @@ class OutboxRepository:
                 "kind": m.kind,
                 "locale": m.locale,
                 "payload": m.payload(),
-                "status": "pending",
+                "status": OutboxStatus.PENDING.value,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "transaction_id": m.transaction_id,
@@ -157,7 +160,10 @@ class OutboxRepository:
         another sender holds are skipped (SKIP LOCKED), so several processes share the outbox."""
         due = (
             select(outbox_messages.c.id)
-            .where(outbox_messages.c.status == "pending", outbox_messages.c.next_attempt_at <= now)
+            .where(
+                outbox_messages.c.status == OutboxStatus.PENDING.value,
+                outbox_messages.c.next_attempt_at <= now,
+            )
             .order_by(outbox_messages.c.next_attempt_at, outbox_messages.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -165,7 +171,9 @@ class OutboxRepository:
         result = await self._conn.execute(
             update(outbox_messages)
             .where(outbox_messages.c.id.in_(due.scalar_subquery()))
-            .values(status="sending", attempts=outbox_messages.c.attempts + 1, updated_at=now)
+            .values(
+                status=OutboxStatus.SENDING.value, attempts=outbox_messages.c.attempts + 1, updated_at=now
+            )
             .returning(outbox_messages.c.id)
         )
         return sorted(result.scalars())
@@ -193,7 +201,7 @@ class OutboxRepository:
 
     async def next_due_at(self) -> datetime | None:
         query = select(func.min(outbox_messages.c.next_attempt_at)).where(
-            outbox_messages.c.status == "pending"
+            outbox_messages.c.status == OutboxStatus.PENDING.value
         )
         value: datetime | None = (await self._conn.execute(query)).scalar_one_or_none()
         return value
@@ -203,7 +211,12 @@ class OutboxRepository:
             update(outbox_messages)
             .where(outbox_messages.c.id == message_id)
             .values(
-                status="sent", wamid=wamid, send_mode=send_mode, sent_at=now, updated_at=now, last_error=None
+                status=OutboxStatus.SENT.value,
+                wamid=wamid,
+                send_mode=send_mode,
+                sent_at=now,
+                updated_at=now,
+                last_error=None,
             )
         )
 
@@ -211,7 +224,7 @@ class OutboxRepository:
         self, message_id: int, when: datetime, now: datetime, error: str | None, send_mode: str | None = None
     ) -> None:
         values: dict[str, Any] = {
-            "status": "pending",
+            "status": OutboxStatus.PENDING.value,
             "next_attempt_at": when,
             "updated_at": now,
             "last_error": error,
@@ -228,7 +241,7 @@ class OutboxRepository:
             update(outbox_messages)
             .where(outbox_messages.c.id == message_id)
             .values(
-                status="pending",
+                status=OutboxStatus.PENDING.value,
                 next_attempt_at=when,
                 updated_at=now,
                 attempts=outbox_messages.c.attempts - 1,
@@ -239,7 +252,7 @@ class OutboxRepository:
         await self._conn.execute(
             update(outbox_messages)
             .where(outbox_messages.c.id == message_id)
-            .values(status="failed", last_error=error[:2000], updated_at=now)
+            .values(status=OutboxStatus.FAILED.value, last_error=error[:2000], updated_at=now)
         )
 
     async def by_wamid(self, wamid: str) -> OutboxRow | None:
@@ -248,22 +261,25 @@ class OutboxRepository:
         ).first()
         return None if row is None else _row(row)
 
-    async def counts_by_status(self, statuses: list[str]) -> dict[str, int]:
+    async def counts_by_status(self, statuses: list[OutboxStatus]) -> dict[OutboxStatus, int]:
         query = (
             select(outbox_messages.c.status, func.count())
             .where(outbox_messages.c.status.in_(statuses))
             .group_by(outbox_messages.c.status)
         )
         found = dict.fromkeys(statuses, 0)
-        found.update({row[0]: int(row[1]) for row in await self._conn.execute(query)})
+        found.update({OutboxStatus(row[0]): int(row[1]) for row in await self._conn.execute(query)})
         return found
 
     async def release_stale(self, older_than: datetime, now: datetime) -> int:
         """Messages a crashed sender left "sending" go back to the queue (sent at least once)."""
         result = await self._conn.execute(
             update(outbox_messages)
-            .where(outbox_messages.c.status == "sending", outbox_messages.c.updated_at < older_than)
-            .values(status="pending", next_attempt_at=now, updated_at=now)
+            .where(
+                outbox_messages.c.status == OutboxStatus.SENDING.value,
+                outbox_messages.c.updated_at < older_than,
+            )
+            .values(status=OutboxStatus.PENDING.value, next_attempt_at=now, updated_at=now)
         )
         return int(result.rowcount)
 
@@ -273,7 +289,7 @@ class OutboxRepository:
         rows = await self._conn.execute(select(outbox_messages).where(outbox_messages.c.wamid.in_(wamids)))
         return {row.wamid: _row(row) for row in rows}
 
-    async def advance_many(self, message_ids: list[int], status: str, now: datetime) -> int:
+    async def advance_many(self, message_ids: list[int], status: OutboxStatus, now: datetime) -> int:
         """Moves these sent messages on to ``status``, never backwards: a late "delivered" after "read"
         changes nothing."""
         if not message_ids:
@@ -281,11 +297,13 @@ class OutboxRepository:
         # Only a message already sent moves on: a row queued again (a 131047 resend as template) or being
         # sent is not overwritten by a late tick of its earlier attempt.
         lower = [
-            name for name, rank in STATUS_RANK.items() if STATUS_RANK["sent"] <= rank < STATUS_RANK[status]
+            name.value
+            for name, rank in STATUS_RANK.items()
+            if STATUS_RANK[OutboxStatus.SENT] <= rank < STATUS_RANK[status]
         ]
         result = await self._conn.execute(
             update(outbox_messages)
             .where(outbox_messages.c.id.in_(message_ids), outbox_messages.c.status.in_(lower))
-            .values(status=status, updated_at=now)
+            .values(status=status.value, updated_at=now)
         )
         return int(result.rowcount)

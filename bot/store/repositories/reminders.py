@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Text, cast, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.reminders import ReminderStatus
 from bot.store.tables import outbox_messages, reminders
 
 
@@ -19,7 +20,7 @@ class ReminderRow:
     transaction_id: uuid.UUID
     sequence: int
     due_at: datetime
-    status: str
+    status: ReminderStatus
     sent_at: datetime | None
     # The outbox status of the message a sent reminder became (sent, delivered, read, failed, ...).
     delivery: str | None = None
@@ -40,8 +41,11 @@ class ReminderRepository:
     async def cancel_pending(self, transaction_id: uuid.UUID, now: datetime) -> int:
         result = await self._conn.execute(
             update(reminders)
-            .where(reminders.c.transaction_id == transaction_id, reminders.c.status == "pending")
-            .values(status="cancelled", updated_at=now)
+            .where(
+                reminders.c.transaction_id == transaction_id,
+                reminders.c.status == ReminderStatus.PENDING.value,
+            )
+            .values(status=ReminderStatus.CANCELLED.value, updated_at=now)
         )
         return int(result.rowcount)
 
@@ -52,7 +56,7 @@ class ReminderRepository:
         due: Sequence[datetime],
         now: datetime,
         first_sequence: int = 1,
-        status: str = "pending",
+        status: ReminderStatus = ReminderStatus.PENDING,
     ) -> None:
         if not due:
             return
@@ -64,8 +68,8 @@ class ReminderRepository:
                     "transaction_id": transaction_id,
                     "sequence": first_sequence + index,
                     "due_at": at,
-                    "status": status,
-                    "sent_at": at if status == "sent" else None,
+                    "status": status.value,
+                    "sent_at": at if status is ReminderStatus.SENT else None,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -84,7 +88,7 @@ class ReminderRepository:
                 transaction_id=transaction_id,
                 sequence=sequence,
                 due_at=now,
-                status="sent",
+                status=ReminderStatus.SENT.value,
                 sent_at=now,
                 created_at=now,
                 updated_at=now,
@@ -113,7 +117,7 @@ class ReminderRepository:
         """Due reminders, locked for this sweep (SKIP LOCKED: another sweep takes the others)."""
         query = (
             select(reminders)
-            .where(reminders.c.status == "pending", reminders.c.due_at <= now)
+            .where(reminders.c.status == ReminderStatus.PENDING.value, reminders.c.due_at <= now)
             # The (status, due_at) index gives this order: the oldest first without sorting every due row.
             .order_by(reminders.c.due_at)
             .limit(limit)
@@ -123,7 +127,12 @@ class ReminderRepository:
 
     async def next_pending(self) -> ReminderRow | None:
         """The pending reminder due first, read only (the sandbox's clock tells when it will come)."""
-        query = select(reminders).where(reminders.c.status == "pending").order_by(reminders.c.due_at).limit(1)
+        query = (
+            select(reminders)
+            .where(reminders.c.status == ReminderStatus.PENDING.value)
+            .order_by(reminders.c.due_at)
+            .limit(1)
+        )
         row = (await self._conn.execute(query)).first()
         return None if row is None else _reminder(row)
 
@@ -135,11 +144,11 @@ class ReminderRepository:
         )
         return [_reminder(row) for row in await self._conn.execute(query)]
 
-    async def set_status_many(self, ids: list[int], status: str, now: datetime) -> None:
+    async def set_status_many(self, ids: list[int], status: ReminderStatus, now: datetime) -> None:
         if not ids:
             return
-        values: dict[str, object] = {"status": status, "updated_at": now}
-        if status == "sent":
+        values: dict[str, object] = {"status": status.value, "updated_at": now}
+        if status is ReminderStatus.SENT:
             values["sent_at"] = now
         await self._conn.execute(update(reminders).where(reminders.c.id.in_(ids)).values(**values))
 
@@ -153,7 +162,7 @@ class ReminderRepository:
             select(reminders.c.transaction_id, func.count())
             .where(
                 reminders.c.transaction_id.in_(transaction_ids),
-                reminders.c.status == "pending",
+                reminders.c.status == ReminderStatus.PENDING.value,
                 reminders.c.id.not_in(besides),
             )
             .group_by(reminders.c.transaction_id)
@@ -174,7 +183,7 @@ def _reminder(row: object) -> ReminderRow:
         m["transaction_id"],
         m["sequence"],
         m["due_at"],
-        m["status"],
+        ReminderStatus(m["status"]),
         m["sent_at"],
         m.get("delivery"),
     )

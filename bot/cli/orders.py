@@ -1,0 +1,96 @@
+"""``bot order``: create, accept, list and show orders."""
+
+# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
+
+from __future__ import annotations
+
+import argparse
+
+from bot.cli.common import CLI_LOCALE, _payment_deps, _print_json, _with_store
+from bot.config import Settings
+from bot.domain.order import OrderStatus
+from bot.rendering import explain
+from bot.services import acceptance
+from bot.services import orders as order_service
+from bot.store.uow import UnitOfWorkFactory
+from bot.views import order_json, order_lines
+
+
+def _acceptance_lines(accepted: acceptance.Accepted, first: str) -> list[str]:
+    lines = [first]
+    if accepted.request is not None:
+        transaction = accepted.request.transaction
+        lines.append(
+            f"payment request sent: {transaction.label}, {transaction.amount}, {accepted.request.url}"
+        )
+    elif accepted.problem is not None:
+        lines.append(f"no payment request sent: {explain(accepted.problem, CLI_LOCALE)}")
+    return lines
+
+
+async def cmd_order_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        deps = _payment_deps(settings, uow)
+        try:
+            accepted = await acceptance.create_order(
+                deps, args.vendor, args.customer, args.price, args.label, args.accept
+            )
+        finally:
+            await deps.providers.close()
+        order = accepted.order
+        price = "no price" if order.price is None else str(order.price)
+        print(
+            "\n".join(
+                _acceptance_lines(accepted, f"order {order.reference} created, {order.status}, {price}")
+            )
+        )
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_order_accept(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        deps = _payment_deps(settings, uow)
+        try:
+            accepted = await acceptance.accept_order(deps, args.vendor, args.number)
+        finally:
+            await deps.providers.close()
+        order = accepted.order
+        print("\n".join(_acceptance_lines(accepted, f"order {order.reference} {order.status}")))
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_order_list(args: argparse.Namespace, settings: Settings) -> int:
+    statuses = {OrderStatus(s) for s in args.status} if args.status else None
+
+    async def work(uow: UnitOfWorkFactory) -> int:
+        found = await order_service.list_orders(uow, args.vendor, statuses, args.limit)
+        if args.json:
+            _print_json([{"number": o.number, "status": o.status.value, "label": o.label,
+                          "price": None if o.price is None else f"{o.price.amount:f}",
+                          "currency": o.currency, "created_at": o.created_at.isoformat()}
+                         for o in found])  # fmt: skip
+            return 0
+        if not found:
+            print("no order")
+        for o in found:
+            price = "-" if o.price is None else str(o.price)
+            print(f"{o.reference:>6}  {o.status:<11}  {price:>14}  {o.label}")
+        return 0
+
+    return await _with_store(settings, work)
+
+
+async def cmd_order_show(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(uow: UnitOfWorkFactory) -> int:
+        view = await order_service.show_order(uow, args.vendor, args.number)
+        if args.json:
+            _print_json(order_json(view))
+        else:
+            print("\n".join(order_lines(view)))
+        return 0
+
+    return await _with_store(settings, work)

@@ -1,0 +1,252 @@
+"""The arguments of the ``bot`` command: its parser, whose errors are one line, and its argument types."""
+
+from __future__ import annotations
+
+import argparse
+from importlib import metadata
+from typing import Any, NoReturn
+
+from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show
+from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
+from bot.cli.payments import cmd_pay, cmd_refund, cmd_reminders_run
+from bot.cli.schema import cmd_migrate
+from bot.cli.vendors import cmd_vendor_add, cmd_vendor_check, cmd_vendor_list, cmd_vendor_set, cmd_vendor_show
+from bot.config import LogFormat
+from bot.domain.order import OrderStatus
+from bot.domain.vendor import ProviderName
+
+DISTRIBUTION = "whatsapp-payment-bot"
+
+
+class UsageError(Exception):
+    """A bad argument, reported in one line with exit status 2."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default after its help, unless it has none worth showing or its help says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default is None or default is False or default == "" or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def package_version() -> str:
+    """The installed version of the bot, or "unknown" when it runs from a tree that is not installed."""
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _port(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number from 0 to 65535")
+    return int(text)
+
+
+def _order_number(text: str) -> int:
+    cleaned = text.strip().removeprefix("#")
+    if not cleaned.isdigit() or int(cleaned) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an order number such as 12 or #12")
+    return int(cleaned)
+
+
+def _setting_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value
+
+
+def _command(commands: argparse._SubParsersAction[OneLineParser], name: str, text: str) -> OneLineParser:
+    """A command whose one-line help (in its group's list) is also the description its --help opens with."""
+    return commands.add_parser(name, help=text, description=text)
+
+
+def _group(
+    commands: argparse._SubParsersAction[OneLineParser], name: str, text: str
+) -> argparse._SubParsersAction[OneLineParser]:
+    return _command(commands, name, text).add_subparsers(
+        dest=f"{name}_command", required=True, parser_class=OneLineParser
+    )
+
+
+def _vendor_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vendor",
+        metavar="NAME|ID",
+        help="the vendor's name or short id (`bot vendor list` shows both); needed only with several vendors",
+    )
+
+
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _order_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("number", type=_order_number, metavar="N", help="the order number, such as 12 or #12")
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="bot", description="WhatsApp payment agent for small vendors.")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {package_version()}",
+        help="print the version and exit",
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=[f.value for f in LogFormat],
+        help="log lines as text or as JSON, one object a line (default: LOG_FORMAT, else text)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    serve = _command(commands, "serve", "run webhooks, scheduler and outbox sender")
+    serve.add_argument("--host", help="the address to listen on (default: HOST, else 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, help="the port to listen on, 0 for any free one (default: PORT, else 8080)"
+    )
+
+    _command(commands, "migrate", "create or upgrade the schema of DATABASE_URL").set_defaults(
+        handler=cmd_migrate
+    )
+
+    vendor = _group(commands, "vendor", "vendors and their settings")
+    add = _command(vendor, "add", "add a vendor")
+    add.add_argument("--name", required=True, help="the vendor's name, as --vendor takes it")
+    add.add_argument(
+        "--admin",
+        action="append",
+        required=True,
+        metavar="PHONE",
+        help="an admin's international number, such as +33612345678 (repeat for several); "
+        "a number already admin of another vendor is refused",
+    )
+    add.add_argument(
+        "--phone-id",
+        dest="phone_id",
+        help="the id of the vendor's own WhatsApp business number (default: the bot's, WHATSAPP_PHONE_ID)",
+    )
+    add.add_argument(
+        "--provider", choices=[p.value for p in ProviderName], default="sandbox", help="the payment provider"
+    )
+    add.add_argument("--currency", default="EUR", help="the vendor's currency, an ISO code")
+    add.add_argument("--locale", default="fr", help="the vendor's language: fr, en or he")
+    add.add_argument(
+        "--timezone", default="Europe/Paris", help="the vendor's time zone, for dates and quiet hours"
+    )
+    add.set_defaults(handler=cmd_vendor_add)
+    listing = _command(
+        vendor, "list", "list vendors: name, short id, currency, language, zone, provider, admins"
+    )
+    _json_option(listing)
+    listing.set_defaults(handler=cmd_vendor_list)
+    setter = _command(vendor, "set", "change settings: KEY=VALUE ..., all applied or none")
+    _vendor_option(setter)
+    setter.add_argument(
+        "pairs", nargs="+", type=_setting_pair, metavar="KEY=VALUE", help="a setting and its new value"
+    )
+    setter.set_defaults(handler=cmd_vendor_set)
+    show = _command(vendor, "show", "show a vendor's settings")
+    _vendor_option(show)
+    _json_option(show)
+    show.set_defaults(handler=cmd_vendor_show)
+    check = _command(vendor, "check", "test the connection to the vendor's payment provider")
+    _vendor_option(check)
+    check.set_defaults(handler=cmd_vendor_check)
+
+    order = _group(commands, "order", "orders")
+    create = _command(order, "create", "create an order")
+    _vendor_option(create)
+    create.add_argument(
+        "--customer", required=True, metavar="PHONE", help="the customer's international number"
+    )
+    create.add_argument("--price", required=True, metavar="AMOUNT", help="the price, such as 150 or 45,50")
+    create.add_argument("--label", default="", help="what is ordered (default: no label)")
+    create.add_argument("--accept", action="store_true", help="accept it at once")
+    create.set_defaults(handler=cmd_order_create)
+    accept = _command(order, "accept", "accept a pending order")
+    _order_argument(accept)
+    _vendor_option(accept)
+    accept.set_defaults(handler=cmd_order_accept)
+    orders = _command(order, "list", "list orders, newest first")
+    _vendor_option(orders)
+    orders.add_argument(
+        "--status",
+        action="append",
+        choices=[s.value for s in OrderStatus],
+        help="only orders in this status (repeat for several; default: every status)",
+    )
+    orders.add_argument("--limit", type=int, default=50, help="at most this many orders")
+    _json_option(orders)
+    orders.set_defaults(handler=cmd_order_list)
+    detail = _command(order, "show", "an order with its transactions and links")
+    _order_argument(detail)
+    _vendor_option(detail)
+    _json_option(detail)
+    detail.set_defaults(handler=cmd_order_show)
+    reminders = _group(commands, "reminders", "payment reminders")
+    _command(reminders, "run", "one sweep now: queue the reminders that are due").set_defaults(
+        handler=cmd_reminders_run
+    )
+
+    pay = _command(commands, "pay", "ask the customer to pay, or record a cash payment")
+    _order_argument(pay)
+    _vendor_option(pay)
+    how = pay.add_mutually_exclusive_group(required=True)
+    how.add_argument("--deposit", metavar="AMOUNT|PCT%", help="a deposit: an amount or a percentage")
+    how.add_argument("--full", action="store_true", help="the full price")
+    how.add_argument("--balance", action="store_true", help="all that remains to be paid")
+    how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
+    pay.set_defaults(handler=cmd_pay)
+
+    refund = _command(
+        commands, "refund", "refund an order's payments, in full or in part, the latest payments first"
+    )
+    _order_argument(refund)
+    _vendor_option(refund)
+    how_much = refund.add_mutually_exclusive_group()
+    how_much.add_argument("--amount", metavar="AMOUNT", help="a partial refund (default: all that was paid)")
+    how_much.add_argument(
+        "--resolve",
+        choices=["made", "not-made"],
+        help="record what the provider's dashboard shows for a refund of unknown outcome",
+    )
+    refund.set_defaults(handler=cmd_refund)
+
+    customer = _group(commands, "customer", "customers and their language")
+    people = _command(customer, "list", "list the vendor's customers")
+    _vendor_option(people)
+    _json_option(people)
+    people.set_defaults(handler=cmd_customer_list)
+    person = _command(customer, "show", "one customer")
+    person.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    _vendor_option(person)
+    _json_option(person)
+    person.set_defaults(handler=cmd_customer_show)
+    change = _command(customer, "set", "set a customer's locale (fr, en, he, default) or name")
+    change.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    change.add_argument(
+        "pairs",
+        nargs="+",
+        type=_setting_pair,
+        metavar="KEY=VALUE",
+        help="locale=fr|en|he|default or name=NAME",
+    )
+    _vendor_option(change)
+    change.set_defaults(handler=cmd_customer_set)
+    return parser
