@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     reminder_quiet_hours: str = "21-9"
     reminder_sweep_seconds: float = Field(default=60.0, gt=0, le=3600)
     # How often the recovery jobs run (requests left without a link, events and refunds left unfinished,
-    # messages left sending), and the provider jobs (held orders, invoices, the iCount IPN backlog).
+    # messages left sending), and the provider jobs (held orders, invoices, the iCount IPN backlog,
+    # card guarantees).
     recovery_seconds: float = Field(default=30.0, gt=0, le=3600)
     provider_jobs_seconds: float = Field(default=60.0, gt=0, le=3600)
 

@@ -1,7 +1,5 @@
 """What the commands share: the store they open, their payment dependencies, JSON and failure output."""
 
-# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
-
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,5 @@
 """``bot order``: create, accept, list and show orders."""
 
-# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
-
 from __future__ import annotations
 
 import argparse

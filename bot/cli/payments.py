@@ -1,7 +1,5 @@
 """Money asked for, taken and given back: ``bot pay``, ``bot refund`` and ``bot reminders run``."""
 
-# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
-
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,5 @@
 """``bot migrate``: the schema of DATABASE_URL created or upgraded."""
 
-# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
-
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,5 @@
 """``bot serve``: the port bound first, then the app run on it."""
 
-# Printing is what a command does (pyproject exempts only the old path, bot/cli.py, from T20).
-
 from __future__ import annotations
 
 import errno

@@ -82,7 +82,8 @@ class Ledger:
         items = list(transactions)
         # Net of refunds: an order refunded below its price is no longer covered.
         paid = money_sum([t.net_paid for t in items], price.currency)
-        pending = money_sum([t.amount for t in items if t.is_open], price.currency)
+        # A guarantee is never money asked for: only what is captured of it counts (as its own payment).
+        pending = money_sum([t.amount for t in items if t.is_payment_request], price.currency)
         refunded = money_sum([t.refunded_total for t in items if t.received], price.currency)
         return cls(price=price, paid=paid, pending=pending, refunded=refunded)
 

@@ -9,13 +9,14 @@ user-facing text and each locale can say it its own way.
     ├── OrderError: IllegalTransition, OrderHasNoPrice, OrderNotPayable
     ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled,
     │                 RequestAlreadyOpen,
-    │                 RefundExceedsPaid, RefundPending, RefundResolved
+    │                 RefundExceedsPaid, RefundPending, RefundResolved,
+    │                 GuaranteesOff, GuaranteeAlreadyActive, HoldNotActive, CaptureExceedsHold, ChargePending
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
     │               SecretKeyRequired, AdminPhoneTaken
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
-    │             NothingToRefund, NoUnknownRefund
+    │             NothingToRefund, NoUnknownRefund, NoGuarantee, NoSavedCard
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
-                         RefundFailed
+                         RefundFailed, CardsNotSupported, ChargeFailed
 """
 
 from __future__ import annotations
@@ -117,6 +118,34 @@ class RefundResolved(RequestError):
     code = "refund_resolved"
 
 
+class GuaranteesOff(RequestError):
+    """The vendor's guarantee_mode is off."""
+
+    code = "guarantees_off"
+
+
+class GuaranteeAlreadyActive(RequestError):
+    """The order already has a guarantee asked or held: one at a time."""
+
+    code = "guarantee_already_active"
+
+
+class HoldNotActive(RequestError):
+    """A capture of a guarantee that is not held (asked only, captured, released or lapsed)."""
+
+    code = "hold_not_active"
+
+
+class CaptureExceedsHold(RequestError):
+    code = "capture_exceeds_hold"
+
+
+class ChargePending(RequestError):
+    """An earlier charge of the saved card (or capture) got no answer yet: nothing more until it is known."""
+
+    code = "charge_pending"
+
+
 class InputError(DomainError):
     code = "input_error"
 
@@ -189,6 +218,16 @@ class NoUnknownRefund(NotFound):
     code = "no_unknown_refund"
 
 
+class NoGuarantee(NotFound):
+    code = "no_guarantee"
+
+
+class NoSavedCard(NotFound):
+    """The customer has no card saved with their consent (or forgot it)."""
+
+    code = "no_saved_card"
+
+
 class ProviderProblem(DomainError):
     code = "provider_problem"
 
@@ -217,6 +256,18 @@ class RefundUncertain(ProviderProblem):
     """No answer from the provider: the refund may have been made, so asking again could refund twice."""
 
     code = "refund_uncertain"
+
+
+class CardsNotSupported(ProviderProblem):
+    """The vendor's provider holds no cards and charges no saved ones."""
+
+    code = "cards_not_supported"
+
+
+class ChargeFailed(ProviderProblem):
+    """The provider refused a capture or a saved-card charge (a decline): nothing was charged."""
+
+    code = "charge_failed"
 
 
 def all_error_codes() -> set[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.domain.errors import IllegalTransition, RefundExceedsPaid
+from bot.domain.errors import CaptureExceedsHold, HoldNotActive, IllegalTransition, RefundExceedsPaid
 from bot.domain.money import Money
 
 
@@ -26,6 +26,10 @@ class TransactionStatus(StrEnum):
     EXPIRED = "expired"
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    # A guarantee (is_guarantee): requested (pending) -> held -> captured | released | expired | failed.
+    HELD = "held"
+    CAPTURED = "captured"
+    RELEASED = "released"
 
 
 # A failed attempt may still be paid later (the customer retries with another card).
@@ -48,7 +52,16 @@ _MOVES: dict[TransactionStatus, frozenset[TransactionStatus]] = {
     TransactionStatus.CANCELLED: frozenset(),
     TransactionStatus.EXPIRED: frozenset(),
     TransactionStatus.REFUNDED: frozenset(),
+    TransactionStatus.HELD: frozenset(
+        {TransactionStatus.CAPTURED, TransactionStatus.RELEASED, TransactionStatus.EXPIRED}
+    ),
+    TransactionStatus.CAPTURED: frozenset(),
+    TransactionStatus.RELEASED: frozenset(),
 }
+# Where a guarantee may go: a request is held (or fails, or is cancelled); only a hold is captured.
+_GUARANTEE_FROM_OPEN = frozenset({TransactionStatus.PENDING, TransactionStatus.FAILED})
+_MOVES[TransactionStatus.PENDING] |= {TransactionStatus.HELD}
+_MOVES[TransactionStatus.FAILED] |= {TransactionStatus.HELD}
 
 # payment_method of money taken at the register (no provider holds it).
 CASH_REGISTER = "cash_register"
@@ -80,11 +93,32 @@ class PaymentTransaction:
     # What refunds have given back of it so far (kept with the row: the ledger and the source's app
     # read it without summing the refunds table).
     refunded: Money | None = None
+    # A guarantee: what the card holds, what was captured of it, when the provider lets the hold go,
+    # when we release it ourselves (guarantee_release_days) and when the vendor was warned of the lapse.
+    held: Money | None = None
+    captured: Money | None = None
+    hold_lapses_at: datetime | None = None
+    release_at: datetime | None = None
+    lapse_warned_at: datetime | None = None
+    # The provider keeps the card but holds no money (an iCount account without J5).
+    card_on_file: bool = False
+    # A payment made by capturing a guarantee, or by charging a saved card: where it came from.
+    guarantee_id: uuid.UUID | None = None
+    card_token_id: uuid.UUID | None = None
 
     @property
     def is_open(self) -> bool:
-        """Still waiting for the customer's money."""
+        """Still waiting for the customer's money (or, for a guarantee, for their card)."""
         return self.status in OPEN_STATUSES
+
+    @property
+    def is_payment_request(self) -> bool:
+        """An open request for money: counted as pending in the ledger (a guarantee never is)."""
+        return self.is_open and not self.is_guarantee
+
+    @property
+    def is_held(self) -> bool:
+        return self.is_guarantee and self.status is TransactionStatus.HELD
 
     @property
     def is_cash(self) -> bool:
@@ -141,3 +175,57 @@ class PaymentTransaction:
 
     def expire(self, now: datetime) -> None:
         self._move(TransactionStatus.EXPIRED, now)
+
+    # Guarantees
+
+    def hold(
+        self,
+        held: Money,
+        reference: str | None,
+        lapses_at: datetime,
+        release_at: datetime,
+        now: datetime,
+        *,
+        card_on_file: bool = False,
+    ) -> bool:
+        """The card authorised ``held``; False (nothing changes) when it was already told."""  # fmt: skip
+        if self.status is TransactionStatus.HELD or self.status not in _GUARANTEE_FROM_OPEN:
+            return False
+        self._move(TransactionStatus.HELD, now)
+        self.held, self.hold_lapses_at, self.release_at = held, lapses_at, min(release_at, lapses_at)
+        self.provider_reference = reference or self.provider_reference
+        self.card_on_file = card_on_file
+        return True
+
+    @property
+    def capturable(self) -> Money:
+        if not self.is_held or self.held is None:
+            return Money.zero(self.amount.currency)
+        return self.held
+
+    def check_capture(self, amount: Money) -> None:
+        """A capture of ``amount`` is possible now: the hold is there and covers it."""
+        if not self.is_held:
+            raise HoldNotActive(status=self.status.value)
+        if not amount.is_positive() or amount > self.capturable:
+            raise CaptureExceedsHold(amount=amount, held=self.capturable)
+
+    def capture(self, amount: Money, now: datetime) -> None:
+        """``amount`` of the hold was charged; the provider released the rest with it."""
+        self.check_capture(amount)
+        self._move(TransactionStatus.CAPTURED, now)
+        self.captured = amount
+
+    def release(self, now: datetime) -> bool:
+        """The hold (or the request for it) is let go; False when it was already over."""
+        if self.status is TransactionStatus.HELD:
+            self._move(TransactionStatus.RELEASED, now)
+            return True
+        return False
+
+    def lapse(self, now: datetime) -> bool:
+        """The provider let the hold go by itself."""
+        if self.status is TransactionStatus.HELD:
+            self._move(TransactionStatus.EXPIRED, now)
+            return True
+        return False

@@ -18,6 +18,7 @@ from bot.domain.errors import (
     UnknownTimezone,
     UnsupportedLocale,
 )
+from bot.domain.guarantee import GuaranteeSettings, set_amount, set_mode, set_release_days
 from bot.domain.money import Money, Percent, check_currency
 from bot.domain.order import ConfirmationRule
 from bot.domain.reminders import plan
@@ -91,6 +92,7 @@ class PaymentSettings:
     invoice_doctype: InvoiceDoctype = InvoiceDoctype.INVREC
     # An order accepted with a price gets its payment request at once, sized by deposit_mode.
     request_on_accept: bool = False
+    guarantee: GuaranteeSettings = field(default_factory=GuaranteeSettings)
 
     @property
     def deposit_policy(self) -> DepositPolicy:
@@ -241,6 +243,22 @@ def _set_request_on_accept(v: Vendor, value: str) -> None:
     v.payment.request_on_accept = _on_off("request_on_accept", value)
 
 
+def _set_guarantee_mode(v: Vendor, value: str) -> None:
+    set_mode(v.payment.guarantee, value)
+
+
+def _set_guarantee_amount(v: Vendor, value: str) -> None:
+    set_amount(v.payment.guarantee, value, v.currency)
+
+
+def _set_guarantee_release_days(v: Vendor, value: str) -> None:
+    set_release_days(v.payment.guarantee, value, v.payment.provider.value)
+
+
+def _set_saved_cards(v: Vendor, value: str) -> None:
+    v.payment.guarantee.saved_cards = _on_off("saved_cards", value)
+
+
 def _set_owner_user_id(v: Vendor, value: str) -> None:
     cleaned = value.strip()
     if cleaned.lower() in {"", "none", "off"}:
@@ -289,6 +307,10 @@ _SETTERS: dict[str, Callable[[Vendor, str], None]] = {
     "hold_minutes": _set_hold_minutes,
     "invoice_doctype": _set_invoice_doctype,
     "request_on_accept": _set_request_on_accept,
+    "guarantee_mode": _set_guarantee_mode,
+    "guarantee_amount": _set_guarantee_amount,
+    "guarantee_release_days": _set_guarantee_release_days,
+    "saved_cards": _set_saved_cards,
     "owner_user_id": _set_owner_user_id,
     "reminder_schedule": _set_reminder_schedule,
     "reminder_quiet_hours": _set_quiet_hours,
@@ -355,6 +377,10 @@ def describe_settings(vendor: Vendor) -> dict[str, object]:
         "hold_minutes": str(payment.hold_minutes),
         "invoice_doctype": payment.invoice_doctype.value,
         "request_on_accept": payment.request_on_accept,
+        "guarantee_mode": payment.guarantee.mode.value,
+        "guarantee_amount": payment.guarantee.amount_setting,
+        "guarantee_release_days": payment.guarantee.release_days,
+        "saved_cards": payment.guarantee.saved_cards,
         "owner_user_id": None if vendor.owner_user_id is None else str(vendor.owner_user_id),
         "reminder_schedule": format_offsets(vendor.reminders.schedule),
         "reminder_quiet_hours": (

@@ -17,16 +17,18 @@ from datetime import datetime, timedelta
 from bot.payments.port import (
     CallbackNotice,
     ConfirmedPayment,
+    HoldConfirmation,
     PaymentConfirmation,
     PaymentEvent,
     PaymentEventKind,
     ProviderError,
 )
 from bot.services.context import PaymentDeps, with_retries
+from bot.services.events import apply_event
 from bot.services.inbox import run_claimed
 from bot.services.invoices import issue_invoice
 from bot.services.providers import provider_of
-from bot.services.settlement import Outcome, apply_event
+from bot.services.settlement import Outcome
 from bot.store.repositories.inbox import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,16 @@ async def _confirmed_event(deps: PaymentDeps, stored: InboundEvent, at: datetime
     if not isinstance(provider, PaymentConfirmation) or provider.name != stored.source:
         raise UnconfirmedPayment(f"the vendor no longer uses {stored.source}")
     currency = transaction.amount.currency
-    confirmed = await with_retries(
-        lambda: provider.confirm_payment(notice, currency, at.date()), deps.retry_delay
-    )
+    if transaction.is_guarantee and isinstance(provider, HoldConfirmation):
+        # A guarantee's callback tells of a hold (or a card kept on file), never of a payment.
+        held = transaction.amount
+        confirmed = await with_retries(
+            lambda: provider.confirm_hold(notice, held, at.date()), deps.retry_delay
+        )
+    else:
+        confirmed = await with_retries(
+            lambda: provider.confirm_payment(notice, currency, at.date()), deps.retry_delay
+        )
     if confirmed is None:
         raise UnconfirmedPayment(f"{stored.source}'s API does not show the payment of {notice.key}")
     if await _counted_elsewhere(deps, stored.source, transaction.vendor_id, transaction.id, confirmed):
@@ -71,13 +80,16 @@ async def _confirmed_event(deps: PaymentDeps, stored: InboundEvent, at: datetime
     return PaymentEvent(
         provider=stored.source,
         event_id=stored.event_key,
-        kind=PaymentEventKind.PAID,
+        kind=PaymentEventKind.HELD if confirmed.held else PaymentEventKind.PAID,
         occurred_at=at,
         transaction_id=transaction.id,
         reference=confirmed.reference,
         amount=confirmed.amount,
         method="card",
         vendor_id=transaction.vendor_id,
+        saved_card=confirmed.saved_card,
+        hold_lapses_at=confirmed.hold_lapses_at,
+        card_on_file=confirmed.card_on_file,
     )
 
 

@@ -15,6 +15,7 @@ from bot.payments.port import ProviderError
 from bot.services import messages
 from bot.services.closing import close_requests, deactivate_at_provider
 from bot.services.context import PaymentDeps
+from bot.services.guarantees import active_guarantee, release
 from bot.services.invoices import issue_invoice
 from bot.services.orders import order_by_number
 from bot.services.payments import new_request
@@ -41,7 +42,7 @@ def _crowded_out(
     pending = ledger.pending
     crowded = []
     for transaction in sorted(
-        (t for t in transactions if t.is_open), key=lambda t: t.created_at, reverse=True
+        (t for t in transactions if t.is_payment_request), key=lambda t: t.created_at, reverse=True
     ):
         if pending <= room:
             break
@@ -60,6 +61,19 @@ def _cash_amount(ledger: Ledger, typed: str | None, currency: str) -> Money:
             amount=amount, available=ledger.balance, pending=ledger.pending, has_pending=False
         )
     return amount
+
+
+async def _release_guarantee(deps: PaymentDeps, order: Order) -> None:
+    """Cash that covers the order lets its held guarantee go (roadmap step 10); a provider that cannot be
+    reached now leaves it to the guarantee job, which releases guarantees of paid orders."""
+    async with deps.uow() as uow:
+        guarantee = await active_guarantee(uow, order.id)
+    if guarantee is None or not guarantee.is_held:
+        return
+    try:
+        await release(deps, guarantee.id, "paid")
+    except (ProviderError, DomainError) as error:
+        log.warning("guarantee %s of paid order %s not released yet: %s", guarantee.id, order.id, error)
 
 
 async def record_cash_payment(
@@ -104,6 +118,8 @@ async def record_cash_payment(
             raise LookupError(order.customer_id)
         await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, after), now)
         await uow.commit()
+    if after.is_covered:
+        await _release_guarantee(deps, order)
     if books:
         try:
             await issue_invoice(deps, transaction.id)

@@ -8,9 +8,9 @@ from datetime import datetime
 from bot.domain.customer import Customer, apply_customer_setting
 from bot.domain.errors import CustomerNotFound
 from bot.domain.phone import normalise_phone
-from bot.domain.vendor import CUSTOMER_LOCALES
+from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.services.vendors import VendorRef, find_vendor
-from bot.store.uow import UnitOfWorkFactory
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 
 async def list_customers(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef) -> list[Customer]:
@@ -20,10 +20,15 @@ async def list_customers(uow_factory: UnitOfWorkFactory, vendor_reference: Vendo
 
 
 async def show_customer(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, phone: str) -> Customer:
-    number = normalise_phone(phone)
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        customer = await uow.customers.by_phone(vendor.id, number)
+        return await customer_by_phone(uow, vendor, phone)
+
+
+async def customer_by_phone(uow: UnitOfWork, vendor: Vendor, phone: str) -> Customer:
+    """The vendor's customer at ``phone`` (any way it is written), or CustomerNotFound."""
+    number = normalise_phone(phone)
+    customer = await uow.customers.by_phone(vendor.id, number)
     if customer is None:
         raise CustomerNotFound(phone=f"+{number}")
     return customer

@@ -13,7 +13,7 @@ from bot.domain.outgoing import OutboxStatus
 from bot.payments.port import PaymentEvent
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
-from bot.services.settlement import apply_event
+from bot.services.events import apply_event
 from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
 

@@ -28,8 +28,8 @@ from bot.domain.money import Money, Percent, parse_amount_or_percent
 from bot.domain.order import Order
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.domain.vendor import Vendor
-from bot.payments.port import LinkRequest, PaymentProvider, ProviderError
-from bot.services import messages
+from bot.payments.port import ClientSync, LinkRequest, PaymentProvider, ProviderError
+from bot.services import guarantee_messages, messages
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.orders import order_by_number
 from bot.services.providers import ensure_provider_client
@@ -138,6 +138,8 @@ def _to_link_request(deps: PaymentDeps, parts: _RequestParts) -> LinkRequest:
         success_url=f"{deps.base_url}/pay/success?tx={transaction.id}",
         cancel_url=f"{deps.base_url}/pay/cancelled?tx={transaction.id}",
         provider_client_id=customer.provider_client_id,
+        hold=transaction.is_guarantee,
+        offer_save_card=vendor.payment.guarantee.saved_cards,
     )
 
 
@@ -164,8 +166,12 @@ async def _link_and_message(
             parts = await _request_parts(uow, transaction)
     transaction = parts.transaction
     request = _to_link_request(deps, parts)
-    if request.provider_client_id is None:
-        # The customer's client at the provider (iCount) comes before their first link.
+    wants_client = isinstance(provider, ClientSync) and (
+        provider.clients_for_every_link or request.needs_card_customer
+    )
+    if request.provider_client_id is None and wants_client:
+        # The customer's client at the provider (iCount; Stripe's Customer for a card it may keep)
+        # comes before their first link.
         client_id = await ensure_provider_client(deps, provider, parts.customer.id)
         if client_id is not None:
             request = replace(request, provider_client_id=client_id)
@@ -198,8 +204,16 @@ async def _link_and_message(
         else:
             # The vendor and customer read for the link a moment ago are still the ones to write to.
             vendor, customer = parts.vendor, parts.customer
-            await uow.outbox.add(messages.payment_request(vendor, customer, order, current, link.url), now)
-            if vendor.reminders.enabled and order.reminders_enabled:
+            if current.is_guarantee:
+                await uow.outbox.add(
+                    guarantee_messages.request(vendor, customer, order, current, link.url), now
+                )
+            else:
+                await uow.outbox.add(
+                    messages.payment_request(vendor, customer, order, current, link.url), now
+                )
+            # A guarantee is not money owed: the customer is not reminded of it.
+            if vendor.reminders.enabled and order.reminders_enabled and not current.is_guarantee:
                 due = vendor.reminders.due_times(current.created_at, vendor.timezone)
                 await uow.reminders.plan(vendor.id, current.id, due, now)
         await uow.commit()
@@ -208,6 +222,21 @@ async def _link_and_message(
         await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
         raise NoOpenRequest(order=order.reference)
     return link.url
+
+
+async def complete_request(
+    deps: PaymentDeps,
+    provider: PaymentProvider,
+    transaction: PaymentTransaction,
+    order: Order,
+    vendor: Vendor,
+    customer: Customer,
+) -> str:
+    """Steps 2 and 3 for a request (or a guarantee) whose row was just committed: its link, then the
+    customer's message; returns the link."""
+    return await _link_and_message(
+        deps, provider, transaction.id, _RequestParts(transaction, order, vendor, customer)
+    )
 
 
 async def _give_up(deps: PaymentDeps, transaction_id: uuid.UUID, reason: str) -> None:

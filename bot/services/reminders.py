@@ -239,7 +239,7 @@ async def remind_now(
                 if transaction.payment_link_id is None
                 else await uow.links.get(transaction.payment_link_id)
             )
-            if not transaction.is_open or link is None or not link.active or customer is None:
+            if not transaction.is_payment_request or link is None or not link.active or customer is None:
                 continue
             history = await uow.reminders.for_transaction(transaction.id)
             sequence = max((r.sequence for r in history), default=0) + 1

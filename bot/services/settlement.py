@@ -16,7 +16,7 @@ from bot.domain.money import Money
 from bot.domain.order import Order, OrderStatus
 from bot.domain.refund import Refund, RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
-from bot.payments.port import PaymentEvent, PaymentEventKind
+from bot.payments.port import PaymentEvent
 from bot.services import messages
 from bot.services.context import PaymentDeps
 from bot.services.invoices import invoice_message
@@ -57,7 +57,7 @@ async def _find(uow: UnitOfWork, event: PaymentEvent) -> PaymentTransaction | No
     return found
 
 
-async def _locked(uow: UnitOfWork, event: PaymentEvent) -> tuple[Order, PaymentTransaction] | None:
+async def locked(uow: UnitOfWork, event: PaymentEvent) -> tuple[Order, PaymentTransaction] | None:
     """The order (locked) and its transaction re-read under the lock, or None if unknown to us."""
     found = await _find(uow, event)
     if found is None:
@@ -75,49 +75,61 @@ async def record_payment(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     already paid (by another payment) or cancelled is flagged to the vendor and not counted."""
     now = deps.clock()
     async with deps.uow() as uow:
-        located = await _locked(uow, event)
+        located = await locked(uow, event)
         if located is None:
             log.warning("payment event %s matches no transaction", event.event_id)
             return Outcome.UNKNOWN
         order, transaction = located
-        same_payment = event.reference is not None and event.reference == transaction.provider_reference
-        if transaction.received and same_payment:
-            return Outcome.DUPLICATE
-        anomaly = _anomaly(transaction, event)
-        vendor = await uow.vendors.get(order.vendor_id)
-        customer = await uow.customers.get(order.customer_id)
-        if vendor is None or customer is None:  # pragma: no cover
-            return Outcome.UNKNOWN
-        admins = await uow.vendors.admin_phones(vendor.id)
-        if anomaly is not None:
-            amount = event.amount or transaction.amount
-            notes = messages.payment_anomaly_note(
-                vendor, admins, customer, order, amount, anomaly, event.provider,
-                event.reference or event.event_id, event.event_id,
-            )  # fmt: skip
-            for note in notes:
-                await uow.outbox.add(note, now)
+        outcome = await record_paid(uow, order, transaction, event, now)
+        if outcome in {Outcome.RECORDED, Outcome.FLAGGED}:
             await uow.commit()
-            log.warning("payment %s on transaction %s flagged: %s", event.reference, transaction.id, anomaly)
-            return Outcome.FLAGGED
-        transaction.mark_paid(now, event.method, event.reference)
-        await uow.transactions.update(transaction)
-        if transaction.payment_link_id is not None:
-            await uow.links.deactivate(transaction.payment_link_id, now)
-        await uow.reminders.cancel_pending(transaction.id, now)
-        everything = await uow.transactions.for_order(order.id)
-        ledger = Ledger.of(order.require_price(), everything)
-        if ledger.is_covered and order.status in {OrderStatus.ACCEPTED, OrderStatus.PENDING}:
-            order.settle(ledger.paid, settlement_type(everything), now)
-            await uow.orders.update(order)
-        await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, ledger), now)
-        for note in messages.payment_received_note(vendor, admins, customer, order, transaction, ledger):
+    return outcome
+
+
+async def record_paid(
+    uow: UnitOfWork, order: Order, transaction: PaymentTransaction, event: PaymentEvent, now: datetime
+) -> Outcome:
+    """``record_payment`` inside the caller's unit of work, the order already locked (a guarantee's
+    capture records its payment in the same transaction as the capture itself). The caller commits."""
+    same_payment = event.reference is not None and event.reference == transaction.provider_reference
+    if transaction.received and same_payment:
+        return Outcome.DUPLICATE
+    anomaly = _anomaly(transaction, event)
+    vendor = await uow.vendors.get(order.vendor_id)
+    customer = await uow.customers.get(order.customer_id)
+    if vendor is None or customer is None:  # pragma: no cover
+        return Outcome.UNKNOWN
+    admins = await uow.vendors.admin_phones(vendor.id)
+    if anomaly is not None:
+        amount = event.amount or transaction.amount
+        notes = messages.payment_anomaly_note(
+            vendor, admins, customer, order, amount, anomaly, event.provider,
+            event.reference or event.event_id, event.event_id,
+        )  # fmt: skip
+        for note in notes:
             await uow.outbox.add(note, now)
-        await uow.commit()
+        log.warning("payment %s on transaction %s flagged: %s", event.reference, transaction.id, anomaly)
+        return Outcome.FLAGGED
+    transaction.mark_paid(now, event.method, event.reference)
+    await uow.transactions.update(transaction)
+    if transaction.payment_link_id is not None:
+        await uow.links.deactivate(transaction.payment_link_id, now)
+    await uow.reminders.cancel_pending(transaction.id, now)
+    everything = await uow.transactions.for_order(order.id)
+    ledger = Ledger.of(order.require_price(), everything)
+    if ledger.is_covered and order.status in {OrderStatus.ACCEPTED, OrderStatus.PENDING}:
+        order.settle(ledger.paid, settlement_type(everything), now)
+        await uow.orders.update(order)
+    await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, ledger), now)
+    for note in messages.payment_received_note(vendor, admins, customer, order, transaction, ledger):
+        await uow.outbox.add(note, now)
     return Outcome.RECORDED
 
 
 def _anomaly(transaction: PaymentTransaction, event: PaymentEvent) -> str | None:
+    if transaction.is_guarantee:
+        # A guarantee's money comes only through a capture (its own payment row), never as a payment.
+        return "cancelled" if not transaction.is_open else "guarantee_paid"
     if transaction.received:
         return "already_paid"
     if transaction.status in {TransactionStatus.CANCELLED, TransactionStatus.EXPIRED}:
@@ -131,7 +143,7 @@ async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     """A failed attempt: the request stays open (the customer may try again); the vendor is told."""
     now = deps.clock()
     async with deps.uow() as uow:
-        located = await _locked(uow, event)
+        located = await locked(uow, event)
         if located is None:
             return Outcome.UNKNOWN
         order, transaction = located
@@ -218,7 +230,7 @@ async def apply_provider_refund(deps: PaymentDeps, event: PaymentEvent) -> Outco
         return Outcome.UNKNOWN
     now = deps.clock()
     async with deps.uow() as uow:
-        located = await _locked(uow, event)
+        located = await locked(uow, event)
         if located is None:
             return Outcome.UNKNOWN
         order, transaction = located
@@ -241,7 +253,7 @@ async def record_invoice(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         return Outcome.UNKNOWN
     now = deps.clock()
     async with deps.uow() as uow:
-        located = await _locked(uow, event)
+        located = await locked(uow, event)
         if located is None:
             return Outcome.UNKNOWN
         order, transaction = located
@@ -259,16 +271,3 @@ async def record_invoice(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
             await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
         await uow.commit()
     return Outcome.RECORDED if added else Outcome.DUPLICATE
-
-
-async def apply_event(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
-    if event.kind is PaymentEventKind.PAID:
-        return await record_payment(deps, event)
-    if event.kind is PaymentEventKind.FAILED:
-        return await record_failure(deps, event)
-    if event.kind is PaymentEventKind.REFUNDED:
-        return await apply_provider_refund(deps, event)
-    if event.kind is PaymentEventKind.INVOICED:
-        return await record_invoice(deps, event)
-    log.info("payment event %s of kind %s needs no action", event.event_id, event.kind)
-    return Outcome.DUPLICATE

@@ -22,6 +22,8 @@ from sqlalchemy import (
     text,
 )
 
+from bot.domain.card_token import ConsentSource
+from bot.domain.guarantee import GuaranteeMode
 from bot.domain.order import OrderStatus
 from bot.domain.outgoing import OutboxStatus
 from bot.domain.refund import RefundStatus
@@ -54,6 +56,8 @@ def _in(column: str, values: list[str]) -> str:
 
 
 ORDER_STATUSES = [status.value for status in OrderStatus]
+GUARANTEE_MODES = [mode.value for mode in GuaranteeMode]
+CONSENT_SOURCES = [source.value for source in ConsentSource]
 PROVIDERS = ["stripe", "icount", "sandbox"]
 
 vendors = Table(
@@ -123,6 +127,18 @@ payment_settings = Table(
     CheckConstraint(_in("invoice_doctype", ["invrec", "receipt"]), name="payment_settings_invoice_doctype"),
     # On: an order accepted with a price gets its payment request at once, sized by deposit_mode.
     Column("request_on_accept", Boolean(), nullable=False, server_default=text("false")),
+    # Card guarantees (roadmap step 3): off / optional / required, the default hold (a fixed amount, else
+    # a percent of the price), when an unused hold is released, and whether pages offer to save the card.
+    Column("guarantee_mode", String(16), nullable=False, server_default=text("'off'")),
+    Column("guarantee_fixed", ExactDecimal(10, 2), nullable=True),
+    Column("guarantee_percent", ExactDecimal(5, 2), nullable=False, server_default=text("100")),
+    Column("guarantee_release_days", Integer(), nullable=False, server_default=text("7")),
+    Column("saved_cards", Boolean(), nullable=False, server_default=text("false")),
+    CheckConstraint(_in("guarantee_mode", GUARANTEE_MODES), name="payment_settings_guarantee_mode"),
+    CheckConstraint(
+        "guarantee_release_days >= 1 AND guarantee_release_days <= 30",
+        name="payment_settings_guarantee_release_days",
+    ),
 )
 
 customers = Table(
@@ -223,11 +239,65 @@ payment_transactions = Table(
     Column("failure_reason", Text(), nullable=True),
     # The sum of its succeeded refunds, kept with the row under the order's lock (see refunds).
     Column("refunded_amount", ExactDecimal(10, 2), nullable=False, server_default=text("0")),
+    # A guarantee (is_guarantee): held, captured of it, when the provider lets it go, when we release it,
+    # when the vendor was warned; card_on_file: the card is kept but no money is held (iCount without J5).
+    Column("held_amount", ExactDecimal(10, 2), nullable=True),
+    Column("captured_amount", ExactDecimal(10, 2), nullable=True),
+    Column("hold_lapses_at", UTCDateTime(), nullable=True),
+    Column("release_at", UTCDateTime(), nullable=True),
+    Column("lapse_warned_at", UTCDateTime(), nullable=True),
+    Column("card_on_file", Boolean(), nullable=False, server_default=text("false")),
+    # A payment made by capturing a guarantee, or by charging a saved card.
+    Column("guarantee_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=True),
+    Column("card_token_id", Uuid(), ForeignKey("card_tokens.id"), nullable=True),
     CheckConstraint("montant > 0", name="payment_transactions_montant"),
     CheckConstraint(
         "refunded_amount >= 0 AND refunded_amount <= montant", name="payment_transactions_refunded_amount"
     ),
+    CheckConstraint(
+        "captured_amount IS NULL OR (captured_amount > 0 AND captured_amount <= held_amount)",
+        name="payment_transactions_captured_amount",
+    ),
     Index(None, "vendor_id", "status"),
+    Index(None, "is_guarantee", "status"),
+)
+
+card_tokens = Table(
+    "card_tokens",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", Uuid(), ForeignKey("customers.id"), nullable=False, index=True),
+    Column("provider", String(16), nullable=False),
+    # The provider's token (a Stripe PaymentMethod id, an iCount cc_token_id): never a card number.
+    Column("token", String(255), nullable=False),
+    Column("provider_customer_id", String(255), nullable=True),
+    Column("brand", String(32), nullable=True),
+    Column("last4", String(4), nullable=True),
+    Column("exp_month", Integer(), nullable=True),
+    Column("exp_year", Integer(), nullable=True),
+    Column("consent_at", UTCDateTime(), nullable=False),
+    Column("consent_source", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    Column("forgotten_at", UTCDateTime(), nullable=True),
+    Column("deleted_at_provider", UTCDateTime(), nullable=True),
+    UniqueConstraint("provider", "token"),
+    CheckConstraint(_in("consent_source", CONSENT_SOURCES), name="card_tokens_consent_source"),
+    CheckConstraint("last4 IS NULL OR length(last4) = 4", name="card_tokens_last4"),
+)
+
+phone_links = Table(
+    "phone_links",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=False),
+    # Only the hash of the one-time token is kept: the link itself is shown once, to the vendor.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("save_card", Boolean(), nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
 )
 
 REFUND_STATUSES = [status.value for status in RefundStatus]

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.repositories.cards import CardRepository
 from bot.store.repositories.conversations import ConversationRepository
 from bot.store.repositories.customers import CustomerRepository
 from bot.store.repositories.inbox import InboxRepository
@@ -13,6 +14,7 @@ from bot.store.repositories.invoices import InvoiceRepository
 from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
 from bot.store.repositories.outbox import OutboxRepository
+from bot.store.repositories.phone_links import PhoneLinkRepository
 from bot.store.repositories.refunds import RefundRepository
 from bot.store.repositories.reminders import ReminderRepository
 from bot.store.repositories.transactions import TransactionRepository
@@ -31,6 +33,8 @@ class UnitOfWork:
     conversations: ConversationRepository
     invoices: InvoiceRepository
     refunds: RefundRepository
+    cards: CardRepository
+    phone_links: PhoneLinkRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -51,6 +55,8 @@ class UnitOfWork:
         self.conversations = ConversationRepository(connection)
         self.invoices = InvoiceRepository(connection)
         self.refunds = RefundRepository(connection)
+        self.cards = CardRepository(connection)
+        self.phone_links = PhoneLinkRepository(connection)
         return self
 
     async def __aexit__(

@@ -1,26 +1,20 @@
-"""iCount endpoints: the IPN webhook and the checkout page our links lead to (its periodic jobs are in
-``bot/jobs``)."""
+"""iCount's endpoint: the IPN webhook (the page our links lead to is ``bot/web/checkout``; its periodic
+jobs are in ``bot/jobs``)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.errors import DomainError
 from bot.payments.icount.consts import NAME
 from bot.payments.icount.webhooks import ipn_fields, ipn_notice, transaction_of_secret
-from bot.payments.port import ProviderError
-from bot.rendering import render_page
 from bot.services.callbacks import EVENT_TYPE, callback_is_ours, process_callback
-from bot.services.checkout import checkout_url
 from bot.services.inbox import store_event
 from bot.web.keys import clock_key, payments_key, sender_key, tasks_key, uow_key
-from bot.web.payments import page_locale
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = {"error": "temporarily unavailable"}
@@ -80,23 +74,3 @@ async def _process_and_wake(app: web.Application, event_id: int) -> None:
     await process_callback(app[payments_key], event_id)
     if sender_key in app:
         app[sender_key].wake()
-
-
-async def icount_checkout(request: web.Request) -> web.StreamResponse:
-    """``GET /pay/icount/{transaction}``: to a fresh iCount pay page while the request is open, else a
-    page saying the link has ended."""
-    locale = page_locale(request, None)
-    try:
-        transaction_id = uuid.UUID(request.match_info["transaction"])
-    except ValueError:
-        return web.Response(text=render_page("link_unknown", locale), content_type="text/html", status=404)
-    try:
-        url = await checkout_url(request.app[payments_key], transaction_id, NAME)
-    except (OSError, SQLAlchemyError, ProviderError, DomainError, ValueError) as error:
-        # ValueError: stored credentials that no longer open; DomainError: iCount no longer set up.
-        log.warning("checkout of %s unavailable: %s", transaction_id, error)
-        page = render_page("link_unavailable", locale)
-        return web.Response(text=page, content_type="text/html", status=503, headers={"Retry-After": "60"})
-    if url is None:
-        return web.Response(text=render_page("link_ended", locale), content_type="text/html", status=410)
-    raise web.HTTPFound(url)

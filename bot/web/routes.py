@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from bot.web import health, icount, payments, whatsapp
+from bot.web import checkout, health, icount, payments, whatsapp
 
 
 def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] = ()) -> None:
@@ -22,8 +22,10 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             web.post("/webhooks/whatsapp", whatsapp.receive),
             web.post("/webhooks/stripe", payments.stripe_webhook),
             web.post("/webhooks/icount/{secret}", icount.icount_ipn),
-            # Customers: where payment links lead and where providers send them back.
-            web.get("/pay/icount/{transaction}", icount.icount_checkout),
+            # Customers: where payment links lead and where providers send them back; the vendor's
+            # one-time phone-payment link (before the provider pattern, which would match it too).
+            web.get("/pay/phone/{token}", checkout.phone_payment),
+            web.get("/pay/{provider}/{transaction}", checkout.hosted_checkout),
             web.get("/pay/success", payments.pay_success),
             web.get("/pay/cancelled", payments.pay_cancelled),
         ]

@@ -27,7 +27,8 @@ from bot.payments.sandbox.provider import SandboxProvider
 from bot.services import cash as cash_service
 from bot.services import closing, payments, refunds
 from bot.services import orders as order_service
-from bot.services.settlement import Outcome, apply_event, record_payment
+from bot.services.events import apply_event
+from bot.services.settlement import Outcome, record_payment
 from bot.store.tables import outbox_messages, payment_links, payment_transactions, reminders
 from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW, FrozenClock

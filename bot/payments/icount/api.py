@@ -1,15 +1,17 @@
 """iCount API v3's methods the bot uses, typed: pay-page sales, clients, card transactions and
-refunds, documents. No policy here (which refund to make, which document to issue): that is the
-provider's (``provider.py``)."""
+refunds, documents, saved cards (``cc_storage``), token charges (``cc/bill``) and J5 pre-approvals. No
+policy here (which refund to make, which document to issue, when a charge may be asked again): that is
+the provider's (``provider.py``, ``cards.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain.money import Money
 from bot.payments.icount import consts
+from bot.payments.icount.card_calls import CardCalls
 from bot.payments.icount.client import IcountClient, IcountError
 from bot.payments.port import LinkRequest, RefundResult
 
@@ -35,6 +37,10 @@ class CardPayment:
     refunded: bool
     card_type: str | None = None
     last4: str | None = None
+    client_id: str | None = None
+    # The day iCount lists it as charged (``cc_charge_date``; only its date part is read: whether it
+    # carries a time, and in which zone, is not documented).
+    charged_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +80,38 @@ class CompanyInfo:
     user: str | None
 
 
-def _text(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
+_text = consts.text
 
 
 def _lang(locale: str) -> str:
     return "he" if locale == "he" else "en"
 
 
-class IcountApi:
+def _day(value: Any) -> date | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text[:10], "%d/%m/%Y").date()  # noqa: DTZ007 - a day, no time
+    except ValueError:
+        return None
+
+
+class IcountApi(CardCalls):
     def __init__(self, client: IcountClient, paypage_id: str) -> None:
         self.client = client
         self._paypage_id = paypage_id
 
-    async def generate_sale(self, request: LinkRequest, ipn_url: str) -> Sale:
+    async def generate_sale(self, request: LinkRequest, ipn_url: str, paypage_id: str | None = None) -> Sale:
+        """A sale on the account's pay page, or on ``paypage_id`` (one the vendor set up to keep the card,
+        or to pre-approve it without charging: ``generate_sale`` itself has no parameter for either)."""
+        page = paypage_id or self._paypage_id
         params: dict[str, Any] = {
-            "paypage_id": int(self._paypage_id) if self._paypage_id.isdigit() else self._paypage_id,
+            "paypage_id": int(page) if page.isdigit() else page,
             "sum": consts.amount_text(request.amount),
             "description": request.description,
             "x_order_id": str(request.transaction_id),
@@ -144,30 +164,52 @@ class IcountApi:
     ) -> CardPayment | None:
         """The card transaction with this confirmation code charged within ``days`` of ``around``
         (``currency``: the one to assume when iCount does not say)."""
-        answer = await self.client.call(
-            consts.CC_TRANSACTIONS,
-            {
-                "confirmation_code": confirmation_code,
-                "start_date": (around - timedelta(days=days)).isoformat(),
-                "end_date": (around + timedelta(days=days)).isoformat(),
-            },
+        found = await self.card_transactions(
+            around - timedelta(days=days),
+            around + timedelta(days=days),
+            currency,
+            confirmation_code=confirmation_code,
         )
+        return next((t for t in found if t.confirmation_code == confirmation_code), None)
+
+    async def card_transactions(
+        self,
+        start: date,
+        end: date,
+        currency: str,
+        *,
+        confirmation_code: str | None = None,
+        client_id: str | None = None,
+    ) -> list[CardPayment]:
+        """``cc/transactions`` charged from ``start`` to ``end``, for one code or one client if given."""
+        params: dict[str, Any] = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+        if confirmation_code is not None:
+            params["confirmation_code"] = confirmation_code
+        if client_id is not None:
+            params["client_id"] = client_id
+        answer = await self.client.call(consts.CC_TRANSACTIONS, params)
         results = answer.get("results_list") or []
+        found = []
         for entry in results if isinstance(results, list) else []:
-            if not isinstance(entry, dict) or _text(entry.get("confirmation_code")) != confirmation_code:
+            code = _text(entry.get("confirmation_code")) if isinstance(entry, dict) else None
+            if code is None or not isinstance(entry, dict):
                 continue
             charged_in = _text(entry.get("currency_code")) or currency
-            return CardPayment(
-                confirmation_code=confirmation_code,
-                amount=consts.parse_sum(entry.get("cctotal"), charged_in),
-                cc_bill_log_id=_text(entry.get("cc_bill_log_id")),
-                doctype=_text(entry.get("doctype")),
-                docnum=_text(entry.get("docnumber")),
-                refunded=entry.get("refunded") not in (None, "", 0, "0", False),
-                card_type=_text(entry.get("cc_cardtype")),
-                last4=_text(entry.get("cc_cardnumber")),
+            found.append(
+                CardPayment(
+                    confirmation_code=code,
+                    amount=consts.parse_sum(entry.get("cctotal"), charged_in),
+                    cc_bill_log_id=_text(entry.get("cc_bill_log_id")),
+                    doctype=_text(entry.get("doctype")),
+                    docnum=_text(entry.get("docnumber")),
+                    refunded=consts.flag(entry.get("refunded")),
+                    card_type=_text(entry.get("cc_cardtype")),
+                    last4=_text(entry.get("cc_cardnumber")),
+                    client_id=_text(entry.get("client_id")),
+                    charged_on=_day(entry.get("cc_charge_date")),
+                )
             )
-        return None
+        return found
 
     async def document_total(self, doctype: str, docnum: str, currency: str) -> DocumentTotal:
         """What ``doc/info`` says was paid on the document, in the document's currency."""

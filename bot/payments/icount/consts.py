@@ -21,6 +21,10 @@ CLIENT_INFO = "client/info"
 GENERATE_SALE = "paypage/generate_sale"
 CC_TRANSACTIONS = "cc/transactions"
 CC_REFUND = "cc/refund"
+CC_BILL = "cc/bill"
+CC_J5_STATUS = "cc/j5_status"
+CC_TOKEN_INFO = "cc_storage/token_info"
+CC_TOKEN_DELETE = "cc_storage/delete"
 DOC_CREATE = "doc/create"
 DOC_INFO = "doc/info"
 DOC_CANCEL = "doc/cancel"
@@ -46,8 +50,22 @@ IPN_FIELDS = frozenset(
     {
         "confirmation_code", "sum", "currency_code", "currency_id", "num_of_payments", "cc_type", "cc_last4",
         "doctype", "docnum", "payment_date", "customer_id", "cp", "cc_bill_log_id", "bill_log_id",
+        # A saved card's token (never its number): a payment whose customer ticked "save", a guarantee.
+        "cc_token_id",
     }
 )  # fmt: skip
+
+
+def text(value: object) -> str | None:
+    """An answer's value as text; missing and empty are None."""
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def flag(value: object) -> bool:
+    """iCount's booleans: 1/"1"/true, or 0/"0"/""/false."""
+    return value not in (None, "", 0, "0", False, "false", "False")
 
 
 def currency_params(currency: str) -> dict[str, object]:

@@ -5,6 +5,14 @@ Links: the customer gets ``{base}/pay/icount/{transaction}``, a page of ours tha
 (iCount has no call to disable a generated sale; whether and when its URL expires is not documented).
 ``create_link`` still generates one sale, so a wrong pay page or token is reported to the vendor at once.
 
+Guarantees and saved cards (``cards.py``): ``generate_sale`` has no parameter to keep the card or to
+pre-approve instead of charging (the method index lists none, and the ``m__`` fields echoed in IPNs are
+for static page links only): both are settings of the pay page in iCount. So a guarantee is a sale on
+the pay page the vendor set up for guarantees (``guarantee_paypage_id``), a payment offering "save my
+card" one on the page set up with iCount's save box (``save_card_paypage_id``, else the usual page:
+the card is kept only when the customer ticks it). A phone payment is a usual sale: the vendor types the
+card on iCount's page. Card numbers never pass through the bot.
+
 Refunds: all of a payment not refunded before is given back by cancelling its document with
 ``refund_cc`` when iCount lists that document with the charge (else ``cc/refund``, then the document
 cancelled); part of it by ``cc/refund``. Neither call has an idempotency key at iCount, so neither is
@@ -16,26 +24,34 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 
+from bot.domain.errors import ProviderNotConfigured
 from bot.domain.money import Money
 from bot.domain.refund import RefundStatus
 from bot.payments.icount import consts
 from bot.payments.icount.api import CardPayment, IcountApi, InvoiceRequest, IssuedDocument, Sale
+from bot.payments.icount.cards import HOLD_WINDOW, IcountCards
 from bot.payments.icount.client import IcountClient
 from bot.payments.icount.webhooks import IpnAddresses
 from bot.payments.port import (
     AccountInfo,
     CallbackNotice,
+    CardHold,
+    ChargeAttempt,
     ClientDetails,
     ConfirmedPayment,
     Document,
+    HoldCheck,
     InvoiceOrder,
     LinkRequest,
     PaidPayment,
     PaymentLink,
     ProviderError,
     RefundAttempt,
+    SavedCard,
+    SavedCardRequest,
 )
 from bot.payments.retry import with_retries
 
@@ -52,32 +68,66 @@ def sanity_string(transaction_id: uuid.UUID) -> str:
     return f"bot-{transaction_id.hex}"
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class IcountProvider:
     name = consts.NAME
+    clients_for_every_link = True
+    hold_window = HOLD_WINDOW
 
     def __init__(
-        self, client: IcountClient, paypage_id: str, base_url: str, ipn_key: str, retry_delay: float = 0.5
+        self,
+        client: IcountClient,
+        paypage_id: str,
+        base_url: str,
+        ipn_key: str,
+        retry_delay: float = 0.5,
+        *,
+        guarantee_paypage_id: str | None = None,
+        save_card_paypage_id: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.api = IcountApi(client, paypage_id)
         # Reads, and doc/create (its sanity_string), are safe to ask again; card charges and refunds never.
         self._retry_delay = retry_delay
         self.callbacks = IpnAddresses(base_url, ipn_key)
         self._base = base_url.rstrip("/")
-        self._sales: dict[uuid.UUID, tuple[float, Money, Sale]] = {}
+        self._sales: dict[uuid.UUID, tuple[float, Money, str | None, Sale]] = {}
+        self._guarantee_page = guarantee_paypage_id
+        self._save_card_page = save_card_paypage_id
+        self.cards = IcountCards(self.api, clock)
 
     # The port: payment links
 
+    def _page_for(self, request: LinkRequest) -> str | None:
+        """The pay page of the request's sale (None: the account's usual one)."""
+        if request.hold:
+            # Unconfirmed by a real account: a pay page set up in iCount to keep the card and pre-approve
+            # (J5) its sum rather than charge it, and its IPN carrying the card's cc_token_id.
+            if self._guarantee_page is None:
+                raise ProviderNotConfigured(provider=consts.NAME, missing="icount_guarantee_paypage_id")
+            return self._guarantee_page
+        if request.offer_save_card:
+            # Unconfirmed by a real account: a pay page with iCount's "save the card" option shows the
+            # customer its box (their consent), and its IPN then carries cc_token_id.
+            return self._save_card_page
+        # A phone payment (request.by_phone) is a usual sale: the vendor types the card on iCount's page.
+        return None
+
     async def _sale_for(self, request: LinkRequest) -> Sale:
-        """A recent sale of this request (same amount), or a new one."""
+        """A recent sale of this request (same amount and page), or a new one."""
         now = time.monotonic()
-        for key, (made, _amount, _sale) in list(self._sales.items()):
+        for key, (made, _amount, _page, _sale) in list(self._sales.items()):
             if now - made >= SALE_REUSE_SECONDS:
                 del self._sales[key]
+        page = self._page_for(request)
         cached = self._sales.get(request.transaction_id)
-        if cached is not None and cached[1] == request.amount:
-            return cached[2]
-        sale = await self.api.generate_sale(request, self.callbacks.url(request.transaction_id))
-        self._sales[request.transaction_id] = (now, request.amount, sale)
+        if cached is not None and cached[1:3] == (request.amount, page):
+            return cached[3]
+        sale = await self.api.generate_sale(request, self.callbacks.url(request.transaction_id), page)
+        self._sales[request.transaction_id] = (now, request.amount, page, sale)
         return sale
 
     async def create_link(self, request: LinkRequest) -> PaymentLink:
@@ -119,7 +169,9 @@ class IcountProvider:
                 return None
             # The same payment may also be known by its document (an IPN naming only it, or its invoice).
             documents = ((found.doctype, found.docnum),) if found.doctype and found.docnum else ()
-            return ConfirmedPayment(found.amount, code, tuple(f"{t}:{n}" for t, n in documents), documents)
+            saved = await self.cards.saved_card(notice, found.client_id)
+            others = tuple(f"{t}:{n}" for t, n in documents)
+            return ConfirmedPayment(found.amount, code, others, documents, saved_card=saved)
         doctype, docnum = notice.fields.get("doctype"), notice.fields.get("docnum")
         if not doctype or not docnum:
             return None
@@ -127,7 +179,38 @@ class IcountProvider:
         if total.cancelled or total.paid is None or not total.paid.is_positive():
             return None
         reference = f"{doctype}:{docnum}"
-        return ConfirmedPayment(total.paid, reference, (reference,), ((doctype, docnum),))
+        saved = await self.cards.saved_card(notice, None)
+        return ConfirmedPayment(total.paid, reference, (reference,), ((doctype, docnum),), saved_card=saved)
+
+    # HoldConfirmation, CardGuarantee, SavedCardCharge (cards.py)
+
+    async def confirm_hold(
+        self, notice: CallbackNotice, held: Money, around: date
+    ) -> ConfirmedPayment | None:
+        """The guarantee's card (the IPN's cc_token_id, as cc_storage/token_info shows it) and, by
+        cc/j5_status, whether ``held`` is pre-approved on it (else the card is only kept on file)."""
+        return await self.cards.confirm_hold(notice, held)
+
+    async def capture_hold(self, hold: CardHold, amount: Money, key: str) -> ChargeAttempt:
+        return await self.cards.capture_hold(hold, amount, key)
+
+    async def release_hold(self, hold: CardHold) -> None:
+        await self.cards.release_hold(hold)
+
+    async def check_hold(self, hold: CardHold) -> HoldCheck:
+        return await self.cards.check_hold(hold)
+
+    async def charge_saved_card(self, charge: SavedCardRequest) -> ChargeAttempt:
+        return await self.cards.charge_saved_card(charge)
+
+    async def find_saved_card_charge(self, charge: SavedCardRequest) -> ChargeAttempt:
+        return await self.cards.find_saved_card_charge(charge)
+
+    async def forget_card(self, card: SavedCard) -> None:
+        await self.cards.forget_card(card)
+
+    async def card_details(self, card: SavedCard) -> SavedCard | None:
+        return await self.cards.card_details(card)
 
     # Invoicing
 

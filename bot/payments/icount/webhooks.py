@@ -3,7 +3,8 @@
 ``ipn_url`` is ``{base}/webhooks/icount/{secret}``, the secret being the transaction id and an HMAC of it
 under a key of ours: per request, unguessable, and the same on every retry. An IPN proves nothing by
 itself (anyone who learnt its address could post one): the provider confirms its payment through the API
-before anything is recorded. iCount repeats IPNs: the notice is keyed by request and payment.
+before anything is recorded. iCount repeats IPNs: the notice is keyed by request and payment (or, for a
+guarantee that only kept the card, by the card's token).
 """
 
 from __future__ import annotations
@@ -64,6 +65,10 @@ def ipn_key(transaction_id: uuid.UUID, fields: Mapping[str, str]) -> str | None:
     doctype, docnum = fields.get("doctype"), fields.get("docnum")
     if doctype and docnum:
         return f"{transaction_id}:{doctype}:{docnum}"
+    token = fields.get("cc_token_id")
+    if token:
+        # A guarantee whose card is only kept (no J5, hence no confirmation code): one per card.
+        return f"{transaction_id}:token:{token}"
     return None
 
 

@@ -1,16 +1,33 @@
 """The sandbox provider: payment pages served by the bot itself (``/sandbox/checkout/{id}``), for demos
 and tests. Stateless: the link id is derived from the idempotency key, so creating the same link twice
-gives the same link; the page reads its amount from our store, and refunds always succeed."""
+gives the same link; the page reads its amount from our store, and refunds always succeed.
+
+Cards work like a real provider's, without one: a guarantee's page authorises a hold, captures and
+releases always succeed, and a saved card's token says how it behaves when charged (``consts``: a card
+that needs the customer's authentication, one that is declined, or one that pays)."""
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.domain.money import Money
 from bot.domain.refund import RefundStatus
-from bot.payments.port import AccountInfo, LinkRequest, PaidPayment, PaymentLink, RefundAttempt
-from bot.payments.sandbox.consts import NAME
+from bot.payments.port import (
+    AccountInfo,
+    CardHold,
+    ChargeAttempt,
+    ChargeStatus,
+    HoldCheck,
+    HoldState,
+    LinkRequest,
+    PaidPayment,
+    PaymentLink,
+    RefundAttempt,
+    SavedCard,
+    SavedCardRequest,
+)
+from bot.payments.sandbox.consts import DECLINED_CARD, NAME, THREE_DS_CARD
 
 
 def _digest(text: str) -> str:
@@ -19,6 +36,7 @@ def _digest(text: str) -> str:
 
 class SandboxProvider:
     name = NAME
+    hold_window = timedelta(days=7)
 
     def __init__(self, base_url: str) -> None:
         self._base_url = base_url.rstrip("/")
@@ -41,6 +59,38 @@ class SandboxProvider:
 
     async def check_connection(self) -> AccountInfo:
         return AccountInfo(name=None, account_id=None)
+
+    # CardGuarantee: the checkout page's "authorise" is the hold.
+
+    async def capture_hold(self, hold: CardHold, amount: Money, key: str) -> ChargeAttempt:
+        return ChargeAttempt(ChargeStatus.SUCCEEDED, f"sbx_cap_{_digest(key)}", amount=amount)
+
+    async def release_hold(self, hold: CardHold) -> None:
+        """Nothing is held anywhere: the page's authorisation was the whole of it."""
+
+    async def check_hold(self, hold: CardHold) -> HoldCheck:
+        # Stateless: the sandbox knows only what its page told the inbox.
+        return HoldCheck(HoldState.UNKNOWN)
+
+    # SavedCardCharge: the token says how the card behaves.
+
+    async def charge_saved_card(self, charge: SavedCardRequest) -> ChargeAttempt:
+        if charge.card.token.startswith(THREE_DS_CARD):
+            return ChargeAttempt(ChargeStatus.AUTHENTICATION_REQUIRED, reason="authentication_required")
+        if charge.card.token.startswith(DECLINED_CARD):
+            return ChargeAttempt(ChargeStatus.FAILED, reason="card declined (sandbox)")
+        return ChargeAttempt(ChargeStatus.SUCCEEDED, f"sbx_pay_{_digest(charge.key)}", amount=charge.amount)
+
+    async def find_saved_card_charge(self, charge: SavedCardRequest) -> ChargeAttempt:
+        # The same key is the same charge: asking again is the answer.
+        return await self.charge_saved_card(charge)
+
+    async def forget_card(self, card: SavedCard) -> None:
+        """Nothing is kept anywhere but in our store."""
+
+    async def card_details(self, card: SavedCard) -> SavedCard | None:
+        # The page sends a card only when its "save my card" box was ticked: that is the consent.
+        return card
 
     async def close(self) -> None:
         return None

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.money import Money
-from bot.payments.port import PaymentEvent, PaymentEventKind
+from bot.payments.port import PaymentEvent, PaymentEventKind, SavedCard
 from bot.payments.sandbox.consts import NAME
 
 
@@ -20,8 +20,9 @@ def make_event(
     amount: Money,
     reference: str,
     at: datetime,
+    saved_card: SavedCard | None = None,
 ) -> dict[str, Any]:
-    return {
+    event: dict[str, Any] = {
         "id": f"sbx_evt_{uuid.uuid4().hex}",
         "type": f"sandbox.payment.{kind.value}",
         "kind": kind.value,
@@ -32,6 +33,25 @@ def make_event(
         "reference": reference,
         "created": at.isoformat(),
     }
+    if saved_card is not None:
+        event["card"] = {
+            "token": saved_card.token, "brand": saved_card.brand, "last4": saved_card.last4,
+            "exp_month": saved_card.exp_month, "exp_year": saved_card.exp_year,
+        }  # fmt: skip
+    return event
+
+
+def _card(data: Any) -> SavedCard | None:
+    if not isinstance(data, dict) or not isinstance(data.get("token"), str):
+        return None
+    month, year = data.get("exp_month"), data.get("exp_year")
+    return SavedCard(
+        token=data["token"],
+        brand=data.get("brand") if isinstance(data.get("brand"), str) else None,
+        last4=data.get("last4") if isinstance(data.get("last4"), str) else None,
+        exp_month=month if isinstance(month, int) else None,
+        exp_year=year if isinstance(year, int) else None,
+    )
 
 
 def payment_events(payload: str) -> list[PaymentEvent]:
@@ -49,5 +69,6 @@ def payment_events(payload: str) -> list[PaymentEvent]:
             amount=amount,
             method="card",
             refunded_amount=amount if data["kind"] == PaymentEventKind.REFUNDED.value else None,
+            saved_card=_card(data.get("card")),
         )
     ]

@@ -13,10 +13,32 @@ ASYNC_PAYMENT_SUCCEEDED = "checkout.session.async_payment_succeeded"
 ASYNC_PAYMENT_FAILED = "checkout.session.async_payment_failed"
 CHARGE_REFUNDED = "charge.refunded"
 INVOICE_PAID = "invoice.paid"
+# A manual-capture PaymentIntent was authorised (its amount_capturable went up): a guarantee's hold.
+INTENT_CAPTURABLE = "payment_intent.amount_capturable_updated"
+# Paid: a captured hold, an off-session charge of a saved card, or a checkout payment (then told twice).
+INTENT_SUCCEEDED = "payment_intent.succeeded"
+# Cancelled by us, or lapsed (cancellation_reason "expired" since API 2025-03-31.basil).
+INTENT_CANCELED = "payment_intent.canceled"
 # How an invoice Stripe made is named in our invoices table.
 DOCTYPE_INVOICE = "invoice"
 
 PAYMENT_STATUS_PAID = "paid"
+# PaymentIntent statuses the bot reads.
+INTENT_REQUIRES_CAPTURE = "requires_capture"
+INTENT_SUCCEEDED_STATUS = "succeeded"
+INTENT_CANCELED_STATUS = "canceled"
+INTENT_PROCESSING = "processing"
+# What may still become a payment, so is cancelled when a hold or a charge is let go.
+INTENT_CANCELABLE = frozenset(
+    {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"}
+)
+# A PaymentMethod the customer agreed to see again: what Checkout sets when they tick "save my card"
+# (https://support.stripe.com/questions/prefilling-saved-cards-in-checkout).
+REDISPLAY_ALWAYS = "always"
+# The card error of an off-session charge the bank wants the customer to authenticate (3-D Secure).
+AUTHENTICATION_REQUIRED = "authentication_required"
+# The error of a capture or cancel on a PaymentIntent in another state (already captured, cancelled).
+INTENT_UNEXPECTED_STATE = "payment_intent_unexpected_state"
 # Our refund's key, kept in the refund's metadata so that it can be found again.
 REFUND_KEY = "refund_key"
 RESOURCE_MISSING = "resource_missing"

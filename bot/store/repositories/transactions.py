@@ -6,12 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
 from bot.domain.transaction import OPEN_STATUSES, PaymentTransaction, TransactionStatus, TransactionType
-from bot.store.tables import commandes, payment_links, payment_transactions
+from bot.store.tables import commandes, payment_links, payment_transactions, phone_links
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +46,19 @@ def _to_transaction(row: Row[Any]) -> PaymentTransaction:
         paid_at=m["paid_at"],
         user_id=m["user_id"],
         refunded=Money(m["refunded_amount"], m["devise"]) if m["refunded_amount"] else None,
+        held=_money(m["held_amount"], m["devise"]),
+        captured=_money(m["captured_amount"], m["devise"]),
+        hold_lapses_at=m["hold_lapses_at"],
+        release_at=m["release_at"],
+        lapse_warned_at=m["lapse_warned_at"],
+        card_on_file=m["card_on_file"],
+        guarantee_id=m["guarantee_id"],
+        card_token_id=m["card_token_id"],
     )
+
+
+def _money(amount: Decimal | None, currency: str) -> Money | None:
+    return None if amount is None else Money(amount, currency)
 
 
 def _values(t: PaymentTransaction) -> dict[str, Any]:
@@ -65,6 +77,14 @@ def _values(t: PaymentTransaction) -> dict[str, Any]:
         "is_guarantee": t.is_guarantee,
         "user_id": t.user_id,
         "refunded_amount": t.refunded_total.amount,
+        "held_amount": None if t.held is None else t.held.amount,
+        "captured_amount": None if t.captured is None else t.captured.amount,
+        "hold_lapses_at": t.hold_lapses_at,
+        "release_at": t.release_at,
+        "lapse_warned_at": t.lapse_warned_at,
+        "card_on_file": t.card_on_file,
+        "guarantee_id": t.guarantee_id,
+        "card_token_id": t.card_token_id,
     }
 
 
@@ -144,6 +164,11 @@ class TransactionRepository:
                 payment_transactions.c.payment_link_id.is_(None),
                 payment_transactions.c.provider.is_not(None),
                 payment_transactions.c.created_at <= created_before,
+                # Charges with no link (a saved card, a capture) and phone payments, whose page is made
+                # when the vendor opens it, are not requests a crash interrupted.
+                payment_transactions.c.card_token_id.is_(None),
+                payment_transactions.c.guarantee_id.is_(None),
+                ~exists().where(phone_links.c.transaction_id == payment_transactions.c.id),
             )
             .order_by(payment_transactions.c.created_at)
             .limit(limit)
@@ -163,6 +188,56 @@ class TransactionRepository:
                 payment_transactions.c.status.in_([s.value for s in OPEN_STATUSES]),
             )
             .order_by(payment_transactions.c.created_at)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def guarantees_to_watch(self, limit: int = 200) -> list[PaymentTransaction]:
+        """Guarantees held, or asked and not yet held: the guarantee job looks at each (release dates,
+        lapse warnings, orders done or paid by other means, holds whose webhook never came)."""
+        query = (
+            select(payment_transactions)
+            .where(
+                payment_transactions.c.is_guarantee.is_(True),
+                payment_transactions.c.status.in_(
+                    [TransactionStatus.HELD.value, *(s.value for s in OPEN_STATUSES)]
+                ),
+            )
+            .order_by(payment_transactions.c.created_at)
+            .limit(limit)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def unanswered_charges(
+        self, created_before: datetime, limit: int = 100
+    ) -> list[PaymentTransaction]:
+        """Saved-card charges and captures still pending: the provider gave no answer (or a crash came
+        between the call and its record). Looked up at the provider, never charged again blindly."""
+        query = (
+            select(payment_transactions)
+            .where(
+                payment_transactions.c.status == TransactionStatus.PENDING.value,
+                payment_transactions.c.payment_link_id.is_(None),
+                (payment_transactions.c.card_token_id.is_not(None))
+                | (payment_transactions.c.guarantee_id.is_not(None)),
+                payment_transactions.c.created_at <= created_before,
+            )
+            .order_by(payment_transactions.c.created_at)
+            .limit(limit)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def stale_phone_payments(
+        self, given_before: datetime, limit: int = 100
+    ) -> list[PaymentTransaction]:
+        """Phone payments still open whose one-time link was given before ``given_before``."""
+        query = (
+            select(payment_transactions)
+            .join(phone_links, phone_links.c.transaction_id == payment_transactions.c.id)
+            .where(
+                payment_transactions.c.status.in_([s.value for s in OPEN_STATUSES]),
+                phone_links.c.created_at <= given_before,
+            )
+            .limit(limit)
         )
         return [_to_transaction(row) for row in await self._conn.execute(query)]
 

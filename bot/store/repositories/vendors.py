@@ -9,6 +9,7 @@ from sqlalchemy import Row, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.deposit import DepositMode
+from bot.domain.guarantee import GuaranteeMode, GuaranteeSettings
 from bot.domain.money import Percent
 from bot.domain.order import ConfirmationRule
 from bot.domain.schedule import (
@@ -55,6 +56,11 @@ def _settings_values(vendor: Vendor) -> dict[str, Any]:
         "hold_minutes": payment.hold_minutes,
         "invoice_doctype": payment.invoice_doctype.value,
         "request_on_accept": payment.request_on_accept,
+        "guarantee_mode": payment.guarantee.mode.value,
+        "guarantee_fixed": payment.guarantee.fixed,
+        "guarantee_percent": payment.guarantee.percent.value,
+        "guarantee_release_days": payment.guarantee.release_days,
+        "saved_cards": payment.guarantee.saved_cards,
         "updated_at": vendor.updated_at,
     }
 
@@ -80,6 +86,13 @@ def _to_vendor(row: Row[Any]) -> Vendor:
             hold_minutes=m["hold_minutes"],
             invoice_doctype=InvoiceDoctype(m["invoice_doctype"]),
             request_on_accept=m["request_on_accept"],
+            guarantee=GuaranteeSettings(
+                mode=GuaranteeMode(m["guarantee_mode"]),
+                fixed=m["guarantee_fixed"],
+                percent=Percent(m["guarantee_percent"]),
+                release_days=m["guarantee_release_days"],
+                saved_cards=m["saved_cards"],
+            ),
         ),
         reminders=ReminderPolicy(
             schedule=parse_offsets(m["reminder_schedule"]),
@@ -103,6 +116,11 @@ _SELECT = select(
     payment_settings.c.hold_minutes,
     payment_settings.c.invoice_doctype,
     payment_settings.c.request_on_accept,
+    payment_settings.c.guarantee_mode,
+    payment_settings.c.guarantee_fixed,
+    payment_settings.c.guarantee_percent,
+    payment_settings.c.guarantee_release_days,
+    payment_settings.c.saved_cards,
 ).join(payment_settings, payment_settings.c.vendor_id == vendors.c.id)
 
 
