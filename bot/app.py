@@ -123,7 +123,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _payments(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     secret = settings.secret_key
-    registry = ProviderRegistry(settings, CredentialCipher(secret.get_secret_value()) if secret else None)
+    cipher = CredentialCipher(secret.get_secret_value()) if secret else None
+    registry = ProviderRegistry(settings, cipher, clock=app[clock_key])
     app[providers_key] = registry
     app[payments_key] = PaymentDeps(app[uow_key], registry, settings.base_url, app[clock_key])
     yield

@@ -46,6 +46,9 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        check = getattr(args, "check", None)
+        if check is not None:
+            check(args)
         settings = load_settings()
     except UsageError as error:
         return _fail(f"error: {error}", 2)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
+from bot.cli.cards import guarantee_line, with_guarantees
 from bot.cli.common import CLI_LOCALE, _payment_deps, _print_json, _with_store
 from bot.config import Settings
 from bot.domain.order import OrderStatus
@@ -86,9 +88,13 @@ async def cmd_order_show(args: argparse.Namespace, settings: Settings) -> int:
     async def work(uow: UnitOfWorkFactory) -> int:
         view = await order_service.show_order(uow, args.vendor, args.number)
         if args.json:
-            _print_json(order_json(view))
-        else:
-            print("\n".join(order_lines(view)))
+            _print_json(with_guarantees(view, order_json(view)))
+            return 0
+        # Guarantees are not payments: listed apart, with their state and dates.
+        payments = replace(view, transactions=[t for t in view.transactions if not t.is_guarantee])
+        lines = order_lines(payments)
+        lines += [guarantee_line(t) for t in view.transactions if t.is_guarantee]
+        print("\n".join(lines))
         return 0
 
     return await _with_store(settings, work)

@@ -6,6 +6,7 @@ import argparse
 from importlib import metadata
 from typing import Any, NoReturn
 
+from bot.cli.cards import cmd_customer_cards, cmd_customer_forget_card, cmd_guarantee
 from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show
 from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
 from bot.cli.payments import cmd_pay, cmd_refund, cmd_reminders_run
@@ -212,7 +213,55 @@ def build_parser() -> OneLineParser:
     how.add_argument("--full", action="store_true", help="the full price")
     how.add_argument("--balance", action="store_true", help="all that remains to be paid")
     how.add_argument("--cash", metavar="AMOUNT", help="record money taken at the register")
-    pay.set_defaults(handler=cmd_pay)
+    how.add_argument(
+        "--guarantee",
+        metavar="AMOUNT|PCT%",
+        help="with --phone: a card guarantee of this amount or percentage of the price (held, not charged)",
+    )
+    way = pay.add_mutually_exclusive_group()
+    way.add_argument(
+        "--saved-card",
+        action="store_true",
+        help="charge the customer's saved card now, with no link (with --full, --deposit or --balance)",
+    )
+    way.add_argument(
+        "--phone",
+        action="store_true",
+        help="print a one-time link to open on your own device and type the card the customer reads out "
+        "(with --full, --deposit, --balance or --guarantee)",
+    )
+    pay.add_argument(
+        "--save-card",
+        action="store_true",
+        help="with --phone: save the card for next time, the customer having agreed out loud",
+    )
+    pay.set_defaults(handler=cmd_pay, check=_check_pay)
+
+    guarantee = _command(
+        commands,
+        "guarantee",
+        "a card guarantee: ask for it (a hold on the customer's card, by a link), capture it or release it",
+    )
+    _order_argument(guarantee)
+    _vendor_option(guarantee)
+    what = guarantee.add_mutually_exclusive_group()
+    what.add_argument(
+        "--amount",
+        metavar="AMOUNT|PCT%",
+        help="ask for a guarantee of this amount or percentage of the price "
+        "(default, with no option: the vendor's guarantee_amount)",
+    )
+    what.add_argument(
+        "--capture",
+        nargs="?",
+        const="",
+        metavar="AMOUNT",
+        help="charge the guarantee held: this amount (default: all of it); the rest is released",
+    )
+    what.add_argument(
+        "--release", action="store_true", help="release the guarantee (or cancel the request for it)"
+    )
+    guarantee.set_defaults(handler=cmd_guarantee)
 
     refund = _command(
         commands, "refund", "refund an order's payments, in full or in part, the latest payments first"
@@ -249,4 +298,29 @@ def build_parser() -> OneLineParser:
     )
     _vendor_option(change)
     change.set_defaults(handler=cmd_customer_set)
+    cards = _command(customer, "cards", "the cards a customer saved (shown by brand, last 4 digits, expiry)")
+    cards.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    _vendor_option(cards)
+    _json_option(cards)
+    cards.set_defaults(handler=cmd_customer_cards)
+    forget = _command(
+        customer,
+        "forget-card",
+        "forget a customer's saved cards: never charged again, deleted at the provider",
+    )
+    forget.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    _vendor_option(forget)
+    forget.set_defaults(handler=cmd_customer_forget_card)
     return parser
+
+
+def _check_pay(args: argparse.Namespace) -> None:
+    """What the argument groups cannot say: which options go together."""
+    if args.cash is not None and (args.saved_card or args.phone):
+        raise UsageError("argument --cash: not allowed with --saved-card or --phone (see `bot pay --help`)")
+    if args.guarantee is not None and not args.phone:
+        raise UsageError(
+            "argument --guarantee: needs --phone (a guarantee by link: `bot guarantee N --amount A`)"
+        )
+    if args.save_card and not args.phone:
+        raise UsageError("argument --save-card: needs --phone (see `bot pay --help`)")

@@ -1,9 +1,11 @@
-"""Money asked for, taken and given back: ``bot pay``, ``bot refund`` and ``bot reminders run``."""
+"""Money asked for, taken and given back: ``bot pay`` (by a link, on the saved card, by phone, or cash),
+``bot refund`` and ``bot reminders run``."""
 
 from __future__ import annotations
 
 import argparse
 
+from bot.cli.cards import pay_by_phone, pay_saved_card, required_guarantee_lines
 from bot.cli.common import _payment_deps, _with_store
 from bot.config import Settings
 from bot.domain.deposit import AskKind
@@ -27,6 +29,12 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
                 for stopped in cash.cancelled:
                     print(f"open request cancelled (its link stopped): {stopped.label}, {stopped.amount}")
                 return 0
+            if args.saved_card or args.phone:
+                lines = await (pay_saved_card(deps, args) if args.saved_card else pay_by_phone(deps, args))
+                if args.saved_card:
+                    lines += await required_guarantee_lines(deps, args.vendor, args.number)
+                print("\n".join(lines))
+                return 0
             if args.full:
                 ask, typed = AskKind.FULL, None
             elif args.balance:
@@ -36,6 +44,8 @@ async def cmd_pay(args: argparse.Namespace, settings: Settings) -> int:
             outcome = await payment_service.request_payment(deps, args.vendor, args.number, ask, typed)
             print(f"{outcome.transaction.label}: {outcome.transaction.amount} requested, "
                   f"link {outcome.url}")  # fmt: skip
+            for line in await required_guarantee_lines(deps, args.vendor, args.number):
+                print(line)
             return 0
         finally:
             await deps.providers.close()

@@ -15,8 +15,8 @@ from bot.domain.errors import DomainError, GuaranteesOff, InvalidSetting
 from bot.domain.money import Money, Percent, parse_amount_or_percent
 
 # How long each provider keeps a card authorisation: a hold is released by us before, at the latest.
-# Stripe: 7 days for online card payments. iCount's J5 and the sandbox: taken the same.
-HOLD_WINDOW_DAYS = {"stripe": 7, "icount": 7, "sandbox": 7}
+# Stripe: 7 days for online card payments; iCount's J5: not documented, taken as 5; the sandbox: 7.
+HOLD_WINDOW_DAYS = {"stripe": 7, "icount": 5, "sandbox": 7}
 DEFAULT_RELEASE_DAYS = 7
 # The vendor hears this long before a hold lapses at the provider that it is about to.
 LAPSE_WARNING = timedelta(days=1)

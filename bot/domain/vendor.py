@@ -59,6 +59,8 @@ SECRET_SETTINGS = frozenset(
         "stripe_webhook_secret",
         "icount_api_token",
         "icount_paypage_id",
+        "icount_guarantee_paypage_id",
+        "icount_save_card_paypage_id",
         "icount_cid",
         "icount_user",
         "icount_pass",

@@ -1,5 +1,5 @@
-"""What a customer can write: lien/link, solde/balance, payé/paid, STOP/START; the rest goes to the
-vendor's admins."""
+"""What a customer can write: lien/link, solde/balance, payé/paid, STOP/START, mes cartes/my cards and
+oublier ma carte/forget my card; the rest goes to the vendor's admins."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from bot.domain.cards import REDACTION
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import CustomerIntent, parse_customer_reply
 from bot.handlers.replies import to_admins, to_customer
-from bot.services import chat
+from bot.services import chat, saved_cards
 from bot.services import messages as payment_messages
 from bot.services.chat import CustomerActor
 
@@ -64,6 +64,22 @@ async def check_paid(deps: ChatDeps, actor: CustomerActor) -> None:
     )
 
 
+async def list_cards(deps: ChatDeps, actor: CustomerActor) -> None:
+    """``mes cartes``: what the customer saved with this vendor, by label only."""
+    _customer, cards = await saved_cards.customer_cards(
+        deps.payments, actor.vendor, f"+{actor.customer.phone}"
+    )
+    labels = [card.label for card in cards]
+    await deps.queue([to_customer(actor, CUSTOMER_REPLY, "my_cards", cards=labels)])
+
+
+async def forget_cards(deps: ChatDeps, actor: CustomerActor) -> None:
+    """``oublier ma carte``: never charged again from now on, and deleted at the provider."""
+    forgotten = await saved_cards.forget_cards(deps.payments, actor.vendor, f"+{actor.customer.phone}")
+    labels = [card.label for card in forgotten]
+    await deps.queue([to_customer(actor, CUSTOMER_REPLY, "cards_forgotten", cards=labels)])
+
+
 async def on_message(deps: ChatDeps, actor: CustomerActor, inbound: Inbound) -> None:
     text = inbound.text or ""
     if REDACTION in text:
@@ -76,6 +92,10 @@ async def on_message(deps: ChatDeps, actor: CustomerActor, inbound: Inbound) -> 
         await tell_balance(deps, actor)
     elif intent is CustomerIntent.PAID:
         await check_paid(deps, actor)
+    elif intent is CustomerIntent.CARDS:
+        await list_cards(deps, actor)
+    elif intent is CustomerIntent.FORGET_CARD:
+        await forget_cards(deps, actor)
     elif intent in {CustomerIntent.STOP, CustomerIntent.START}:
         stop = intent is CustomerIntent.STOP
         await chat.set_reminders_opt_out(deps.payments.uow, actor, stop, deps.clock())

@@ -52,6 +52,12 @@ class Verb(StrEnum):
     CHECK = "check"
     REFUND = "refund"
     LANGUAGE = "language"
+    # Card on file: a guarantee asked, captured or released; the saved card charged; a phone payment.
+    GUARANTEE = "guarantee"
+    CAPTURE = "capture"
+    RELEASE = "release"
+    CARD = "card"
+    PHONE = "phone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +112,11 @@ _KEYWORDS_BY_VERB: Final[dict[Verb, tuple[tuple[str, ...], tuple[str, ...]]]] = 
     Verb.CHECK: (("connexion",), ("connection",)),
     Verb.REFUND: (("rembourser", "remboursement", "rembourse"), ("refund",)),
     Verb.LANGUAGE: (("langue",), ("language", "lang")),
+    Verb.GUARANTEE: (("garantie",), ("guarantee",)),
+    Verb.CAPTURE: (("debiter",), ("capture",)),
+    Verb.RELEASE: (("liberer",), ("release",)),
+    Verb.CARD: (("carte",), ("card",)),
+    Verb.PHONE: (("telephone",), ("phone",)),
 }
 _KEYWORDS: Final[dict[str, tuple[Verb, str]]] = {
     word: (verb, language)
@@ -126,9 +137,13 @@ _ORDER_ONLY: Final = frozenset(
         Verb.SHIP,
         Verb.DONE,
         Verb.REMIND,
+        Verb.RELEASE,
+        Verb.CARD,
+        Verb.PHONE,
     }
 )
-_WITH_AMOUNT: Final = frozenset({Verb.DEPOSIT, Verb.CASH, Verb.REFUND})
+# An optional amount after the order: ``acompte 12 45``, ``garantie 12 30%``, ``debiter 12 20``.
+_WITH_AMOUNT: Final = frozenset({Verb.DEPOSIT, Verb.CASH, Verb.REFUND, Verb.GUARANTEE, Verb.CAPTURE})
 _SWITCHES: Final[dict[str, bool]] = {
     **dict.fromkeys(("on", "oui", "yes", "activer", "marche"), True),
     **dict.fromkeys(("off", "non", "no", "desactiver", "arret"), False),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import DomainError, OrderNotFound, RequestAlreadyOpen
 from bot.domain.money import parse_amount, parse_amount_or_percent
-from bot.handlers import callbacks
+from bot.handlers import callbacks, guarantee_flow
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.rendering import explain
@@ -22,7 +22,8 @@ CONFIRM = "confirm"
 TYPED_AMOUNT = "deposit_amount"
 
 
-async def _ledger(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order_service.OrderView, Ledger]:
+async def payable(deps: ChatDeps, actor: AdminActor, number: int) -> tuple[order_service.OrderView, Ledger]:
+    """The order, checked payable, and where it stands."""
     view = await order_service.show_order(deps.payments.uow, actor.vendor, number)
     view.order.check_payable(actor.vendor.payment.confirmation_rule)
     ledger = view.ledger
@@ -44,7 +45,7 @@ async def resend(deps: ChatDeps, actor: AdminActor, number: int) -> None:
 
 async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     """``payé 12``: [Paiement complet] [Acompte] [Annuler]."""
-    view, ledger = await _ledger(deps, actor, number)
+    view, ledger = await payable(deps, actor, number)
     try:
         ledger.check_request(ledger.requestable)
     except RequestAlreadyOpen as error:
@@ -74,23 +75,29 @@ async def start(deps: ChatDeps, actor: AdminActor, number: int) -> None:
     )
 
 
-async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    """The quick picks with their amounts, the vendor's default first, and "Autre montant"."""
-    view, ledger = await _ledger(deps, actor, number)
+def _pick(number: int, amount: str, via: callbacks.Via | None) -> str:
+    data = callbacks.AmountPick(number, amount) if via is None else callbacks.ViaAmount(via, number, amount)
+    return callbacks.encode(data)
+
+
+async def deposit_menu(
+    deps: ChatDeps, actor: AdminActor, number: int, via: callbacks.Via | None = None
+) -> None:
+    """The quick picks with their amounts, the vendor's default first, and "Autre montant". ``via``: the
+    deposit is for the saved card or a phone payment rather than a link."""
+    view, ledger = await payable(deps, actor, number)
     default = actor.vendor.payment.deposit_policy.suggested_deposit(ledger)
     rows: list[tuple[str, str, str | None]] = []
     picks = ledger.quick_picks()
     if all(amount != default for _, amount in picks):
         title = admin_text(actor.vendor, "row_amount", amount=default)
-        pick = callbacks.encode(callbacks.AmountPick(number, f"{default.amount}"))
-        rows.append((pick, title, admin_text(actor.vendor, "row_default")))
+        rows.append((_pick(number, f"{default.amount}", via), title, admin_text(actor.vendor, "row_default")))
     for percent, amount in picks:
         note = admin_text(actor.vendor, "row_default") if amount == default else None
         title = admin_text(actor.vendor, "row_amount", percent=str(percent), amount=amount)
-        rows.append((callbacks.encode(callbacks.AmountPick(number, f"{amount.amount}")), title, note))
-    rows.append(
-        (callbacks.encode(callbacks.OtherAmount(number)), admin_text(actor.vendor, "row_other"), None)
-    )
+        rows.append((_pick(number, f"{amount.amount}", via), title, note))
+    other = callbacks.OtherAmount(number) if via is None else callbacks.ViaOther(via, number)
+    rows.append((callbacks.encode(other), admin_text(actor.vendor, "row_other"), None))
     menu = (
         admin_text(actor.vendor, "button_choose"),
         admin_text(actor.vendor, "button_deposit"),
@@ -109,7 +116,7 @@ async def deposit_menu(deps: ChatDeps, actor: AdminActor, number: int) -> None:
 
 
 async def ask_amount(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    _, ledger = await _ledger(deps, actor, number)
+    _, ledger = await payable(deps, actor, number)
     await conversations.start(
         deps.payments.uow,
         actor.vendor.id,
@@ -143,7 +150,7 @@ async def confirm_step(
     deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, typed: str | None
 ) -> None:
     """The source's confirmation: "Un lien de paiement pour Acompte de 45.00 EUR sera envoyé ..."."""
-    _, ledger = await _ledger(deps, actor, number)
+    _, ledger = await payable(deps, actor, number)
     wanted = None if typed is None else parse_amount_or_percent(typed, actor.vendor.currency)
     try:
         amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
@@ -175,6 +182,8 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
     typed = parse_amount(amount_text, actor.vendor.currency) if ask is AskKind.DEPOSIT else None
     outcome = await payment_service.request_payment(deps.payments, actor.vendor, number, ask, typed)
     deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
+    # guarantee_mode=required: the guarantee is asked with the order's payment request.
+    guarantee = await guarantee_flow.required_note(deps, actor, number)
     await deps.queue(
         [
             to_admin(
@@ -186,6 +195,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
                 customer=f"+{outcome.customer.phone}",
                 url=outcome.url,
                 status=outcome.order.status.value,
+                **guarantee,
             )
         ]
     )

@@ -6,13 +6,21 @@ from __future__ import annotations
 import logging
 
 from bot.domain.errors import DomainError
-from bot.handlers import callbacks, customer, payment_flow, refund_flow, vendor
+from bot.handlers import callbacks, card_flow, customer, guarantee_flow, payment_flow, refund_flow, vendor
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
 from bot.services.chat import AdminActor, CustomerActor, identify
 
 log = logging.getLogger(__name__)
+# The taps of ``carte N`` and ``telephone N``.
+_CARD_FLOW = (
+    callbacks.ViaChoice,
+    callbacks.ViaAmount,
+    callbacks.ViaOther,
+    callbacks.ConfirmCardCharge,
+    callbacks.PhoneSave,
+)
 
 
 async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
@@ -38,6 +46,10 @@ async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
             choice = callbacks.decode(inbound.choice)
             if isinstance(choice, callbacks.ConfirmRefund | callbacks.CancelRefund):
                 await refund_flow.on_choice(deps, actor, choice)
+            elif isinstance(choice, callbacks.ConfirmCapture | callbacks.CancelCapture):
+                await guarantee_flow.on_choice(deps, actor, choice)
+            elif isinstance(choice, _CARD_FLOW):
+                await card_flow.on_choice(deps, actor, choice)
             elif choice is not None:
                 await payment_flow.on_choice(deps, actor, choice)
             else:

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 from bot.domain.cards import REDACTION
 from bot.domain.deposit import AskKind
 from bot.domain.order import ConfirmationRule, OrderStatus
-from bot.handlers import payment_flow, refund_flow
+from bot.domain.transaction import PaymentTransaction
+from bot.handlers import card_flow, guarantee_flow, payment_flow, refund_flow
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
-from bot.services import acceptance, closing, conversations
+from bot.services import acceptance, closing, conversations, guarantee_messages, saved_cards
 from bot.services import cash as cash_service
 from bot.services import customers as customer_service
 from bot.services import orders as order_service
@@ -160,11 +161,44 @@ def _invoice(view: order_service.OrderView, transaction_id: uuid.UUID) -> dict[s
     return {"number": invoice.docnum, "type": invoice.doctype, "url": invoice.url, "status": invoice.status}
 
 
+def _guarantee(actor: AdminActor, t: PaymentTransaction) -> dict[str, Any]:
+    """A guarantee as ``statut`` shows it: its state, what it holds and what was captured, and when it
+    is released by us (or lapses at the provider)."""
+    locale = actor.vendor.locale
+    return {
+        "amount": t.held or t.amount,
+        "status": t.status.value,
+        "captured": t.captured,
+        "card_on_file": t.card_on_file,
+        "release_on": None
+        if t.release_at is None
+        else guarantee_messages.when(t.release_at, actor.vendor, locale),
+        "lapses_on": None
+        if t.hold_lapses_at is None
+        else guarantee_messages.when(t.hold_lapses_at, actor.vendor, locale),
+    }
+
+
+async def _card_labels(
+    deps: ChatDeps, actor: AdminActor, view: order_service.OrderView
+) -> dict[uuid.UUID, str]:
+    """The labels of the customer's saved cards that paid something on this order."""
+    if not any(t.card_token_id is not None for t in view.transactions):
+        return {}
+    _customer, cards = await saved_cards.customer_cards(
+        deps.payments, actor.vendor, f"+{view.customer.phone}"
+    )
+    return {card.id: card.label for card in cards}
+
+
 async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     view = await order_service.show_order(deps.payments.uow, actor.vendor, _number(command))
     ledger = view.ledger
+    labels = await _card_labels(deps, actor, view)
     transactions = []
     for t in view.transactions:
+        if t.is_guarantee:
+            continue
         link = view.links.get(t.payment_link_id) if t.payment_link_id else None
         transactions.append(
             {
@@ -175,6 +209,9 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 "paid_at": t.paid_at,
                 "refunded": None if t.refunded_total.is_zero() else t.refunded_total,
                 "invoice": _invoice(view, t.id),
+                # How it was taken without a link: a guarantee's capture, or the customer's saved card.
+                "capture": t.guarantee_id is not None,
+                "saved_card": None if t.card_token_id is None else labels.get(t.card_token_id, ""),
                 "reminders": [
                     {
                         "sequence": r.sequence,
@@ -200,6 +237,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 refunded=None if ledger is None or ledger.refunded.is_zero() else ledger.refunded,
                 balance=None if ledger is None else ledger.balance,
                 transactions=transactions,
+                guarantees=[_guarantee(actor, t) for t in view.transactions if t.is_guarantee],
                 reminders_on=view.order.reminders_enabled,
             )
         ]
@@ -241,6 +279,26 @@ async def reminders(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
 
 async def refund(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     await refund_flow.confirm_step(deps, actor, _number(command), command.amount)
+
+
+async def guarantee(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await guarantee_flow.request(deps, actor, _number(command), command.amount)
+
+
+async def capture(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await guarantee_flow.capture_step(deps, actor, _number(command), command.amount)
+
+
+async def release(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await guarantee_flow.release(deps, actor, _number(command))
+
+
+async def card(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await card_flow.start_card(deps, actor, _number(command))
+
+
+async def phone(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    await card_flow.start_phone(deps, actor, _number(command))
 
 
 async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
@@ -291,6 +349,11 @@ COMMANDS: dict[Verb, Command] = {
     Verb.CHECK: check_connection,
     Verb.REFUND: refund,
     Verb.LANGUAGE: set_language,
+    Verb.GUARANTEE: guarantee,
+    Verb.CAPTURE: capture,
+    Verb.RELEASE: release,
+    Verb.CARD: card,
+    Verb.PHONE: phone,
 }
 
 
@@ -304,6 +367,9 @@ async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
         flow = await conversations.current(deps.payments.uow, actor.vendor.id, actor.phone, deps.clock())
         if flow is not None and flow.flow == payment_flow.TYPED_AMOUNT:
             await payment_flow.typed_amount(deps, actor, int(flow.state["order"]), text)
+            return
+        if flow is not None and flow.flow in card_flow.TYPED_AMOUNT:
+            await card_flow.typed_amount(deps, actor, flow.flow, int(flow.state["order"]), text)
             return
         await deps.queue([to_admin(actor, "usage", verb=None if parsed.verb is None else parsed.verb.value)])
         return

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Protocol
 
 from bot.config import Settings
@@ -37,18 +38,38 @@ class Providers(Protocol):
     async def close(self) -> None: ...
 
 
+def _members(protocol: type) -> set[str]:
+    """What a Protocol asks for: its methods and its attributes (issubclass refuses Protocols with
+    attributes, such as CardGuarantee's hold_window)."""
+    names: set[str] = set()
+    for base in protocol.__mro__:
+        if base is object or base.__module__ == "typing":
+            continue
+        names |= {name for name in vars(base) if not name.startswith("_")}
+        names |= set(getattr(base, "__annotations__", {}))
+    return names
+
+
 def names_with(capability: type) -> list[str]:
     """The providers that have ``capability`` (a Protocol of ``bot.payments.port``)."""
-    return [str(cls.name) for cls in PROVIDER_CLASSES if issubclass(cls, capability)]
+    members = _members(capability)
+    return [str(cls.name) for cls in PROVIDER_CLASSES if all(hasattr(cls, name) for name in members)]
 
 
 class ProviderRegistry:
-    def __init__(self, settings: Settings, cipher: CredentialCipher | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        cipher: CredentialCipher | None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock``: the app's; Stripe's Checkout Sessions are dated by it (the wall clock by default)."""
         self._settings = settings
         self._cipher = cipher
+        self._clock = clock
         self._sandbox = SandboxProvider(settings.base_url)
         self._stripe: dict[str, StripeProvider] = {}
-        self._icount: dict[tuple[str, str], IcountProvider] = {}
+        self._icount: dict[tuple[str, str, str, str], IcountProvider] = {}
 
     def names_with(self, capability: type) -> list[str]:
         return names_with(capability)
@@ -69,7 +90,12 @@ class ProviderRegistry:
             if not api_key:
                 raise ProviderNotConfigured(provider="stripe", missing="stripe_api_key")
             if api_key not in self._stripe:
-                self._stripe[api_key] = StripeProvider(api_key, self._settings.stripe_api_base)
+                self._stripe[api_key] = StripeProvider(
+                    api_key,
+                    self._settings.stripe_api_base,
+                    base_url=self._settings.base_url,
+                    clock=self._clock,
+                )
             return self._stripe[api_key]
         return self._icount_for(self.credentials(sealed_credentials))
 
@@ -91,14 +117,26 @@ class ProviderRegistry:
             raise ProviderNotConfigured(provider="icount", missing="icount_api_token") from None
         if not paypage:
             raise ProviderNotConfigured(provider="icount", missing="icount_paypage_id")
-        key = (credentials.identity, paypage)
+        # Optional pay pages (set up in iCount): one keeping the card and pre-approving it (guarantees),
+        # one offering "save my card" (else the usual page).
+        guarantee = stored.get("icount_guarantee_paypage_id") or None
+        save_card = stored.get("icount_save_card_paypage_id") or None
+        key = (credentials.identity, paypage, guarantee or "", save_card or "")
         if key not in self._icount:
             secret = self._settings.secret_key
             # The IPN secrets' key: SECRET_KEY, else the account's own secret (env-only set-ups).
             own = credentials.token or credentials.password or ""
             ipn_key = secret.get_secret_value() if secret else own
             client = IcountClient(credentials, self._settings.icount_api_base)
-            self._icount[key] = IcountProvider(client, paypage, self._settings.base_url, ipn_key)
+            self._icount[key] = IcountProvider(
+                client,
+                paypage,
+                self._settings.base_url,
+                ipn_key,
+                guarantee_paypage_id=guarantee,
+                save_card_paypage_id=save_card,
+                clock=self._clock,
+            )
         return self._icount[key]
 
     def platform_webhook_secrets(self) -> dict[str, str]:

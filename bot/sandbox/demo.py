@@ -1,7 +1,8 @@
 """Sandbox mode's demo data: on the first start (a database without any vendor), a vendor whose admin
-phone is the vendor phone of the sandbox page, and a customer with an accepted order #1, so that
-``payé 1`` works at once; and every vendor, the demo's or one made with ``bot vendor add``, gets the
-sandbox's approved templates. Never done when real WhatsApp credentials are set."""
+phone is the vendor phone of the sandbox page, taking card guarantees and saving cards, and a customer
+with an accepted order #1, so that ``payé 1``, ``garantie 1 50`` and ``carte 1`` work at once; and every
+vendor, the demo's or one made with ``bot vendor add``, gets the sandbox's approved templates. Never
+done when real WhatsApp credentials are set."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ DEMO_PRICE = "150"
 # reminder a day later): in sandbox mode every vendor has one for every kind of message, as a real vendor
 # would (``ensure_sandbox_templates``). The kinds are the chat replies and every message of
 # bot/templates/*/messages/ (named after its kind).
+# The demo vendor takes card guarantees on its command and offers "save my card" on its payment pages,
+# so that a visitor can try a hold (``garantie 1 50``) and a saved card (``carte 1``) at once.
+DEMO_CARD_SETTINGS = (("guarantee_mode", "optional"), ("saved_cards", "on"))
 CHAT_KINDS = ("customer_reply", "vendor_reply", "vendor_customer_message")
 NOT_KINDS = {"transaction_kind", "transaction_label"}
 
@@ -96,7 +100,10 @@ async def _demo_vendor(
     new = vendor_from_settings(settings)
     if not new.admin_phones:
         new = replace(new, admin_phones=[DEMO_VENDOR_PHONE])
-    return await vendor_service.add_vendor(uow_factory, new, now)
+    added = await vendor_service.add_vendor(uow_factory, new, now)
+    return await vendor_service.change_settings(
+        uow_factory, str(added.vendor.id), DEMO_CARD_SETTINGS, None, now
+    )
 
 
 async def _demo_order(uow_factory: UnitOfWorkFactory, vendor: Vendor, now: datetime) -> None:

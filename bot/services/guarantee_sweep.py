@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 
 from bot.domain.deposit import Ledger
+from bot.domain.errors import ChargeFailed
 from bot.domain.guarantee import LAPSE_WARNING
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import PaymentTransaction
@@ -155,6 +156,6 @@ async def _resolve(deps: PaymentDeps, charge: PaymentTransaction) -> int:
         return 0
     try:
         await apply_capture(deps, charge.id, attempt)
-    except Exception as error:  # noqa: BLE001 - ChargeFailed: the capture was not made, recorded as such
-        log.info("capture %s resolved: %s", charge.id, error)
+    except ChargeFailed:
+        log.info("capture %s was not made: closed", charge.id)
     return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from bot.domain.money import shown
 from bot.domain.transaction import PaymentTransaction
@@ -20,6 +21,13 @@ class PaymentPage:
     order_reference: str
     order_label: str
     locale: str
+    # The vendor's time zone: the dates a page shows (when a hold is released) are the vendor's.
+    timezone: str = "UTC"
+    # A payment page offers "save my card for next time": the vendor has saved_cards on, or the vendor
+    # asked for it on a phone payment (the customer agreed on the phone). Kept only when ticked.
+    offers_save_card: bool = False
+    # A guarantee: how long after it is authorised the hold is released at the latest.
+    release_after: timedelta | None = None
 
     @property
     def is_open(self) -> bool:
@@ -30,9 +38,32 @@ class PaymentPage:
         return self.transaction.received
 
     @property
+    def is_guarantee(self) -> bool:
+        """The page authorises a hold on the card: nothing is charged now."""
+        return self.transaction.is_guarantee
+
+    @property
+    def is_held(self) -> bool:
+        return self.transaction.is_held
+
+    @property
     def amount(self) -> str:
         """The amount as the customer reads it (₪ on the right, in Hebrew)."""
         return shown(self.transaction.amount, self.locale)
+
+    @property
+    def held_amount(self) -> str | None:
+        held = self.transaction.held
+        return None if held is None else shown(held, self.locale)
+
+    def release_by(self, now: datetime) -> datetime | None:
+        """When the hold is let go at the latest: the moment set when it was authorised, else (still
+        to authorise) ``release_after`` from ``now``."""
+        if not self.is_guarantee:
+            return None
+        if self.transaction.release_at is not None:
+            return self.transaction.release_at
+        return None if self.release_after is None else now + self.release_after
 
 
 async def _page(
@@ -49,8 +80,16 @@ async def _page(
         customer = await uow.customers.get(order.customer_id)
         if link is None and transaction.payment_link_id is not None:
             link = await uow.links.get(transaction.payment_link_id)
+        phone_link = await uow.phone_links.for_transaction(transaction.id)
     locale = vendor.locale if customer is None else customer_locale(vendor, customer)
-    return PaymentPage(transaction, link, vendor.name, order.reference, order.label, locale)
+    guarantee = vendor.payment.guarantee
+    offers = guarantee.saved_cards or (phone_link is not None and phone_link.save_card)
+    provider = transaction.provider or vendor.payment.provider.value
+    release_after = guarantee.release_after(provider) if transaction.is_guarantee else None
+    return PaymentPage(
+        transaction, link, vendor.name, order.reference, order.label, locale,
+        timezone=vendor.timezone, offers_save_card=offers, release_after=release_after,
+    )  # fmt: skip
 
 
 async def page_for_transaction(

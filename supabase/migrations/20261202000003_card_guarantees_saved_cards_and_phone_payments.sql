@@ -25,7 +25,7 @@ CREATE TABLE card_tokens (
     forgotten_at TIMESTAMP WITH TIME ZONE, 
     deleted_at_provider TIMESTAMP WITH TIME ZONE, 
     CONSTRAINT pk_card_tokens PRIMARY KEY (id), 
-    CONSTRAINT card_tokens_consent_source CHECK (consent_source IN ('checkout', 'phone')), 
+    CONSTRAINT card_tokens_consent_source CHECK (consent_source IN ('checkout', 'phone', 'guarantee')), 
     CONSTRAINT card_tokens_last4 CHECK (last4 IS NULL OR length(last4) = 4), 
     CONSTRAINT fk_card_tokens_customer_id_customers FOREIGN KEY(customer_id) REFERENCES customers (id), 
     CONSTRAINT fk_card_tokens_vendor_id_vendors FOREIGN KEY(vendor_id) REFERENCES vendors (id) ON DELETE CASCADE, 

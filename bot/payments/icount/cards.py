@@ -94,6 +94,8 @@ class IcountCards:
         # Confirmation codes already taken as some charge's, by its key: never taken for another one.
         self._claimed: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        # The capture this process asked of each held card (by token): check_hold reads it back.
+        self._captures: dict[str, _Charge] = {}
 
     # Saved cards
 
@@ -191,6 +193,7 @@ class IcountCards:
                 done = await self._captured_before(charge, hold)
                 if done is not None:
                     return done
+            self._captures[hold.token] = charge
             return await self._charge_once(charge, None)
 
     async def _captured_before(self, charge: _Charge, hold: CardHold) -> ChargeAttempt | None:
@@ -207,6 +210,9 @@ class IcountCards:
         index), which lapses by itself within HOLD_WINDOW; a card kept on file stays until forgotten."""
 
     async def check_hold(self, hold: CardHold) -> HoldCheck:
+        """The hold now: its card gone (released), a capture made (this process's, else the one charge
+        iCount lists on the card since the hold), its J5 still there (held), used (captured) or gone.
+        A capture without an answer is UNKNOWN until it plainly was, or was not, made."""
         if hold.token is None:
             # No IPN yet, and iCount has no lookup of a sale: nothing to see but a request.
             return HoldCheck(HoldState.REQUESTED)
@@ -215,21 +221,74 @@ class IcountCards:
             card = await self.card_details(kept)
             if card is None:
                 return HoldCheck(HoldState.RELEASED, reference=hold.reference)
+            captured = await self._capture_of(hold, card)
+            if captured is not None and captured.status is ChargeStatus.SUCCEEDED:
+                return HoldCheck(
+                    HoldState.CAPTURED, captured.reference, captured=captured.amount, saved_card=card
+                )
+            if captured is not None and captured.status is ChargeStatus.UNKNOWN:
+                return HoldCheck(HoldState.UNKNOWN, hold.reference, saved_card=card)
             if hold.card_on_file:
                 return HoldCheck(HoldState.HELD, hold.reference, held=hold.held, saved_card=card)
             status = await self._j5(hold.token, None)
+            if status is not None and status.used is not None and status.used.is_positive():
+                # Captured before this process (or by hand at iCount): named by its charge when listed.
+                found = await self._charges_since(hold, card, exactly=status.used)
+                reference = found[0].confirmation_code if len(found) == 1 else hold.reference
+                return HoldCheck(HoldState.CAPTURED, reference, captured=status.used, saved_card=card)
         except ProviderError:
             return HoldCheck(HoldState.UNKNOWN, hold.reference)
         if status is None:
             return HoldCheck(HoldState.UNKNOWN, hold.reference, saved_card=card)
-        if status.used is not None and status.used.is_positive():
-            return HoldCheck(HoldState.CAPTURED, hold.reference, captured=status.used, saved_card=card)
         if status.available:
             lapses = hold.lapses_at or (status.made_at or hold.created_at) + HOLD_WINDOW
             held = status.remaining or hold.held
             return HoldCheck(HoldState.HELD, hold.reference, held=held, lapses_at=lapses, saved_card=card)
         # Unconfirmed by a real account: a J5 that lapsed shows as no longer available.
         return HoldCheck(HoldState.RELEASED, hold.reference, saved_card=card)
+
+    async def _capture_of(self, hold: CardHold, card: SavedCard) -> ChargeAttempt | None:
+        """The hold's capture: this process's (made, unknown, or None when refused or plainly not made);
+        else, for a card kept on file (no J5 to tell), the one charge iCount lists on it since."""
+        charge = self._captures.get(hold.token or "")
+        if charge is not None:
+            async with self._lock(charge.key):
+                asked = self._asked.get(charge.key)
+                if asked is None:
+                    return None
+                if asked.result is not None:
+                    return asked.result
+                attempt = await self._look_up(charge, asked.at, asked.baseline)
+            return None if attempt.status is ChargeStatus.FAILED else attempt
+        if not hold.card_on_file:
+            return None
+        # Unconfirmed by a real account, and a guess: any charge of at most the held sum on this card
+        # and client since the guarantee is taken as its capture (never charging twice comes first).
+        found = await self._charges_since(hold, card)
+        if len(found) > 1:
+            return _unknown("iCount lists several charges on the card since the guarantee")
+        if found:
+            return ChargeAttempt(ChargeStatus.SUCCEEDED, found[0].confirmation_code, amount=found[0].amount)
+        return None
+
+    async def _charges_since(
+        self, hold: CardHold, card: SavedCard, exactly: Money | None = None
+    ) -> list[CardPayment]:
+        listed = await self.api.card_transactions(
+            (hold.created_at - DAY_MARGIN).date(),
+            (self._clock() + DAY_MARGIN).date(),
+            hold.held.currency,
+            client_id=hold.provider_client_id,
+        )
+        return [
+            t
+            for t in listed
+            if t.amount is not None
+            and t.amount.currency == hold.held.currency
+            and (t.amount == exactly if exactly is not None else t.amount <= hold.held)
+            and (card.last4 is None or t.last4 is None or t.last4 == card.last4)
+            and t.confirmation_code not in self._claimed
+        ]
 
     # Saved-card charges
 

@@ -87,8 +87,11 @@ class IcountProvider:
         *,
         guarantee_paypage_id: str | None = None,
         save_card_paypage_id: str | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``guarantee_paypage_id``: the pay page set up to keep the card and pre-approve instead of
+        charging; ``save_card_paypage_id``: one with iCount's "save my card" box (default: the usual
+        page). ``clock``: the app's, for the charges looked up and the holds' lapse (default: UTC now)."""
         self.api = IcountApi(client, paypage_id)
         # Reads, and doc/create (its sanity_string), are safe to ask again; card charges and refunds never.
         self._retry_delay = retry_delay
@@ -97,7 +100,7 @@ class IcountProvider:
         self._sales: dict[uuid.UUID, tuple[float, Money, str | None, Sale]] = {}
         self._guarantee_page = guarantee_paypage_id
         self._save_card_page = save_card_paypage_id
-        self.cards = IcountCards(self.api, clock)
+        self.cards = IcountCards(self.api, clock or _utcnow)
 
     # The port: payment links
 

@@ -70,15 +70,15 @@ class StripeProvider:
         timeout: float = TIMEOUT_SECONDS,
         *,
         base_url: str | None = None,
-        clock: Clock = _wall_clock,
+        clock: Clock | None = None,
     ) -> None:
         """``base_url``: the bot's public address, for the links that are our own page; ``clock``: the
-        app's (a session's expiry is written from it, so it must agree with Stripe's)."""
+        app's, else the wall clock (a session's expiry is written from it: it must agree with Stripe's)."""
         self._client, self._http = stripe_client(api_key, api_base, timeout)
         self._products: set[str] = set()
         self._base = base_url.rstrip("/") if base_url else None
-        self._sessions = HostedSessions(self._client, clock)
-        self._cards = Cards(self._client, clock, self._sessions)
+        self._sessions = HostedSessions(self._client, clock or _wall_clock)
+        self._cards = Cards(self._client, clock or _wall_clock, self._sessions)
 
     async def _ensure_product(self, vendor_id: uuid.UUID, vendor_name: str) -> str:
         product = consts.product_id(vendor_id.hex)

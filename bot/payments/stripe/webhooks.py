@@ -12,10 +12,15 @@ from typing import Any
 
 import stripe
 
-from bot.domain.errors import DomainError
-from bot.domain.money import Money
-from bot.payments.port import Document, PaymentEvent, PaymentEventKind
-from bot.payments.stripe import consts
+from bot.payments.port import (
+    PURPOSE_GUARANTEE,
+    PURPOSE_PAYMENT,
+    PURPOSE_SAVED_CARD,
+    Document,
+    PaymentEvent,
+    PaymentEventKind,
+)
+from bot.payments.stripe import consts, intents
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +71,8 @@ def verify(
     raise InvalidSignature("no secret matches the signature")
 
 
-def _transaction_id(metadata: Any) -> uuid.UUID | None:
-    if not isinstance(metadata, dict):
-        return None
-    try:
-        return uuid.UUID(str(metadata.get("transaction_id")))
-    except ValueError:
-        return None
-
-
-def _money(minor: Any, currency: Any) -> Money | None:
-    if not isinstance(minor, int) or not isinstance(currency, str):
-        return None
-    try:
-        return consts.from_stripe_amount(minor, currency)
-    except DomainError:
-        return None
+_transaction_id = intents.transaction_id
+_money = intents.money
 
 
 def _session_event(event: dict[str, Any], kind: PaymentEventKind) -> PaymentEvent:
@@ -101,12 +92,25 @@ def _session_event(event: dict[str, Any], kind: PaymentEventKind) -> PaymentEven
 
 
 def _completed(event: dict[str, Any]) -> list[PaymentEvent]:
-    status = event["data"]["object"].get("payment_status")
+    session = event["data"]["object"]
+    if intents.purpose(session) == PURPOSE_GUARANTEE:
+        # A hold authorised (payment_status "unpaid": nothing captured): the PaymentIntent's
+        # amount_capturable_updated tells it, with the amount held.
+        log.info("checkout session %s completed a guarantee: no payment", session.get("id"))
+        return []
+    status = session.get("payment_status")
     if status != consts.PAYMENT_STATUS_PAID:
         # Delayed methods (SEPA debit, ...) complete unpaid; async_payment_succeeded will follow.
         log.info("checkout session completed with payment_status=%s: not paid yet", status)
         return []
     return [_session_event(event, PaymentEventKind.PAID)]
+
+
+def _async_failed(event: dict[str, Any]) -> PaymentEvent:
+    failed = _session_event(event, PaymentEventKind.FAILED)
+    # A Payment Link's session was its only one: the link cannot be paid again. Our own page (a hosted
+    # Checkout Session, no payment_link) makes a fresh session at the next tap.
+    return replace(failed, link_exhausted=failed.provider_link_id is not None)
 
 
 def _charge_refunded(event: dict[str, Any]) -> list[PaymentEvent]:
@@ -145,15 +149,66 @@ def _invoice_paid(event: dict[str, Any]) -> list[PaymentEvent]:
     ]
 
 
+def _intent_event(event: dict[str, Any], kind: PaymentEventKind, **fields: Any) -> PaymentEvent:
+    intent = event["data"]["object"]
+    return PaymentEvent(
+        provider=consts.NAME,
+        event_id=event["id"],
+        kind=kind,
+        occurred_at=datetime.fromtimestamp(int(event.get("created", 0)), UTC),
+        transaction_id=_transaction_id(intent.get("metadata")),
+        reference=intents.object_id(intent.get("id")),
+        **fields,
+    )
+
+
+def _capturable(event: dict[str, Any]) -> list[PaymentEvent]:
+    """A guarantee's card authorised: HELD for what is capturable, with the card when it has a customer
+    (the bot asks card_details whether they agreed to keep it)."""
+    intent = event["data"]["object"]
+    held = _money(intent.get("amount_capturable"), intent.get("currency"))
+    if intents.purpose(intent) != PURPOSE_GUARANTEE or intent.get("status") != consts.INTENT_REQUIRES_CAPTURE:
+        return []
+    if held is None or not held.is_positive():
+        return []
+    fields = {"hold_lapses_at": intents.hold_lapses_at(intent), "saved_card": intents.saved_card(intent)}
+    return [_intent_event(event, PaymentEventKind.HELD, amount=held, method="card", **fields)]
+
+
+def _intent_succeeded(event: dict[str, Any]) -> list[PaymentEvent]:
+    intent = event["data"]["object"]
+    received = _money(intent.get("amount_received"), intent.get("currency"))
+    purpose = intents.purpose(intent)
+    if purpose == PURPOSE_GUARANTEE:
+        return [_intent_event(event, PaymentEventKind.CAPTURED, amount=received, method="card")]
+    if purpose == PURPOSE_SAVED_CARD:
+        return [_intent_event(event, PaymentEventKind.PAID, amount=received, method="card")]
+    if purpose == PURPOSE_PAYMENT:
+        # The same payment as its checkout.session.completed (same reference: counted once), with the
+        # card the customer may have saved.
+        card = intents.saved_card(intent)
+        return [_intent_event(event, PaymentEventKind.PAID, amount=received, method="card", saved_card=card)]
+    return []
+
+
+def _intent_canceled(event: dict[str, Any]) -> list[PaymentEvent]:
+    intent = event["data"]["object"]
+    if intents.purpose(intent) != PURPOSE_GUARANTEE:
+        return []
+    reason = intent.get("cancellation_reason")
+    detail = reason if isinstance(reason, str) else None
+    return [_intent_event(event, PaymentEventKind.RELEASED, detail=detail)]
+
+
 _HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
     consts.SESSION_COMPLETED: _completed,
     consts.ASYNC_PAYMENT_SUCCEEDED: lambda event: [_session_event(event, PaymentEventKind.PAID)],
-    # The session that failed was the link's only one: the link cannot be paid again.
-    consts.ASYNC_PAYMENT_FAILED: lambda event: [
-        replace(_session_event(event, PaymentEventKind.FAILED), link_exhausted=True)
-    ],
+    consts.ASYNC_PAYMENT_FAILED: lambda event: [_async_failed(event)],
     consts.CHARGE_REFUNDED: _charge_refunded,
     consts.INVOICE_PAID: _invoice_paid,
+    consts.INTENT_CAPTURABLE: _capturable,
+    consts.INTENT_SUCCEEDED: _intent_succeeded,
+    consts.INTENT_CANCELED: _intent_canceled,
 }
 
 
@@ -172,4 +227,12 @@ def payment_events(payload: str) -> list[PaymentEvent]:
         return []
     signer = stored.get("signer", PLATFORM)
     owner = None if signer == PLATFORM else uuid.UUID(signer)
-    return [replace(found, vendor_id=owner) for found in handler(event)]
+    try:
+        events = handler(event)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+        # A shape we do not know (an API version's change, a hand-made event): nothing to tell.
+        log.warning(
+            "stripe event %s of type %s not understood: %r", event.get("id"), event.get("type"), error
+        )
+        return []
+    return [replace(found, vendor_id=owner) for found in events]

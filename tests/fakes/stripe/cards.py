@@ -408,7 +408,7 @@ class CardsApi(PaymentLinksApi):
         shown = copy.deepcopy(intent)
         for path in expand or []:
             field = str(path).removeprefix(prefix)
-            if field not in PAYMENT_INTENT_EXPANDABLE:
+            if not str(path).startswith(prefix) or field not in PAYMENT_INTENT_EXPANDABLE:
                 raise FakeError(400, f"This property cannot be expanded ({path}).", param="expand")
             store = {"latest_charge": self.charges, "payment_method": self.payment_methods}.get(
                 field, self.customers

@@ -262,14 +262,18 @@ class PaymentLinksApi(FakeStripeState):
             "id": intent_id,
             "object": "payment_intent",
             "amount": amount,
+            "amount_capturable": 0,
             "amount_received": 0,
+            "capture_method": "automatic",
             "created": self.timestamp(),
             "currency": link["currency"],
+            "customer": None,
             "description": intent_data.get("description"),
             "latest_charge": None,
             "livemode": False,
             "metadata": dict(intent_data.get("metadata") or {}),
             "payment_link": link_id,
+            "payment_method": None,
             "status": "processing",
         }
         session_id = new_id("cs_test_", 58)
