@@ -122,7 +122,8 @@ def payment_received_note(
         vendor,
         "messages/vendor_payment_received",
         vendor.locale,
-        kind=transaction.type.value,
+        # A guarantee's capture says so ("Débit de garantie"), not "Acompte".
+        kind="capture" if transaction.guarantee_id is not None else transaction.type.value,
         amount=shown(transaction.amount, vendor.locale),
         order=order.reference,
         label=order.label,

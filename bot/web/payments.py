@@ -76,13 +76,15 @@ async def _page_context(request: web.Request) -> tuple[str, dict[str, object]]:
     try:
         transaction_id = uuid.UUID(request.query.get("tx", ""))
     except ValueError:
-        return page_locale(request, None), {"amount": None, "order": None}
+        return page_locale(request, None), {"amount": None, "order": None, "guarantee": False}
     page = await page_for_transaction(request.app[uow_key], transaction_id)
     if page is None:
         return page_locale(request, None), {"amount": None, "order": None}
     return page_locale(request, page.locale), {
         "amount": page.amount,
         "paid": page.is_paid,
+        "guarantee": page.is_guarantee,
+        "held": page.is_held,
         "order": page.order_reference,
         "vendor": page.vendor_name,
         "retry_url": page.link.url if page.link is not None and page.is_open else None,

@@ -46,10 +46,8 @@ def card_numbers_in(text: str) -> list[str]:
     found = []
     for match in _DIGIT_RUN.finditer(text):
         digits = re.sub(r"\D", "", match.group())
-        for start in range(len(digits)):
-            for end in range(start + 13, min(len(digits), start + 19) + 1):
-                if looks_like_card(digits[start:end]):
-                    found.append(digits[start:end])
+        spans = [(s, e) for s in range(len(digits)) for e in range(s + 13, min(len(digits), s + 19) + 1)]
+        found.extend(digits[s:e] for s, e in spans if looks_like_card(digits[s:e]))
     return found
 
 
@@ -58,11 +56,11 @@ def codes_in(text: str) -> list[str]:
 
 
 async def everything_stored(bot: RunningBot) -> str:
-    parts = []
+    parts: list[str] = []
     async with bot.app[uow_key]() as uow:
         for table in metadata.sorted_tables:
-            for row in await uow.connection.execute(select(table)):
-                parts.append(" | ".join(str(value) for value in row))
+            rows = await uow.connection.execute(select(table))
+            parts.extend(" | ".join(str(value) for value in row) for row in rows)
     return "\n".join(parts)
 
 
@@ -81,7 +79,9 @@ async def test_no_table_and_no_log_line_holds_a_card_number_or_a_security_code(
     await bot.next_to(ADMIN)
     await bot.says(ADMIN, f"nouvelle +{CUSTOMER} 150 carte 4111 1111 1111 1111 cvv 831")
     await bot.settle()
-    order = await order_service.create_order(deps.uow, None, f"+{CUSTOMER}", "150", "Salle", True, deps.clock())
+    order = await order_service.create_order(
+        deps.uow, None, f"+{CUSTOMER}", "150", "Salle", True, deps.clock()
+    )
     asked = await guarantees.request_guarantee(deps, None, order.number, "50")
     card = SavedCard(f"{CARD_TOKEN}{uuid.uuid4().hex[:8]}", "visa", "4242", 12, 2030)
     held = PaymentEvent(

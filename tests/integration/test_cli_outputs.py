@@ -235,6 +235,7 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
         ("order", "show"): ("1",),
         ("customer", "list"): (),
         ("customer", "show"): (CUSTOMER,),
+        ("customer", "cards"): (CUSTOMER,),
     }
     with_json = {path for path in PATHS if "--json" in leaf_parser(path)._option_string_actions}
     assert with_json == set(runs), "a new command with --json needs a run here"
@@ -250,6 +251,8 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
     assert deposit["amount"] == "45.00" and "/sandbox/checkout/" in deposit["link"]["url"]
     customer = {"phone": CUSTOMER, "name": None, "locale": None, "opted_out": False}
     assert data[("customer", "list")] == [customer] and data[("customer", "show")] == customer
+    assert data[("customer", "cards")] == {"phone": CUSTOMER, "cards": []}
+    assert shown["guarantees"] == [] and deposit["is_guarantee"] is False
 
 
 def _request_line(out: str) -> str:

@@ -50,11 +50,16 @@ async def fake(clock: FrozenClock) -> AsyncIterator[FakeIcount]:
 
 @pytest.fixture
 async def app_client(
-    aiohttp_client: AiohttpClient, fake: FakeIcount, database_url: str, engine: AsyncEngine, clock: FrozenClock
+    aiohttp_client: AiohttpClient,
+    fake: FakeIcount,
+    database_url: str,
+    engine: AsyncEngine,
+    clock: FrozenClock,
 ) -> TestClient:
     settings = settings_for(
-        database_url, payment_provider="icount", icount_api_token=fake.token, icount_paypage_id=fake.paypage_id,
-        icount_api_base=fake.base_url, secret_key=SECRET, vendor_admin_phones="+972541112222",
+        database_url, payment_provider="icount", icount_api_token=fake.token,
+        icount_paypage_id=fake.paypage_id, icount_api_base=fake.base_url, secret_key=SECRET,
+        vendor_admin_phones="+972541112222",
         vendor_currency="ILS", vendor_locale="en", vendor_timezone="Asia/Jerusalem", recovery_seconds=3600,
         provider_jobs_seconds=3600,
     )  # fmt: skip

@@ -85,7 +85,9 @@ async def open_page(client: TestClient, fake: FakeStripe, url: str) -> str:
 
 async def new_order(client: TestClient) -> int:
     deps = client.app[payments_key]
-    return (await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Salle", True, deps.clock())).number
+    return (
+        await order_service.create_order(deps.uow, None, CUSTOMER, "150", "Salle", True, deps.clock())
+    ).number
 
 
 async def transaction(client: TestClient, transaction_id: uuid.UUID) -> Any:

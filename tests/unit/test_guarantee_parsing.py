@@ -1,14 +1,18 @@
 """Card on file in chat, read into plain values: the guarantee, capture, release, card and phone commands
 (French or English, accents optional, the order first or second), their wrong-argument codes; the taps
-their buttons carry; the customer's card words; and the usage and help texts that name them."""
+their buttons carry; the customer's card words; the usage and help texts that name them; and every card
+reply rendered in French, English and Hebrew."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.domain.deposit import AskKind
+from bot.domain.money import Money
 from bot.handlers import callbacks
 from bot.handlers.customer_words import CustomerIntent, parse_customer_reply
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, normalise, parse_vendor_command
@@ -204,3 +208,87 @@ def test_help_lists_the_card_commands_in_every_language(locale: str) -> None:
         words = ["guarantee 12", "capture 12", "release 12", "card 12", "phone 12"]
     for word in words:
         assert f"• {word}" in text, word
+
+
+# --- every card reply renders in every language -----------------------------------------------------------
+
+EUR = Money(Decimal("50.00"), "EUR")
+REPLIES: dict[str, dict[str, object]] = {
+    "guarantee_sent": {
+        "order": "#1",
+        "number": 1,
+        "customer": "+33699887766",
+        "amount": EUR,
+        "url": "U",
+        "days": 7,
+    },
+    "button_capture": {"amount": EUR},
+    "capture_confirm": {"order": "#1", "amount": EUR, "held": EUR, "rest": EUR, "card_on_file": True},
+    "stale_capture": {"order": "#1", "number": 1},
+    "capture_done": {
+        "order": "#1",
+        "amount": EUR,
+        "released": EUR,
+        "paid": EUR,
+        "price": EUR,
+        "balance": EUR,
+        "status": "accepted",
+    },
+    "capture_cancelled": {"order": "#1"},
+    "guarantee_released": {"order": "#1", "amount": EUR, "released": False, "status": "cancelled"},
+    "card_choice": {
+        "order": "#1",
+        "label": "",
+        "customer": "+1",
+        "card": "Visa •••• 4242 (12/28)",
+        "price": EUR,
+        "paid": EUR,
+        "requestable": EUR,
+    },
+    "card_confirm": {"kind": "solde", "amount": EUR, "order": "#1", "customer": "+1", "card": "Visa"},
+    "stale_card": {"order": "#1", "number": 1},
+    "card_charged": {
+        "order": "#1",
+        "kind": "acompte",
+        "amount": EUR,
+        "card": "Visa",
+        "link": "L",
+        "earlier": False,
+        "paid": None,
+        "balance": None,
+        "status": "accepted",
+        "guarantee": {"amount": EUR, "url": "G"},
+        "guarantee_problem": None,
+    },
+    "card_guarantee": {"order": "#1", "number": 1},
+    "phone_choice": {"order": "#1", "label": "Cake", "price": EUR, "paid": EUR, "requestable": EUR},
+    "phone_save": {"order": "#1", "kind": "guarantee", "amount": EUR},
+    "phone_link": {"order": "#1", "kind": "total", "amount": EUR, "url": "P", "until": "10:45", "save": True},
+    "stale_phone": {"order": "#1", "number": 1},
+    "my_cards": {"vendor": "Shop", "cards": ["Visa •••• 4242 (12/28)"]},
+    "cards_forgotten": {
+        "vendor": "Shop",
+        "cards": ["Visa •••• 4242 (12/28)", "Mastercard •••• 3184 (11/29)"],
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["fr", "en", "he"])
+@pytest.mark.parametrize("name", sorted(REPLIES))
+def test_every_card_reply_renders_in_every_language_with_its_amounts(locale: str, name: str) -> None:
+    text = render(f"chat/{name}", locale, **REPLIES[name])
+    assert text
+    if "amount" in REPLIES[name]:
+        assert "50.00" in text
+    assert "4242" not in text or "•••• 4242" in text, "a card only ever by its label"
+
+
+@pytest.mark.parametrize("locale", ["fr", "en", "he"])
+def test_a_guarantee_shows_in_statut_with_its_state_and_dates(locale: str) -> None:
+    guarantee = {"amount": EUR, "status": "held", "captured": None, "card_on_file": False,
+                 "release_on": "28 Nov 09:30", "lapses_on": "28 Nov 10:30"}  # fmt: skip
+    text = render(
+        "chat/order_status", locale, order="#1", label="", status="accepted", customer="+1", price=EUR,
+        paid=EUR, refunded=None, balance=EUR, transactions=[], guarantees=[guarantee], reminders_on=True,
+    )  # fmt: skip
+    assert "🔒" in text and "50.00" in text and "28 Nov 09:30" in text and "28 Nov 10:30" in text

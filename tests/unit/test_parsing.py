@@ -40,6 +40,11 @@ KEYWORDS: dict[Verb, list[tuple[str, str]]] = {
     Verb.CHECK: [("connexion", "fr"), ("connection", "en")],
     Verb.REFUND: [("rembourser", "fr"), ("remboursement", "fr"), ("remboursé", "fr"), ("refund", "en")],
     Verb.LANGUAGE: [("langue", "fr"), ("language", "en"), ("lang", "en")],
+    Verb.GUARANTEE: [("garantie", "fr"), ("guarantee", "en")],
+    Verb.CAPTURE: [("débiter", "fr"), ("capture", "en")],
+    Verb.RELEASE: [("libérer", "fr"), ("release", "en")],
+    Verb.CARD: [("carte", "fr"), ("card", "en")],
+    Verb.PHONE: [("téléphone", "fr"), ("phone", "en")],
 }
 ORDER_ONLY = [
     Verb.ACCEPT,
@@ -51,6 +56,9 @@ ORDER_ONLY = [
     Verb.SHIP,
     Verb.DONE,
     Verb.REMIND,
+    Verb.RELEASE,
+    Verb.CARD,
+    Verb.PHONE,
 ]
 SWITCHES = [
     ("on", True),
@@ -270,6 +278,12 @@ def test_new_reads_phone_price_with_currency_and_keeps_the_label_as_typed(
         ("rappels off", Verb.REMINDERS, "missing_order"),
         ("rembourser", Verb.REFUND, "missing_order"),
         ("refund x 20", Verb.REFUND, "missing_order"),
+        ("garantie", Verb.GUARANTEE, "missing_order"),
+        ("guarantee 30%", Verb.GUARANTEE, "bad_order"),
+        ("débiter", Verb.CAPTURE, "missing_order"),
+        ("libérer 12 20", Verb.RELEASE, "unexpected_argument"),
+        ("carte", Verb.CARD, "missing_order"),
+        ("phone 12 now", Verb.PHONE, "unexpected_argument"),
         ("langue he", Verb.LANGUAGE, "missing_phone"),
         ("language +972501234567", Verb.LANGUAGE, "missing_locale"),
         ("langue +972501234567 he now", Verb.LANGUAGE, "unexpected_argument"),
@@ -295,6 +309,8 @@ def test_every_verb_has_a_wrong_argument_case_above() -> None:
         Verb.REMINDERS,
         Verb.REFUND,
         Verb.LANGUAGE,
+        Verb.GUARANTEE,
+        Verb.CAPTURE,
         *ORDER_ONLY,
     }
     assert covered == set(Verb)
@@ -519,7 +535,7 @@ def documented_command(draw: st.DrawFn) -> tuple[str, VendorCommand]:
         number, written = draw(order_text)
         parts.append(written)
         fields["order"] = number
-        if verb in {Verb.DEPOSIT, Verb.CASH, Verb.REFUND}:
+        if verb in {Verb.DEPOSIT, Verb.CASH, Verb.REFUND, Verb.GUARANTEE, Verb.CAPTURE}:
             amount = draw(st.one_of(st.none(), amount_text, percent_text))
             if amount is not None:
                 parts.append(amount)
