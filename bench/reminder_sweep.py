@@ -25,9 +25,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.services import orders as order_service  # noqa: E402
-from bot.services import reminders  # noqa: E402
-from bot.services import vendors as vendor_service  # noqa: E402
+from bot.services import (
+    orders as order_service,  # noqa: E402
+    reminders,  # noqa: E402
+    vendors as vendor_service,  # noqa: E402
+)
 from bot.store import migrate  # noqa: E402
 from bot.store.database import create_engine  # noqa: E402
 from bot.store.uow import UnitOfWorkFactory  # noqa: E402

@@ -9,8 +9,7 @@ from bot.config import Settings, load_settings
 from bot.domain.vendor import ProviderName, Vendor
 from bot.payments.port import LinkRequest, PaymentLink, PaymentProvider, ProviderError
 from bot.payments.registry import ProviderRegistry, Providers
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, vendors as vendor_service
 from bot.services.context import PaymentDeps
 from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW

@@ -10,8 +10,7 @@ from bot.cli.common import CLI_LOCALE, _payment_deps, _print_json, _with_store
 from bot.config import Settings
 from bot.domain.order import OrderStatus
 from bot.rendering import explain
-from bot.services import acceptance
-from bot.services import orders as order_service
+from bot.services import acceptance, orders as order_service
 from bot.store.uow import UnitOfWorkFactory
 from bot.views import order_json, order_lines
 

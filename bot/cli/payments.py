@@ -9,10 +9,12 @@ from bot.cli.cards import pay_by_phone, pay_saved_card, required_guarantee_lines
 from bot.cli.common import _payment_deps, _with_store
 from bot.config import Settings
 from bot.domain.deposit import AskKind
-from bot.services import cash as cash_service
-from bot.services import payments as payment_service
-from bot.services import refunds
-from bot.services import reminders as reminder_service
+from bot.services import (
+    cash as cash_service,
+    payments as payment_service,
+    refunds,
+    reminders as reminder_service,
+)
 from bot.services.clock import system_clock
 from bot.store.uow import UnitOfWorkFactory
 

@@ -8,8 +8,7 @@ from bot.cli.common import _fail, _payment_deps, _print_json, _with_store
 from bot.config import Settings
 from bot.domain.vendor import SECRET_SETTINGS, TEMPLATE_PREFIX, TEXT_PREFIX, ProviderName, describe_settings
 from bot.payments.credentials import CredentialCipher
-from bot.services import providers as provider_service
-from bot.services import vendors as vendor_service
+from bot.services import providers as provider_service, vendors as vendor_service
 from bot.services.clock import system_clock
 from bot.store.uow import UnitOfWorkFactory
 from bot.views import shown_setting, vendor_json, vendor_lines

@@ -22,8 +22,7 @@ from bot.handlers import callbacks, guarantee_flow, payment_flow
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.rendering import explain
-from bot.services import conversations, phone_payments, saved_cards
-from bot.services import orders as order_service
+from bot.services import conversations, orders as order_service, phone_payments, saved_cards
 from bot.services.chat import AdminActor
 
 CONFIRM_CARD = "confirm_card"

@@ -9,8 +9,7 @@ from bot.domain.cards import REDACTION
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import CustomerIntent, parse_customer_reply
 from bot.handlers.replies import to_admins, to_customer
-from bot.services import chat, saved_cards
-from bot.services import messages as payment_messages
+from bot.services import chat, messages as payment_messages, saved_cards
 from bot.services.chat import CustomerActor
 
 CUSTOMER_REPLY = "customer_reply"

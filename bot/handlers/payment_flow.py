@@ -12,10 +12,12 @@ from bot.handlers import callbacks, guarantee_flow
 from bot.handlers.context import FLOW_LIFETIME, ChatDeps
 from bot.handlers.replies import admin_text, to_admin
 from bot.rendering import explain
-from bot.services import conversations
-from bot.services import orders as order_service
-from bot.services import payments as payment_service
-from bot.services import reminders as reminder_service
+from bot.services import (
+    conversations,
+    orders as order_service,
+    payments as payment_service,
+    reminders as reminder_service,
+)
 from bot.services.chat import AdminActor
 
 CONFIRM = "confirm"

@@ -17,12 +17,18 @@ from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.parsing import Unparsed, VendorCommand, Verb, parse_vendor_command
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
-from bot.services import acceptance, closing, conversations, guarantee_messages, saved_cards
-from bot.services import cash as cash_service
-from bot.services import customers as customer_service
-from bot.services import orders as order_service
-from bot.services import providers as provider_service
-from bot.services import reminders as reminder_service
+from bot.services import (
+    acceptance,
+    cash as cash_service,
+    closing,
+    conversations,
+    customers as customer_service,
+    guarantee_messages,
+    orders as order_service,
+    providers as provider_service,
+    reminders as reminder_service,
+    saved_cards,
+)
 from bot.services.chat import AdminActor
 
 Command = Callable[[ChatDeps, AdminActor, VendorCommand], Awaitable[None]]
@@ -55,9 +61,13 @@ async def list_orders(deps: ChatDeps, actor: AdminActor, _command: VendorCommand
     await deps.queue([to_admin(actor, "orders", orders=rows)])
 
 
-def _sent(actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
-    """What the automatic request on acceptance did, for the reply."""
+async def _sent(deps: ChatDeps, actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
+    """What the automatic request on acceptance did, for the reply (with guarantee_mode=required, the
+    guarantee asked with it)."""
     request = accepted.request
+    guarantee = (
+        {} if request is None else await guarantee_flow.required_note(deps, actor, accepted.order.number)
+    )
     return {
         "request": None
         if request is None
@@ -69,6 +79,7 @@ def _sent(actor: AdminActor, accepted: acceptance.Accepted) -> dict[str, Any]:
         "request_problem": None
         if accepted.problem is None
         else explain(accepted.problem, actor.vendor.locale),
+        **guarantee,
     }
 
 
@@ -89,7 +100,7 @@ async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
                 price=order.price,
                 label=order.label,
                 status=order.status.value,
-                **_sent(actor, accepted),
+                **await _sent(deps, actor, accepted),
             )  # fmt: skip
         ]
     )
@@ -105,7 +116,7 @@ async def accept(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 "order_moved",
                 order=order.reference,
                 status=order.status.value,
-                **_sent(actor, accepted),
+                **await _sent(deps, actor, accepted),
             )
         ]
     )

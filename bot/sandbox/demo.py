@@ -20,8 +20,7 @@ from bot.domain.vendor import Vendor
 from bot.rendering import environment
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.ui import demo_words
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, vendors as vendor_service
 from bot.store.tables import customers
 from bot.store.uow import UnitOfWorkFactory
 

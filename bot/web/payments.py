@@ -10,8 +10,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.payments.sandbox import webhooks as sandbox_webhooks
-from bot.payments.stripe import consts as stripe_consts
-from bot.payments.stripe import webhooks as stripe_webhooks
+from bot.payments.stripe import consts as stripe_consts, webhooks as stripe_webhooks
 from bot.rendering import choose_locale, render_page
 from bot.services.inbox import PaymentParser, process_payment_event, store_event
 from bot.services.pages import page_for_transaction

@@ -19,9 +19,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.money import Money
 from bot.payments.port import PaymentEvent, PaymentEventKind, SavedCard
 from bot.payments.sandbox.consts import CARD_TOKEN
-from bot.services import guarantees, payments, saved_cards
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import guarantees, orders as order_service, payments, saved_cards, vendors as vendor_service
 from bot.services.events import apply_event
 from bot.store.tables import metadata
 from bot.web.keys import payments_key, uow_key

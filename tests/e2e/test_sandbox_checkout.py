@@ -25,10 +25,14 @@ from bot.payments.sandbox.consts import CARD_TOKEN, DECLINED_CARD, THREE_DS_CARD
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.sandbox.checkout import CARD_YEARS
 from bot.sandbox.clock import SandboxClock
-from bot.services import customers as customer_service
-from bot.services import guarantees, payments, phone_payments
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import (
+    customers as customer_service,
+    guarantees,
+    orders as order_service,
+    payments,
+    phone_payments,
+    vendors as vendor_service,
+)
 from bot.store.database import create_engine
 from bot.store.tables import card_tokens, inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory

@@ -29,9 +29,7 @@ from bot.sandbox.demo import (
     template_kinds,
 )
 from bot.sandbox.ui import vendor_commands
-from bot.services import orders as order_service
-from bot.services import payments
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, payments, vendors as vendor_service
 from bot.store.tables import commandes, inbound_events
 from bot.web.keys import payments_key, uow_key
 from tests.cli_support import run_bot

@@ -25,8 +25,7 @@ from bot.payments.port import PaymentEventKind, SavedCard
 from bot.payments.sandbox.provider import SandboxProvider
 from bot.payments.sandbox.webhooks import make_event
 from bot.sandbox.graph import SentMessage
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, vendors as vendor_service
 from bot.web.keys import clock_key, uow_key
 from bot.web.payments import ingest_payment_event
 from tests.e2e.test_whatsapp_flow import link_in
@@ -418,3 +417,17 @@ async def test_a_hebrew_vendor_types_the_english_commands_and_reads_hebrew(hebre
     assert "45.00" in reply.text and "capture 1" in reply.text
     refused = await says(bot, ADMIN, "capture 1 20", "⛔")
     assert "אינו מוחזק בכרטיס" in refused.text
+
+
+async def test_an_order_accepted_with_its_request_sent_at_once_asks_the_required_guarantee_too(
+    bot: RunningBot,
+) -> None:
+    await vendor_sets(
+        bot, ("guarantee_mode", "required"), ("guarantee_amount", "50"), ("request_on_accept", "on")
+    )
+    await says(bot, ADMIN, "aide", "Commandes disponibles")
+    await says(bot, CUSTOMER, "Bonjour", "transmis")
+    reply = await says(bot, ADMIN, f"nouvelle +{CUSTOMER} 150 Salle", "Garantie demandée aussi")
+    assert "50.00 EUR" in reply.text
+    await bot.graph.wait_for(lambda m: m.to == CUSTOMER and "Montant bloqué (non débité) : 50.00" in m.text)
+    assert [t.is_guarantee for t in await transactions(bot)] == [False, True]

@@ -10,8 +10,7 @@ import pytest
 
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, vendors as vendor_service
 from bot.web.keys import clock_key, uow_key
 from tests.e2e.test_whatsapp_flow import link_in, pay_link
 from tests.whatsapp_support import ADMIN, CUSTOMER, RunningBot, start_bot

@@ -13,9 +13,7 @@ from sqlalchemy import func, select, update
 from bot.domain.deposit import AskKind
 from bot.domain.outgoing import OutgoingMessage
 from bot.sandbox import whatsapp_payloads as payloads
-from bot.services import orders as order_service
-from bot.services import payments as payment_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, payments as payment_service, vendors as vendor_service
 from bot.store.tables import inbound_events, outbox_messages
 from bot.web.keys import payments_key, uow_key, whatsapp_key
 from bot.whatsapp.clients import SANDBOX_PHONE_ID

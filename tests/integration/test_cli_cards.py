@@ -17,8 +17,7 @@ import pytest
 
 from bot.payments.port import PaymentEventKind, SavedCard
 from bot.payments.sandbox.webhooks import make_event, payment_events
-from bot.services import events
-from bot.services import orders as order_service
+from bot.services import events, orders as order_service
 from bot.store.database import create_engine
 from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW

@@ -14,8 +14,7 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 from pywa_async import WhatsApp, errors, types, utils
-from pywa_async.types.templates import BodyText, TemplateLanguage
-from pywa_async.types.templates import URLButton as TemplateURLButton
+from pywa_async.types.templates import BodyText, TemplateLanguage, URLButton as TemplateURLButton
 
 from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.graph import Choice, FakeGraphAPI, SentMessage

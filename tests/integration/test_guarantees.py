@@ -25,10 +25,16 @@ from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
 from bot.payments.port import PaymentEvent, PaymentEventKind, SavedCard
 from bot.payments.sandbox.consts import CARD_TOKEN, THREE_DS_CARD
-from bot.services import cash as cash_service
-from bot.services import guarantee_sweep, guarantees, payments, phone_payments, saved_cards
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import (
+    cash as cash_service,
+    guarantee_sweep,
+    guarantees,
+    orders as order_service,
+    payments,
+    phone_payments,
+    saved_cards,
+    vendors as vendor_service,
+)
 from bot.services.context import PaymentDeps
 from bot.services.events import apply_event
 from bot.services.phone_payments import PhoneLinkProblem

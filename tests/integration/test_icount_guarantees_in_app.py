@@ -21,9 +21,14 @@ from bot.domain.money import Money
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
 from bot.payments.credentials import CredentialCipher
-from bot.services import guarantee_sweep, guarantees, payments, saved_cards
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import (
+    guarantee_sweep,
+    guarantees,
+    orders as order_service,
+    payments,
+    saved_cards,
+    vendors as vendor_service,
+)
 from bot.web.keys import jobs_key, payments_key, tasks_key, uow_key
 from tests.conftest import FrozenClock
 from tests.fakes.icount_api import FakeIcount

@@ -30,15 +30,20 @@ from bot.payments.icount.api import InvoiceRequest
 from bot.payments.icount.client import IcountClient, IcountCredentials, RateLimiter
 from bot.payments.icount.provider import IcountProvider, sanity_string
 from bot.rendering import explain
-from bot.services import callbacks, holds, invoices, payments, refunds
-from bot.services import cash as cash_service
-from bot.services import customers as customer_service
-from bot.services import orders as order_service
-from bot.services import providers as provider_service
-from bot.services import vendors as vendor_service
+from bot.services import (
+    callbacks,
+    cash as cash_service,
+    customers as customer_service,
+    holds,
+    invoices,
+    orders as order_service,
+    payments,
+    providers as provider_service,
+    refunds,
+    vendors as vendor_service,
+)
 from bot.services.chat import AdminActor
-from bot.store.tables import customers, inbound_events, outbox_messages
-from bot.store.tables import invoices as invoices_table
+from bot.store.tables import customers, inbound_events, invoices as invoices_table, outbox_messages
 from bot.store.uow import UnitOfWorkFactory
 from bot.views import order_json
 from bot.web.keys import chat_key, jobs_key, payments_key, tasks_key, uow_key

@@ -8,9 +8,7 @@ import asyncpg
 import pytest
 
 from bot.domain.deposit import AskKind
-from bot.services import orders as order_service
-from bot.services import payments
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, payments, vendors as vendor_service
 from bot.store import migrate
 from bot.store.database import create_engine
 from bot.store.uow import UnitOfWorkFactory

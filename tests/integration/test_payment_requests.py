@@ -24,9 +24,7 @@ from bot.domain.order import OrderStatus, PaymentType
 from bot.domain.transaction import TransactionStatus, TransactionType
 from bot.payments.port import PaymentEvent, PaymentEventKind
 from bot.payments.sandbox.provider import SandboxProvider
-from bot.services import cash as cash_service
-from bot.services import closing, payments, refunds
-from bot.services import orders as order_service
+from bot.services import cash as cash_service, closing, orders as order_service, payments, refunds
 from bot.services.events import apply_event
 from bot.services.settlement import Outcome, record_payment
 from bot.store.tables import outbox_messages, payment_links, payment_transactions, reminders

@@ -12,9 +12,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.money import Money
 from bot.domain.outgoing import OutboxStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
-from bot.services import payments
-from bot.services import reminders as reminder_service
-from bot.services import vendors as vendor_service
+from bot.services import payments, reminders as reminder_service, vendors as vendor_service
 from bot.services.settlement import record_payment
 from bot.store.tables import outbox_messages, reminders
 from bot.store.uow import UnitOfWorkFactory

@@ -17,8 +17,7 @@ from bot.domain.order import OrderStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.domain.vendor import ProviderName
 from bot.payments.credentials import CredentialCipher
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import orders as order_service, vendors as vendor_service
 from bot.store.tables import commandes, payment_settings
 from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW

@@ -24,9 +24,7 @@ from bot.domain.transaction import TransactionStatus
 from bot.payments.credentials import CredentialCipher
 from bot.payments.stripe.consts import from_stripe_amount, stripe_amount
 from bot.payments.stripe.provider import StripeProvider
-from bot.services import closing, payments, refunds
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import closing, orders as order_service, payments, refunds, vendors as vendor_service
 from bot.services.inbox import process_payment_backlog
 from bot.store.tables import inbound_events, outbox_messages
 from bot.store.uow import UnitOfWorkFactory

@@ -22,9 +22,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
-from bot.services import guarantees, payments, saved_cards
-from bot.services import orders as order_service
-from bot.services import vendors as vendor_service
+from bot.services import guarantees, orders as order_service, payments, saved_cards, vendors as vendor_service
 from bot.store.tables import outbox_messages
 from bot.web.keys import payments_key, tasks_key, uow_key
 from tests.conftest import TickingClock

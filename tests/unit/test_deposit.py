@@ -4,8 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 
 from bot.domain.deposit import DepositMode, DepositPolicy, Ledger, settlement_type
 from bot.domain.errors import (
