@@ -12,7 +12,7 @@ user-facing text and each locale can say it its own way.
     │                 RefundExceedsPaid, RefundPending, RefundResolved,
     │                 GuaranteesOff, GuaranteeAlreadyActive, HoldNotActive, CaptureExceedsHold, ChargePending
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
-    │               SecretKeyRequired, AdminPhoneTaken
+    │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
     │             NothingToRefund, NoUnknownRefund, NoGuarantee, NoSavedCard
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
@@ -178,6 +178,18 @@ class AdminPhoneTaken(InputError):
     """An admin phone that already belongs to a vendor: the bot would not know which one it speaks for."""
 
     code = "admin_phone_taken"
+
+
+class WrongCode(InputError):
+    """A sign-in code that is not the one sent (or has expired); ``remaining`` tries before the lockout."""
+
+    code = "wrong_code"
+
+
+class PhoneLocked(InputError):
+    """Too many wrong codes: the phone may not sign in until ``until``."""
+
+    code = "phone_locked"
 
 
 class NotFound(DomainError):

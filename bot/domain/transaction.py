@@ -117,6 +117,16 @@ class PaymentTransaction:
         return self.is_open and not self.is_guarantee
 
     @property
+    def is_charge_in_flight(self) -> bool:
+        """A saved-card charge or a capture asked of the provider and not answered yet: it may have been
+        made, so it is never cancelled, only looked up."""
+        return (
+            self.is_open
+            and self.payment_link_id is None
+            and (self.card_token_id is not None or self.guarantee_id is not None)
+        )
+
+    @property
     def is_held(self) -> bool:
         return self.is_guarantee and self.status is TransactionStatus.HELD
 
@@ -215,6 +225,16 @@ class PaymentTransaction:
         self.check_capture(amount)
         self._move(TransactionStatus.CAPTURED, now)
         self.captured = amount
+
+    def captured_after_all(self, amount: Money, now: datetime) -> None:
+        """The provider took ``amount`` of a hold we had taken for released or lapsed (its capture's answer
+        came late): the money is there, so the guarantee is captured after all."""
+        if (
+            self.status not in {TransactionStatus.RELEASED, TransactionStatus.EXPIRED}
+            or not self.is_guarantee
+        ):
+            raise HoldNotActive(status=self.status.value)
+        self.status, self.updated_at, self.captured = TransactionStatus.CAPTURED, now, amount
 
     def release(self, now: datetime) -> bool:
         """The hold (or the request for it) is let go; False when it was already over."""

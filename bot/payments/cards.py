@@ -67,6 +67,9 @@ class CardHold:
     token: str | None = None
     provider_client_id: str | None = None
     card_on_file: bool = False
+    # Payment references the bot already counts (other payments of the customer): a lookup never takes
+    # one of them for this hold's capture.
+    known_references: frozenset[str] = frozenset()
 
 
 class HoldState(StrEnum):
@@ -120,6 +123,9 @@ class SavedCardRequest:
     description: str
     asked_at: datetime
     provider_client_id: str | None = None
+    # Payment references the bot already counts (other payments of the customer): a lookup of this
+    # charge never takes one of them for it (a provider without idempotency matches by sum and day).
+    known_references: frozenset[str] = frozenset()
 
     @property
     def key(self) -> str:
@@ -138,6 +144,10 @@ class SavedCardRequest:
 
 @runtime_checkable
 class SavedCardCharge(Protocol):
+    # Whether a guarantee's page asks the customer to keep their card for later payments (so that
+    # ``card_details`` tells their consent). False: a guarantee's card serves that guarantee only.
+    guarantee_pages_ask_consent: bool
+
     async def charge_saved_card(self, charge: SavedCardRequest) -> ChargeAttempt:
         """Charges the saved card with no customer there. A provider without idempotency looks the
         charge up first when asked again (``find_saved_card_charge``): never two charges."""

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.domain.deposit import Ledger, settlement_type
-from bot.domain.errors import AmountExceedsBalance, DomainError, NothingToRequest
+from bot.domain.errors import AmountExceedsBalance, ChargePending, DomainError, NothingToRequest
 from bot.domain.money import Money, parse_amount
 from bot.domain.order import Order
 from bot.domain.transaction import CASH_REGISTER, PaymentTransaction
@@ -86,6 +86,9 @@ async def record_cash_payment(
         order = await order_by_number(uow, vendor, number, lock=True)
         price = order.check_payable(vendor.payment.confirmation_rule)
         transactions = await uow.transactions.for_order(order.id)
+        if any(t.is_charge_in_flight for t in transactions):
+            # A card charge without an answer may have been made: cash now could be paid twice.
+            raise ChargePending(order=order.reference)
         ledger = Ledger.of(price, transactions)
         crowded = _crowded_out(transactions, ledger, _cash_amount(ledger, typed, vendor.currency))
         if crowded:

@@ -24,7 +24,10 @@ async def cancel_requests(
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         order = await order_by_number(uow, vendor, number, lock=True)
-        open_requests = [t for t in await uow.transactions.for_order(order.id) if t.is_open]
+        # A charge asked of the provider and not answered may have been made: never cancelled, looked up.
+        open_requests = [
+            t for t in await uow.transactions.for_order(order.id) if t.is_open and not t.is_charge_in_flight
+        ]
         if not open_requests:
             raise NoOpenRequest(order=order.reference)
         provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))

@@ -7,12 +7,13 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
 from bot.domain.card_token import CardToken, ConsentSource
 from bot.domain.deposit import Ledger
 from bot.domain.guarantee import HOLD_WINDOW_DAYS
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
-from bot.payments.port import PaymentEvent, SavedCard, SavedCardCharge
+from bot.payments.port import PaymentEvent, ProviderError, SavedCard, SavedCardCharge
 from bot.services import guarantee_messages, messages
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.guarantees import capture_in, card_hold, guarantee_provider, record_release
@@ -46,7 +47,14 @@ async def record_hold(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         lapses_at = event.hold_lapses_at or now + window
         release_at = now + vendor.payment.guarantee.release_after(provider)
         held = event.amount or guarantee.amount
-        if guarantee.status in {TransactionStatus.CANCELLED, TransactionStatus.EXPIRED}:
+        second = (
+            guarantee.is_held
+            and event.reference is not None
+            and event.reference != guarantee.provider_reference
+        )
+        if guarantee.status in {TransactionStatus.CANCELLED, TransactionStatus.EXPIRED} or second:
+            # A hold on a guarantee cancelled meanwhile, or a second hold (a second page opened and paid):
+            # neither may stay on the customer's card.
             stale = True
         elif not guarantee.hold(
             held, event.reference, lapses_at, release_at, now, card_on_file=event.card_on_file
@@ -64,7 +72,23 @@ async def record_hold(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     if stale:
         await _let_go(deps, guarantee, event)
         return Outcome.FLAGGED
+    await _stop_other_pages(deps, guarantee)
     return Outcome.RECORDED
+
+
+async def _stop_other_pages(deps: PaymentDeps, guarantee: PaymentTransaction) -> None:
+    """Once held, the guarantee's other provider pages (a Checkout Session still open) stop: no second
+    hold can be authorised. Best effort: a second hold that still comes is let go (``record_hold``)."""
+    async with deps.uow() as uow:
+        provider = await provider_of(deps, uow, guarantee.vendor_id)
+        links = await uow.transactions.links([guarantee.payment_link_id] if guarantee.payment_link_id else [])
+    if provider is None:
+        return
+    for link in links.values():
+        try:
+            await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
+        except ProviderError as error:
+            log.warning("guarantee %s's page not stopped at %s: %s", guarantee.id, provider.name, error)
 
 
 async def _let_go(deps: PaymentDeps, guarantee: PaymentTransaction, event: PaymentEvent) -> None:
@@ -93,7 +117,7 @@ async def record_captured(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         order, guarantee = located
         if not guarantee.is_guarantee or guarantee.status is TransactionStatus.CAPTURED:
             return Outcome.DUPLICATE
-        if not guarantee.is_held:
+        if not (guarantee.is_held or guarantee.status in _TAKEN_FOR_OVER):
             log.warning(
                 "capture event %s on guarantee %s in %s", event.event_id, guarantee.id, guarantee.status
             )
@@ -119,6 +143,10 @@ async def record_captured(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     return outcome
 
 
+# A capture told for a guarantee we had taken for released or lapsed: the money was taken all the same.
+_TAKEN_FOR_OVER = frozenset({TransactionStatus.RELEASED, TransactionStatus.EXPIRED})
+
+
 async def record_released(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     """The provider let the hold go (cancelled there, or lapsed): recorded and told."""
     if event.transaction_id is None:
@@ -130,7 +158,8 @@ async def record_released(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
     _order, guarantee = located
     if not guarantee.is_held:
         return Outcome.DUPLICATE
-    lapsed = event.detail == "lapsed"
+    # Stripe cancels a hold it let lapse with reason "automatic" (older API versions: "expired").
+    lapsed = event.detail in {"lapsed", "automatic", "expired"}
     done = await record_release(deps, guarantee.id, "lapsed" if lapsed else "provider", lapsed=lapsed)
     return Outcome.RECORDED if done else Outcome.DUPLICATE
 
@@ -150,16 +179,21 @@ async def remember_card(deps: PaymentDeps, event: PaymentEvent) -> CardToken | N
         vendor = await uow.vendors.get(transaction.vendor_id)
         provider = await provider_of(deps, uow, transaction.vendor_id)
         phone_link = await uow.phone_links.for_transaction(transaction.id)
-        known = await uow.cards.by_token(event.provider, candidate.token)
+        known = await uow.cards.by_token(transaction.vendor_id, event.provider, candidate.token)
     if known is not None or order is None or vendor is None or not isinstance(provider, SavedCardCharge):
         return known
     offered = vendor.payment.guarantee.saved_cards or (phone_link is not None and phone_link.save_card)
-    details = (
-        await with_retries(lambda: provider.card_details(candidate), deps.retry_delay) if offered else None
-    )
-    if details is None and not transaction.is_guarantee:
+    details = None
+    if offered and (not transaction.is_guarantee or provider.guarantee_pages_ask_consent):
+        details = await with_retries(lambda: provider.card_details(candidate), deps.retry_delay)
+    if details is not None:
+        source = ConsentSource.PHONE if phone_link is not None else ConsentSource.CHECKOUT
+    elif transaction.is_guarantee:
+        # Kept for the guarantee's capture only (the customer did not ask to keep it, or the provider's
+        # page cannot tell), and forgotten when the guarantee is over.
+        source = ConsentSource.GUARANTEE
+    else:
         return None
-    source = _consent(details, phone_link is not None)
     card = _card(vendor.id, order.customer_id, event.provider, details or candidate, source, deps)
     async with deps.uow() as uow:
         kept = await uow.cards.keep(card)
@@ -171,12 +205,6 @@ async def remember_card(deps: PaymentDeps, event: PaymentEvent) -> CardToken | N
         await uow.commit()
     log.info("card %s kept for customer %s (%s)", kept.label, order.customer_id, kept.consent_source)
     return kept
-
-
-def _consent(details: SavedCard | None, by_phone: bool) -> ConsentSource:
-    if details is None:
-        return ConsentSource.GUARANTEE
-    return ConsentSource.PHONE if by_phone else ConsentSource.CHECKOUT
 
 
 def _card(

@@ -13,6 +13,7 @@ from bot.domain.errors import ChargeFailed
 from bot.domain.guarantee import LAPSE_WARNING
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import PaymentTransaction
+from bot.domain.vendor import Vendor
 from bot.payments.port import (
     ChargeAttempt,
     ChargeStatus,
@@ -22,6 +23,7 @@ from bot.payments.port import (
     ProviderError,
 )
 from bot.services import guarantee_events, guarantee_messages, guarantees, phone_payments, saved_cards
+from bot.services.closing import close_requests, deactivate_at_provider
 from bot.services.context import PaymentDeps
 from bot.services.guarantees import apply_capture
 
@@ -52,8 +54,11 @@ async def sweep_guarantees(deps: PaymentDeps) -> int:
             changed += await _resolve(deps, charge)
         except Exception as error:  # noqa: BLE001 - still pending: looked up again next pass
             log.warning("charge %s still without an answer: %s", charge.id, error)
-    changed += await phone_payments.close_stale_phone_payments(deps)
-    changed += await saved_cards.delete_forgotten(deps)
+    for tidy in (phone_payments.close_stale_phone_payments, saved_cards.delete_forgotten):
+        try:
+            changed += await tidy(deps)
+        except Exception:  # noqa: BLE001 - the next pass tries again; the guarantees above are done
+            log.exception("guarantee job: %s failed this pass", tidy.__name__)
     return changed
 
 
@@ -68,7 +73,7 @@ async def _look_at(deps: PaymentDeps, guarantee: PaymentTransaction) -> int:
         covered = order.price is not None and Ledger.of(order.price, everything).is_covered
         capturing = any(t.guarantee_id == guarantee.id and t.is_open for t in everything)
     if guarantee.is_open:
-        return await _reconcile_request(deps, guarantee) if now - guarantee.created_at >= LOOKUP_AFTER else 0
+        return await _watch_request(deps, guarantee, order.status in _CLOSED or covered, vendor)
     if capturing:
         return 0  # a capture is under way: its answer decides
     if order.status in _CLOSED:
@@ -103,6 +108,33 @@ async def _warn(deps: PaymentDeps, guarantee: PaymentTransaction) -> int:
             await uow.outbox.add(note, now)
         await uow.commit()
     return 1
+
+
+async def _watch_request(
+    deps: PaymentDeps, guarantee: PaymentTransaction, order_over: bool, vendor: Vendor
+) -> int:
+    """A guarantee asked and not held yet: held at the provider already (its webhook lost), or closed
+    when its order is over or the customer let it wait past the release days (its link stops)."""
+    now = deps.clock()
+    if now - guarantee.created_at < LOOKUP_AFTER:
+        return 0
+    if await _reconcile_request(deps, guarantee):
+        return 1
+    waited_too_long = now - guarantee.created_at >= vendor.payment.guarantee.release_after(
+        guarantee.provider or ""
+    )
+    if not (order_over or waited_too_long):
+        return 0
+    async with deps.uow() as uow:
+        sealed = await uow.vendors.credentials(vendor.id)
+        links = await uow.transactions.links([guarantee.payment_link_id] if guarantee.payment_link_id else [])
+    await deactivate_at_provider(deps, deps.providers.for_vendor(vendor, sealed), links)
+    async with deps.uow() as uow:
+        await uow.orders.get(guarantee.commande_id, for_update=True)
+        fresh = await uow.transactions.get(guarantee.id)
+        closed = await close_requests(uow, [fresh] if fresh is not None else [], now, expire=True)
+        await uow.commit()
+    return len(closed)
 
 
 async def _reconcile_request(deps: PaymentDeps, guarantee: PaymentTransaction) -> int:

@@ -86,6 +86,11 @@ async def card_hold(uow: UnitOfWork, guarantee: PaymentTransaction) -> CardHold:
         token=None if card is None else card.token,
         provider_client_id=None if customer is None else customer.provider_client_id,
         card_on_file=guarantee.card_on_file,
+        known_references=frozenset()
+        if order is None or guarantee.provider is None
+        else await uow.transactions.customer_references(
+            guarantee.vendor_id, order.customer_id, guarantee.provider, guarantee.id
+        ),
     )
 
 
@@ -255,6 +260,9 @@ async def apply_capture(deps: PaymentDeps, payment_id: uuid.UUID, attempt: Charg
             await uow.transactions.set_failure_reason(payment.id, attempt.reason or attempt.status.value)
             await uow.commit()
             raise ChargeFailed(order=order.reference, reason=attempt.reason or attempt.status.value)
+        if attempt.amount is not None and attempt.amount != payment.amount:
+            # What the provider says it took is what was paid.
+            payment.amount = attempt.amount
         await capture_in(uow, order, guarantee, payment, attempt.reference, now)
         await uow.commit()
         ledger = Ledger.of(order.require_price(), await uow.transactions.for_order(order.id))
@@ -270,7 +278,12 @@ async def capture_in(
     recorded (receipt, vendor's note, order settled when covered). Told twice, nothing changes."""
     if guarantee.status is TransactionStatus.CAPTURED:
         return Outcome.DUPLICATE
-    guarantee.capture(payment.amount, now)
+    if guarantee.is_held:
+        guarantee.capture(payment.amount, now)
+    else:
+        # Released (or lapsed) here while the capture's answer was lost: the money was taken all the same.
+        log.warning("guarantee %s captured after it was taken for %s", guarantee.id, guarantee.status)
+        guarantee.captured_after_all(payment.amount, now)
     await uow.transactions.update(guarantee)
     await forget_guarantee_card(uow, guarantee, now)
     event = PaymentEvent(
@@ -317,6 +330,13 @@ async def release_guarantee(
         return await uow.transactions.get(guarantee.id) or guarantee
 
 
+async def _capture_in_flight(uow: UnitOfWork, guarantee: PaymentTransaction) -> bool:
+    return any(
+        t.guarantee_id == guarantee.id and t.is_open
+        for t in await uow.transactions.for_order(guarantee.commande_id)
+    )
+
+
 async def release(deps: PaymentDeps, guarantee_id: uuid.UUID, reason: str) -> bool:
     """Lets a held guarantee go at its provider, then records it and tells the customer and the vendor.
     False when it was not held (any more). A provider error is raised: the guarantee job tries again."""
@@ -325,8 +345,12 @@ async def release(deps: PaymentDeps, guarantee_id: uuid.UUID, reason: str) -> bo
         if guarantee is None or not guarantee.is_held:
             return False
         vendor = await uow.vendors.get(guarantee.vendor_id)
-        if vendor is None:  # pragma: no cover
+        order = await uow.orders.get(guarantee.commande_id)
+        if vendor is None or order is None:  # pragma: no cover
             return False
+        if await _capture_in_flight(uow, guarantee):
+            # Its answer decides: a hold let go now could be a capture made and never recorded.
+            raise ChargePending(order=order.reference)
         _provider, holds = guarantee_provider(deps, vendor, await uow.vendors.credentials(vendor.id))
         hold = await card_hold(uow, guarantee)
     await with_retries(partial(holds.release_hold, hold), deps.retry_delay)
@@ -343,6 +367,8 @@ async def record_release(deps: PaymentDeps, guarantee_id: uuid.UUID, reason: str
         guarantee = await uow.transactions.get(guarantee_id)
         vendor = await uow.vendors.get(found.vendor_id)
         if order is None or guarantee is None or vendor is None:  # pragma: no cover
+            return False
+        if await _capture_in_flight(uow, guarantee):
             return False
         changed = guarantee.lapse(now) if lapsed else guarantee.release(now)
         if not changed:

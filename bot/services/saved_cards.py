@@ -72,12 +72,17 @@ class CardChargeOutcome:
 
 
 def _request(
-    transaction: PaymentTransaction, card: CardToken, vendor: Vendor, customer: Customer
+    transaction: PaymentTransaction,
+    card: CardToken,
+    vendor: Vendor,
+    customer: Customer,
+    known: frozenset[str],
 ) -> SavedCardRequest:
     return SavedCardRequest(
         transaction_id=transaction.id, vendor_id=vendor.id, order_id=transaction.commande_id,
         card=as_saved(card), amount=transaction.amount, description=f"{vendor.name} {transaction.label}",
         asked_at=transaction.created_at, provider_client_id=customer.provider_client_id,
+        known_references=known,
     )  # fmt: skip
 
 
@@ -108,7 +113,10 @@ async def charge_saved_card(
         order = await order_by_number(uow, vendor, number, lock=True)
         price = order.check_payable(vendor.payment.confirmation_rule)
         card = await _usable_card(uow, vendor, order, now)
-        ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
+        transactions = await uow.transactions.for_order(order.id)
+        if any(t.is_charge_in_flight for t in transactions):
+            raise ChargePending(order=order.reference)  # another admin's charge, right now
+        ledger = Ledger.of(price, transactions)
         wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
         amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
         provider, cards = card_provider(deps, vendor, await uow.vendors.credentials(vendor.id))
@@ -116,10 +124,13 @@ async def charge_saved_card(
         transaction.card_token_id = card.id
         await uow.transactions.add(transaction)
         customer = await uow.customers.get(order.customer_id)
+        known = await uow.transactions.customer_references(
+            vendor.id, order.customer_id, provider.name, transaction.id
+        )
         await uow.commit()
     if customer is None:  # pragma: no cover - a foreign key guarantees it
         raise LookupError(order.customer_id)
-    attempt = await cards.charge_saved_card(_request(transaction, card, vendor, customer))
+    attempt = await cards.charge_saved_card(_request(transaction, card, vendor, customer, known))
     return await _record(deps, provider, transaction.id, attempt, card)
 
 
@@ -161,7 +172,10 @@ async def resolve_charge(deps: PaymentDeps, transaction_id: uuid.UUID) -> Charge
         if vendor is None or card is None or customer is None:  # pragma: no cover
             return ChargeStatus.FAILED
         provider, cards = card_provider(deps, vendor, await uow.vendors.credentials(vendor.id))
-    found = await cards.find_saved_card_charge(_request(transaction, card, vendor, customer))
+        known = await uow.transactions.customer_references(
+            vendor.id, customer.id, provider.name, transaction.id
+        )
+    found = await cards.find_saved_card_charge(_request(transaction, card, vendor, customer, known))
     if found.status is ChargeStatus.UNKNOWN:
         return ChargeStatus.UNKNOWN
     try:

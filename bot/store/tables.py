@@ -281,7 +281,7 @@ card_tokens = Table(
     Column("created_at", UTCDateTime(), nullable=False, server_default=func.now()),
     Column("forgotten_at", UTCDateTime(), nullable=True),
     Column("deleted_at_provider", UTCDateTime(), nullable=True),
-    UniqueConstraint("provider", "token"),
+    UniqueConstraint("vendor_id", "provider", "token"),
     CheckConstraint(_in("consent_source", CONSENT_SOURCES), name="card_tokens_consent_source"),
     CheckConstraint("last4 IS NULL OR length(last4) = 4", name="card_tokens_last4"),
 )
@@ -423,4 +423,55 @@ invoices = Table(
     # Document numbers are per iCount company, so per vendor: two vendors may both have invrec 1001.
     UniqueConstraint("vendor_id", "provider", "doctype", "docnum"),
     CheckConstraint(_in("status", ["issued", "cancelled"]), name="invoices_status"),
+)
+
+# The dashboard (/admin): sign-in codes and one-time links (hashed), lockouts, server-side sessions (only
+# the hash of the cookie's token), and the audit log of settings changes (keys, never a secret's value).
+admin_codes = Table(
+    "admin_codes",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("phone", String(20), nullable=False, index=True),
+    # "code": 6 digits sent by WhatsApp; "link": a one-time sign-in link (bot admin link).
+    Column("kind", String(8), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+    CheckConstraint(_in("kind", ["code", "link"]), name="admin_codes_kind"),
+)
+
+admin_lockouts = Table(
+    "admin_lockouts",
+    metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("failures", Integer(), nullable=False, server_default=text("0")),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("phone", String(20), nullable=False, index=True),
+    # The vendor the admin works on (an admin of several picks one); None until picked.
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    # Who: an admin's phone, or "cli".
+    Column("actor", String(64), nullable=False),
+    Column("setting", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "vendor_id", "created_at"),
 )

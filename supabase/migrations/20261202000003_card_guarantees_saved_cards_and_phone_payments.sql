@@ -29,7 +29,7 @@ CREATE TABLE card_tokens (
     CONSTRAINT card_tokens_last4 CHECK (last4 IS NULL OR length(last4) = 4), 
     CONSTRAINT fk_card_tokens_customer_id_customers FOREIGN KEY(customer_id) REFERENCES customers (id), 
     CONSTRAINT fk_card_tokens_vendor_id_vendors FOREIGN KEY(vendor_id) REFERENCES vendors (id) ON DELETE CASCADE, 
-    CONSTRAINT uq_card_tokens_provider_token UNIQUE (provider, token)
+    CONSTRAINT uq_card_tokens_vendor_id_provider_token UNIQUE (vendor_id, provider, token)
 );
 
 CREATE INDEX ix_card_tokens_customer_id ON card_tokens (customer_id);

@@ -14,19 +14,24 @@ from bot.domain.card_token import ConsentSource
 from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import (
     CaptureExceedsHold,
+    ChargePending,
     GuaranteeAlreadyActive,
     GuaranteesOff,
     HoldNotActive,
     NoGuarantee,
+    NoOpenRequest,
     NoSavedCard,
 )
 from bot.domain.money import Money
 from bot.domain.order import OrderStatus
 from bot.domain.transaction import TransactionStatus
+from bot.payments.cards import ChargeAttempt, ChargeStatus
 from bot.payments.port import PaymentEvent, PaymentEventKind, SavedCard
 from bot.payments.sandbox.consts import CARD_TOKEN, THREE_DS_CARD
+from bot.payments.sandbox.provider import SandboxProvider
 from bot.services import (
     cash as cash_service,
+    closing,
     guarantee_sweep,
     guarantees,
     orders as order_service,
@@ -304,3 +309,89 @@ async def test_a_phone_link_works_once_and_expires(uow_factory: UnitOfWorkFactor
     assert await payments.complete_unlinked_requests(deps) == 0
     clock.advance(timedelta(hours=3))
     assert await phone_payments.close_stale_phone_payments(deps) == 2
+
+
+def unanswered(monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """The sandbox's ``method`` gets no answer (a timeout): the charge may or may not have been made."""
+
+    async def lost(*_args: object) -> ChargeAttempt:
+        return ChargeAttempt(ChargeStatus.UNKNOWN, reason="timeout")
+
+    monkeypatch.setattr(SandboxProvider, method, lost)
+
+
+async def test_a_hold_is_never_let_go_while_its_capture_has_no_answer_and_a_late_capture_still_counts(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    await cards_on(uow_factory)
+    deps = deps_for(uow_factory)
+    guarantee_id = await held_guarantee(deps, number)
+    unanswered(monkeypatch, "capture_hold")
+    with pytest.raises(ChargePending):
+        await guarantees.capture_guarantee(deps, None, number, "20")
+    with pytest.raises(ChargePending):
+        await guarantees.release(deps, guarantee_id, "completed")
+    assert not await guarantees.record_release(deps, guarantee_id, "completed", lapsed=False)
+    async with uow_factory() as uow:
+        guarantee = await uow.transactions.get(guarantee_id)
+        [payment] = [t for t in await uow.transactions.for_order(guarantee.commande_id) if t.guarantee_id]
+        # The provider's own lapse is recorded meanwhile (its capture's answer is still missing).
+        guarantee.lapse(NOW)
+        await uow.transactions.update(guarantee)
+        await uow.commit()
+    assert payment.is_charge_in_flight
+    late = ChargeAttempt(ChargeStatus.SUCCEEDED, "sbx_cap_late", amount=eur(20))
+    outcome = await guarantees.apply_capture(deps, payment.id, late)
+    assert outcome.payment.status is TransactionStatus.PAID and outcome.ledger.paid == eur(20)
+    async with uow_factory() as uow:
+        captured = await uow.transactions.get(guarantee_id)
+    assert captured is not None and captured.status is TransactionStatus.CAPTURED
+    assert captured.captured == eur(20)
+
+
+async def test_a_saved_card_charge_without_an_answer_blocks_cash_a_second_charge_and_is_never_cancelled(
+    uow_factory: UnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    await cards_on(uow_factory)
+    deps = deps_for(uow_factory)
+    await paid_with_saved_card(deps, number, visa())
+    unanswered(monkeypatch, "charge_saved_card")
+    with pytest.raises(ChargePending):
+        await saved_cards.charge_saved_card(deps, None, number, AskKind.BALANCE)
+    with pytest.raises(ChargePending):
+        await saved_cards.charge_saved_card(deps, None, number, AskKind.BALANCE)
+    with pytest.raises(ChargePending):
+        await cash_service.record_cash_payment(deps, None, number)
+    with pytest.raises(NoOpenRequest):
+        await closing.cancel_requests(deps, None, number)
+    async with uow_factory() as uow:
+        order = await uow.orders.by_number((await uow.vendors.all())[0].id, number)
+        assert order is not None
+        in_flight = [t for t in await uow.transactions.for_order(order.id) if t.is_charge_in_flight]
+    assert len(in_flight) == 1 and in_flight[0].status is TransactionStatus.PENDING
+
+
+async def test_a_guarantee_s_card_is_kept_for_later_only_when_the_customer_ticked_save_on_its_page(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    number = await vendor_with_order(uow_factory)
+    await vendor_service.change_settings(uow_factory, None, [("guarantee_mode", "optional")], None, NOW)
+    deps = deps_for(uow_factory)
+    asked = await guarantees.request_guarantee(deps, None, number, "50")
+    held = sandbox_event(PaymentEventKind.HELD, asked.transaction.id, eur(50), visa())
+    assert await apply_event(deps, held) is Outcome.RECORDED
+    async with uow_factory() as uow:
+        guarantee = await uow.transactions.get(asked.transaction.id)
+        assert guarantee is not None and guarantee.card_token_id is not None
+        card = await uow.cards.get(guarantee.card_token_id)
+    assert card is not None and card.consent_source is ConsentSource.GUARANTEE and not card.usable
+    # Saving offered and the box ticked on the page (the sandbox sends the card only then): kept for later.
+    await cards_on(uow_factory)
+    other = await vendor_order(uow_factory)
+    second = await guarantees.request_guarantee(deps, None, other, "50")
+    ticked = sandbox_event(PaymentEventKind.HELD, second.transaction.id, eur(50), visa(f"{CARD_TOKEN}xyz"))
+    assert await apply_event(deps, ticked) is Outcome.RECORDED
+    _customer, usable = await saved_cards.customer_cards(deps, None, f"+{CUSTOMER}")
+    assert [c.consent_source for c in usable] == [ConsentSource.CHECKOUT]

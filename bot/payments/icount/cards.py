@@ -76,6 +76,8 @@ class _Charge:
     key: str
     bill: TokenCharge
     last4: str | None
+    # What the bot already counts for other payments: never this charge's.
+    known: frozenset[str] = frozenset()
 
 
 def _failed(reason: str) -> ChargeAttempt:
@@ -186,7 +188,7 @@ class IcountCards:
             hold.provider_client_id,
             use_j5=True,
         )
-        charge = _Charge(key, bill, None)
+        charge = _Charge(key, bill, None, hold.known_references)
         async with self._lock(key):
             if key not in self._asked and not hold.card_on_file:
                 # Not asked by this process: a capture made before a restart shows in the J5's use.
@@ -288,6 +290,7 @@ class IcountCards:
             and (t.amount == exactly if exactly is not None else t.amount <= hold.held)
             and (card.last4 is None or t.last4 is None or t.last4 == card.last4)
             and t.confirmation_code not in self._claimed
+            and t.confirmation_code not in hold.known_references
         ]
 
     # Saved-card charges
@@ -295,7 +298,7 @@ class IcountCards:
     def _saved_charge(self, request: SavedCardRequest) -> _Charge:
         client = request.provider_client_id or request.card.provider_customer_id
         bill = TokenCharge(request.card.token, request.amount, request.description, client)
-        return _Charge(request.key, bill, request.card.last4)
+        return _Charge(request.key, bill, request.card.last4, request.known_references)
 
     async def charge_saved_card(self, request: SavedCardRequest) -> ChargeAttempt:
         charge = self._saved_charge(request)
@@ -380,6 +383,7 @@ class IcountCards:
             if t.amount == charge.bill.amount
             and (charge.last4 is None or t.last4 is None or t.last4 == charge.last4)
             and self._claimed.get(t.confirmation_code, charge.key) == charge.key
+            and t.confirmation_code not in charge.known
         ]
 
     async def _look_up(

@@ -74,6 +74,8 @@ def _utcnow() -> datetime:
 
 class IcountProvider:
     name = consts.NAME
+    # A guarantee's card kept for later payments only with consent: its J5 page keeps the card whatever the customer wants.
+    guarantee_pages_ask_consent = False
     clients_for_every_link = True
     hold_window = HOLD_WINDOW
 

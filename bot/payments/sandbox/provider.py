@@ -36,6 +36,8 @@ def _digest(text: str) -> str:
 
 class SandboxProvider:
     name = NAME
+    # A guarantee's card kept for later payments only with consent: its page has a "save my card" box.
+    guarantee_pages_ask_consent = True
     hold_window = timedelta(days=7)
 
     def __init__(self, base_url: str) -> None:

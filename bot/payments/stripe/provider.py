@@ -19,6 +19,7 @@ from stripe.params import CustomerCreateParams
 from bot.domain.money import Money
 from bot.domain.refund import RefundStatus
 from bot.payments.port import (
+    AccountInfo,
     CardHold,
     ChargeAttempt,
     ClientDetails,
@@ -59,6 +60,8 @@ def _wall_clock() -> datetime:
 
 class StripeProvider:
     name = consts.NAME
+    # A guarantee's card kept for later payments only with consent: Checkout's "save my card" box sets allow_redisplay.
+    guarantee_pages_ask_consent = True
     # A Stripe Customer only for a page that may keep the card (LinkRequest.needs_card_customer).
     clients_for_every_link = False
     hold_window = intents.HOLD_WINDOW
@@ -165,6 +168,30 @@ class StripeProvider:
             return await self._sessions.url_for(request, product)
         except stripe.StripeError as error:
             raise _provider_error(error) from error
+
+    # ConnectionCheck
+
+    async def check_connection(self) -> AccountInfo:
+        """The account the key opens (``GET /v1/account``): its dashboard name, else its business name.
+        A refused key is told without Stripe's message, which repeats the key's last characters."""
+        try:
+            account = await self._client.v1.accounts.retrieve_current_async()
+        except stripe.AuthenticationError as error:
+            raise ProviderError(
+                "stripe: the API key was refused (wrong, revoked or expired key)", transient=False
+            ) from error
+        except stripe.PermissionError as error:
+            raise ProviderError(
+                "stripe: the API key may not read the account (a restricted key without that permission)",
+                transient=False,
+            ) from error
+        except stripe.StripeError as error:
+            raise _provider_error(error) from error
+        data = account.to_dict()
+        dashboard = (data.get("settings") or {}).get("dashboard") or {}
+        profile = data.get("business_profile") or {}
+        name = dashboard.get("display_name") or profile.get("name") or None
+        return AccountInfo(name=str(name) if name else None, account_id=account.id)
 
     # ClientSync
 

@@ -38,15 +38,19 @@ class CardRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
-    async def by_token(self, provider: str, token: str) -> CardToken | None:
-        query = select(card_tokens).where(card_tokens.c.provider == provider, card_tokens.c.token == token)
+    async def by_token(self, vendor_id: uuid.UUID, provider: str, token: str) -> CardToken | None:
+        query = select(card_tokens).where(
+            card_tokens.c.vendor_id == vendor_id,
+            card_tokens.c.provider == provider,
+            card_tokens.c.token == token,
+        )
         row = (await self._conn.execute(query)).first()
         return None if row is None else _card(row)
 
     async def keep(self, card: CardToken) -> CardToken:
         """Stores the card once: the same token told again (a repeated event) gives the row already kept,
         even a forgotten one, which stays forgotten."""
-        existing = await self.by_token(card.provider, card.token)
+        existing = await self.by_token(card.vendor_id, card.provider, card.token)
         if existing is not None:
             return existing
         await self._conn.execute(

@@ -241,6 +241,24 @@ class TransactionRepository:
         )
         return [_to_transaction(row) for row in await self._conn.execute(query)]
 
+    async def customer_references(
+        self, vendor_id: uuid.UUID, customer_id: uuid.UUID, provider: str, besides: uuid.UUID
+    ) -> frozenset[str]:
+        """The provider references the customer's other payments already have (what a lookup of a charge
+        by sum and day must never take for it)."""
+        query = (
+            select(payment_transactions.c.provider_reference)
+            .join(commandes, commandes.c.id == payment_transactions.c.commande_id)
+            .where(
+                commandes.c.vendor_id == vendor_id,
+                commandes.c.customer_id == customer_id,
+                payment_transactions.c.provider == provider,
+                payment_transactions.c.provider_reference.is_not(None),
+                payment_transactions.c.id != besides,
+            )
+        )
+        return frozenset(str(reference) for reference in (await self._conn.execute(query)).scalars())
+
     async def links(self, link_ids: list[uuid.UUID]) -> dict[uuid.UUID, PaymentLinkRecord]:
         if not link_ids:
             return {}

@@ -4,8 +4,9 @@ It speaks Stripe's form encoding, answers with Stripe's JSON shapes and error en
 ``Idempotency-Key`` like Stripe (declines included), and can inject failures and delays. Only what the
 bot uses is modelled: products, payment links, refunds and invoices (``links``); customers, saved cards
 and PaymentIntents: holds, captures, cancellations, off-session charges (``cards``); Checkout Sessions
-made through the API and a customer completing one (``checkout``). Parameters it does not model are
-refused as unknown, like Stripe refuses a typo, so a test never passes because the fake ignored something.
+made through the API and a customer completing one (``checkout``); the key's own account (``account``).
+Parameters it does not model are refused as unknown, like Stripe refuses a typo, so a test never passes
+because the fake ignored something.
 Time is the test's clock: holds lapse and sessions expire by it, never by the wall clock.
 """
 

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from tests.conftest import NOW
+from tests.fakes.stripe.account import ACCOUNT_RETRIEVE
 from tests.fakes.stripe.checkout import CheckoutApi
 from tests.fakes.stripe.wire import (
     API_VERSION,
@@ -25,6 +26,7 @@ from tests.fakes.stripe.wire import (
     decode_form,
     new_id,
     no_such,
+    reject_unknown,
 )
 
 
@@ -34,7 +36,9 @@ class FakeStripe(CheckoutApi):
     State is plain dicts of Stripe-shaped objects, by id, for tests to read: ``products``,
     ``payment_links`` (with ``line_items`` and ``params``, the decoded create parameters, by link id),
     ``sessions`` (with ``session_params`` for those made through the API), ``payment_intents``,
-    ``charges``, ``refunds``, ``invoices``, ``customers``, ``payment_methods``. ``requests`` lists every
+    ``charges``, ``refunds``, ``invoices``, ``customers``, ``payment_methods``; ``account`` is the account
+    every accepted key opens (``GET /v1/account``), and keys in ``refused_keys`` get Stripe's 401, as any
+    key that is not ``sk_test_...`` does. ``requests`` lists every
     request received, ``created`` counts the objects created through the API, by object type
     ("payment_link", "payment_intent", ...), and ``events`` lists the events Stripe would have sent.
     """
@@ -61,6 +65,7 @@ class FakeStripe(CheckoutApi):
         self._port = 0
         # In order: the first full match wins (searches before the retrieval of an object by id).
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("GET", re.compile(r"/v1/account"), self._retrieve_account),
             ("POST", re.compile(r"/v1/products"), self._create_product),
             ("POST", re.compile(r"/v1/payment_links"), self._create_payment_link),
             ("POST", re.compile(r"/v1/payment_links/([^/]+)"), self._update_payment_link),
@@ -198,7 +203,7 @@ class FakeStripe(CheckoutApi):
         scheme, _, api_key = authorization.partition(" ")
         if scheme != "Bearer" or not api_key:
             raise FakeError(401, "You did not provide an API key.")
-        if not api_key.startswith("sk_test_"):
+        if not api_key.startswith("sk_test_") or api_key in self.refused_keys:
             raise FakeError(401, f"Invalid API Key provided: {api_key[:8]}****{api_key[-4:]}")
         return api_key
 
@@ -215,6 +220,10 @@ class FakeStripe(CheckoutApi):
         raise FakeError(404, f"Unrecognized request URL ({method}: {path}).")
 
     # Endpoints
+
+    def _retrieve_account(self, params: Json) -> Json:
+        reject_unknown(params, ACCOUNT_RETRIEVE)
+        return copy.deepcopy(self.account)
 
     def _retrieve(self, params: Json, collection: str, object_id: str) -> Json:
         store = self._stores[collection]

@@ -12,6 +12,7 @@ from typing import Any
 import stripe
 
 from tests.conftest import NOW
+from tests.fakes.stripe.account import account_object
 from tests.fakes.stripe.wire import API_VERSION, Fault, Json, RecordedRequest, new_id, sign
 
 
@@ -27,6 +28,10 @@ class FakeStripeState:
         # Objects, events and signatures are dated by the test's clock, never by today's date.
         self.clock = clock
         self.api_key = api_key  # any sk_test_ key is accepted; this one is for the client under test
+        # Keys Stripe does not know (mistyped, revoked): refused with a 401, like any key not sk_test_.
+        self.refused_keys: set[str] = set()
+        # The account every accepted key opens (GET /v1/account).
+        self.account: Json = account_object(self.timestamp())
         self.webhook_secret = webhook_secret
         self.products: dict[str, Json] = {}
         self.payment_links: dict[str, Json] = {}

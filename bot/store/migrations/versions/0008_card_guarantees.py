@@ -62,7 +62,9 @@ def upgrade() -> None:
             ["vendor_id"], ["vendors.id"], name=op.f("fk_card_tokens_vendor_id_vendors"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_card_tokens")),
-        sa.UniqueConstraint("provider", "token", name=op.f("uq_card_tokens_provider_token")),
+        sa.UniqueConstraint(
+            "vendor_id", "provider", "token", name=op.f("uq_card_tokens_vendor_id_provider_token")
+        ),
     )
     op.create_index(op.f("ix_card_tokens_customer_id"), "card_tokens", ["customer_id"], unique=False)
     with op.batch_alter_table("payment_transactions", recreate="never" if postgres else "always") as table:
