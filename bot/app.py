@@ -29,6 +29,7 @@ from bot.services.context import PaymentDeps
 from bot.store.database import create_engine
 from bot.store.inbox_writer import InboxWriter
 from bot.store.uow import UnitOfWorkFactory
+from bot.web import admin
 from bot.web.background import BackgroundTasks
 from bot.web.keys import (
     chat_key,
@@ -95,6 +96,7 @@ def create_app(
         app[graph_key] = graph
         sandbox_routes += graph.routes(SANDBOX_GRAPH_PREFIX)
         sandbox_routes += sandbox_page.install(app, graph)
+    admin.install(app)
     setup_routes(app, sandbox_routes)
     app.cleanup_ctx.append(_whatsapp)
     # Last: the jobs stop first, before what they use.

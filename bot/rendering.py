@@ -15,6 +15,7 @@ from jinja2 import (
     TemplateNotFound,
     select_autoescape,
 )
+from jinja2.sandbox import SandboxedEnvironment
 
 from bot.domain.errors import DomainError
 from bot.domain.money import Money, shown
@@ -38,10 +39,17 @@ def environment() -> Environment:
     )
 
 
+@lru_cache(maxsize=1)
+def _vendor_environment() -> SandboxedEnvironment:
+    """Vendors' own wording is typed in the dashboard: rendered in Jinja's sandbox, never able to reach
+    Python objects' internals."""
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
 @lru_cache(maxsize=512)
 def _vendor_template(text: str) -> Template:
     """A vendor's own wording, compiled once (a sweep renders it for every reminder)."""
-    return environment().from_string(text)
+    return _vendor_environment().from_string(text)
 
 
 def _written(value: Any, locale: str) -> Any:
@@ -83,10 +91,15 @@ def render_for(vendor: Vendor, name: str, locale: str, /, **context: Any) -> str
     return render(name, locale, **context)
 
 
+def render_wording(text: str, /, **context: Any) -> str:
+    """A vendor's own wording rendered as it is (errors raised: the dashboard's preview explains them)."""
+    return _vendor_template(text).render(**context).strip()
+
+
 def check_syntax(text: str) -> bool:
     """Whether a vendor's own wording is valid Jinja2 (checked before it is stored)."""
     try:
-        environment().parse(text)
+        _vendor_environment().parse(text)
     except TemplateError:
         return False
     return True

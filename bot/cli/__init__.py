@@ -4,7 +4,8 @@ Every failure ends in one line on stderr and a non-zero exit: 2 for bad argument
 refused operation or an unreachable database. Never a traceback.
 
 The command is split by topic: ``parser`` (arguments), ``logs``, ``serve``, ``schema`` (migrate), ``vendors``,
-``orders``, ``payments`` (pay, refund, reminders), ``customers``, and ``common`` (what they share). ``main``
+``orders``, ``payments`` (pay, refund, reminders), ``customers``, ``cards`` (guarantees, saved cards),
+``admin`` (dashboard sign-in links), and ``common`` (what they share). ``main``
 is here, as the console script ``bot = "bot.cli:main"`` and ``python -m bot`` call it.
 """
 

@@ -6,6 +6,7 @@ import argparse
 from importlib import metadata
 from typing import Any, NoReturn
 
+from bot.cli.admin import cmd_admin_link
 from bot.cli.cards import cmd_customer_cards, cmd_customer_forget_card, cmd_guarantee
 from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show
 from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
@@ -311,6 +312,19 @@ def build_parser() -> OneLineParser:
     forget.add_argument("phone", metavar="PHONE", help="the customer's international number")
     _vendor_option(forget)
     forget.set_defaults(handler=cmd_customer_forget_card)
+
+    admin = _group(commands, "admin", "the vendor's dashboard (/admin)")
+    link = _command(
+        admin, "link", "print a one-time dashboard sign-in link for an admin's phone (10 minutes)"
+    )
+    link.add_argument("--phone", required=True, metavar="PHONE", help="the admin's international number")
+    link.add_argument(
+        "--vendor",
+        metavar="NAME|ID",
+        help="refuse the link unless the phone is this vendor's admin (default: any vendor's admin)",
+    )
+    _json_option(link)
+    link.set_defaults(handler=cmd_admin_link)
     return parser
 
 

@@ -57,7 +57,9 @@ async def cmd_vendor_set(args: argparse.Namespace, settings: Settings) -> int:
     cipher = None if settings.secret_key is None else CredentialCipher(settings.secret_key.get_secret_value())
 
     async def work(uow: UnitOfWorkFactory) -> int:
-        summary = await vendor_service.change_settings(uow, args.vendor, args.pairs, cipher, system_clock())
+        summary = await vendor_service.change_settings(
+            uow, args.vendor, args.pairs, cipher, system_clock(), actor="cli"
+        )
         current = describe_settings(summary.vendor)
         templates = summary.vendor.whatsapp_templates
         for key, value in args.pairs:

@@ -121,7 +121,7 @@ class ProviderRegistry:
         # one offering "save my card" (else the usual page).
         guarantee = stored.get("icount_guarantee_paypage_id") or None
         save_card = stored.get("icount_save_card_paypage_id") or None
-        key = (credentials.identity, paypage, guarantee or "", save_card or "")
+        key = (credentials.fingerprint, paypage, guarantee or "", save_card or "")
         if key not in self._icount:
             secret = self._settings.secret_key
             # The IPN secrets' key: SECRET_KEY, else the account's own secret (env-only set-ups).

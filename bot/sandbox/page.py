@@ -3,7 +3,8 @@
 What is typed in a phone goes to the bot as a signed WhatsApp webhook through the real inbound path
 (``/webhooks/whatsapp``); what the bot sends goes through the real pywa sender to the built-in fake Graph
 API, which the page follows as server-sent events (``/sandbox/events``), ticks included. A clock control
-moves the sandbox's time forward and sweeps reminders at once.
+moves the sandbox's time forward and sweeps reminders at once. The guide's last step opens the vendor's
+dashboard signed in as the vendor's admin (``/sandbox/dashboard``, a one-time link as ``bot admin link``'s).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -29,7 +31,7 @@ from bot.sandbox.graph import FakeGraphAPI
 from bot.sandbox.journal import Event, SandboxJournal
 from bot.sandbox.keys import graph_key, journal_key, sandbox_demo_key
 from bot.sandbox.ui import page_locale, render_sandbox, vendor_commands, words
-from bot.services import reminders
+from bot.services import admin_auth, reminders
 from bot.web.keys import clock_key, jobs_key, settings_key, uow_key, whatsapp_key
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ def install(app: web.Application, graph: FakeGraphAPI) -> list[web.AbstractRoute
         web.post("/sandbox/send", send),
         web.post("/sandbox/reply", reply),
         web.post("/sandbox/clock", move_clock),
+        web.post("/sandbox/dashboard", dashboard),
         web.static("/sandbox/static", STATIC),
         # Browsers ask for it whatever the page says: without it, each visit logs a 404 in the console.
         web.get("/favicon.ico", favicon),
@@ -264,6 +267,29 @@ async def reply(request: web.Request) -> web.Response:
             description=choice.get("description"), name=name, timestamp=stamp,
         )  # fmt: skip
     return await _post(request.app, phone, title, payload)
+
+
+# -- the dashboard ------------------------------------------------------------------------------------
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """The guide's button: the dashboard, signed in as the page's vendor phone (the vendor's first admin),
+    through a one-time sign-in link made as ``bot admin link`` makes it, which the browser follows."""
+    origin = request.headers.get("Origin")
+    ours = {request.host, urlsplit(request.app[settings_key].base_url).netloc}
+    if origin and urlsplit(origin).netloc not in ours:
+        raise web.HTTPForbidden(text="the dashboard opens from the sandbox page only")
+    found = await people(request.app[uow_key])
+    url = None
+    if found is not None and found.vendor_phone is not None:
+        # Relative: the browser stays at the address it opened the sandbox page at.
+        url = await admin_auth.make_link(
+            request.app[uow_key], found.vendor_phone, "", request.app[clock_key]()
+        )
+    if url is None:
+        raise web.HTTPConflict(text="no vendor admin to sign in as: add a vendor with bot vendor add")
+    log.info("sandbox: the dashboard opened as the vendor's admin")
+    raise web.HTTPSeeOther(url)
 
 
 # -- the clock ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from bot.domain.errors import (
 )
 from bot.domain.money import Money, Percent, parse_amount_or_percent
 from bot.domain.order import Order
-from bot.domain.transaction import PaymentTransaction, TransactionStatus
+from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.domain.vendor import Vendor
 from bot.payments.port import ClientSync, LinkRequest, PaymentProvider, ProviderError
 from bot.services import guarantee_messages, messages
@@ -98,6 +98,34 @@ async def request_payment(
         deps, provider, transaction.id, _RequestParts(transaction, order, vendor, customer)
     )
     return RequestOutcome(order, transaction, url, customer)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPreview:
+    """What a request would ask, shown before the vendor confirms: its amount and its kind."""
+
+    order: Order
+    amount: Money
+    kind: TransactionType
+
+
+async def preview_request(
+    deps: PaymentDeps,
+    vendor_reference: VendorRef,
+    number: int,
+    ask: AskKind,
+    typed: str | Money | Percent | None = None,
+) -> RequestPreview:
+    """Checks a request the vendor is about to confirm, by the rules ``request_payment`` applies;
+    nothing is changed."""
+    async with deps.uow() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        order = await order_by_number(uow, vendor, number)
+        price = order.check_payable(vendor.payment.confirmation_rule)
+        ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
+    wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
+    amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
+    return RequestPreview(order, amount, ledger.request_type(amount))
 
 
 @dataclass(frozen=True, slots=True)

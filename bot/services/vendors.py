@@ -24,6 +24,7 @@ from bot.domain.vendor import (
     DEFAULT_REMINDER_SCHEDULE,
     SECRET_SETTINGS,
     SHORT_ID_LENGTH,
+    TEMPLATE_PREFIX,
     TEXT_PREFIX,
     PaymentSettings,
     ProviderName,
@@ -32,9 +33,11 @@ from bot.domain.vendor import (
     apply_setting,
     check_locale,
     check_timezone,
+    describe_settings,
 )
 from bot.payments.credentials import CredentialCipher
 from bot.rendering import check_syntax
+from bot.store.repositories.audit import AuditEntry
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 # A short id as ``bot vendor list`` shows it (or a longer start of the uuid, dashes left out).
@@ -148,12 +151,18 @@ async def change_settings(
     pairs: Sequence[tuple[str, str]],
     cipher: CredentialCipher | None,
     now: datetime,
+    *,
+    actor: str | None = None,
 ) -> VendorSummary:
-    """Applies every ``KEY=VALUE`` or none: one bad pair leaves the vendor unchanged."""
+    """Applies every ``KEY=VALUE`` or none: one bad pair leaves the vendor unchanged. With an ``actor``
+    (an admin's phone, "cli"), each key whose value changed is written to the audit log, in the same
+    transaction: the key only, never its value."""
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, reference)
         owner_before = vendor.owner_user_id
+        before = describe_settings(vendor)
         secrets: dict[str, str] = {}
+        changed_secrets: list[str] = []
         for key, value in pairs:
             normalised = key.strip().lower()
             if normalised in SECRET_SETTINGS:
@@ -171,10 +180,57 @@ async def change_settings(
             await uow.vendors.set_rows_owner(vendor.id, vendor.owner_user_id)
         if secrets and cipher is not None:
             stored = cipher.open(await uow.vendors.credentials(vendor.id))
+            changed_secrets = [key for key, value in secrets.items() if stored.get(key, "") != value]
             stored.update(secrets)
             await uow.vendors.set_credentials(vendor.id, cipher.seal({k: v for k, v in stored.items() if v}))
+        if actor is not None:
+            keys = [key.strip().lower() for key, _value in pairs]
+            plain = [key for key in keys if key not in SECRET_SETTINGS]
+            after = describe_settings(vendor)
+            changed = [key for key in dict.fromkeys(plain) if _setting(before, key) != _setting(after, key)]
+            await uow.audit.add(vendor.id, actor, [*changed, *changed_secrets], now)
         await uow.commit()
         return VendorSummary(vendor, await _admins(uow, vendor.id))
+
+
+def _setting(described: dict[str, object], key: str) -> object:
+    """One setting's value in ``describe_settings``' answer, under the name ``vendor set`` takes."""
+    if key.startswith(TEXT_PREFIX):
+        kind, _, locale = key[len(TEXT_PREFIX) :].rpartition(".")
+        texts = described["texts"]
+        return texts.get(kind, {}).get(locale) if isinstance(texts, dict) else None
+    if key.startswith(TEMPLATE_PREFIX):
+        templates = described["templates"]
+        return templates.get(key[len(TEMPLATE_PREFIX) :]) if isinstance(templates, dict) else None
+    return described.get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsOverview:
+    """What the dashboard's settings page shows besides the vendor: which credentials are stored (never
+    their values), whether they open, and the last changes."""
+
+    vendor: Vendor
+    credentials_set: frozenset[str]
+    credentials_unreadable: bool
+    history: list[AuditEntry]
+
+
+async def settings_overview(
+    uow_factory: UnitOfWorkFactory, reference: VendorRef, cipher: CredentialCipher | None, history: int = 50
+) -> SettingsOverview:
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, reference)
+        sealed = await uow.vendors.credentials(vendor.id)
+        entries = await uow.audit.latest(vendor.id, history)
+    stored: frozenset[str] = frozenset()
+    unreadable = bool(sealed) and cipher is None
+    if sealed and cipher is not None:
+        try:
+            stored = frozenset(key for key, value in cipher.open(sealed).items() if value)
+        except ValueError:
+            unreadable = True
+    return SettingsOverview(vendor, stored, unreadable, entries)
 
 
 async def _admins(uow: UnitOfWork, vendor_id: uuid.UUID) -> list[str]:

@@ -6,6 +6,8 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.store.repositories.admin import AdminRepository
+from bot.store.repositories.audit import AuditRepository
 from bot.store.repositories.cards import CardRepository
 from bot.store.repositories.conversations import ConversationRepository
 from bot.store.repositories.customers import CustomerRepository
@@ -35,6 +37,8 @@ class UnitOfWork:
     refunds: RefundRepository
     cards: CardRepository
     phone_links: PhoneLinkRepository
+    admin: AdminRepository
+    audit: AuditRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -57,6 +61,8 @@ class UnitOfWork:
         self.refunds = RefundRepository(connection)
         self.cards = CardRepository(connection)
         self.phone_links = PhoneLinkRepository(connection)
+        self.admin = AdminRepository(connection)
+        self.audit = AuditRepository(connection)
         return self
 
     async def __aexit__(

@@ -8,6 +8,12 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from bot.web import checkout, health, icount, payments, whatsapp
+from bot.web.admin import (
+    actions as admin_actions,
+    auth as admin_auth,
+    orders as admin_orders,
+    settings as admin_settings,
+)
 
 
 def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] = ()) -> None:
@@ -28,6 +34,13 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             web.get("/pay/{provider}/{transaction}", checkout.hosted_checkout),
             web.get("/pay/success", payments.pay_success),
             web.get("/pay/cancelled", payments.pay_cancelled),
+            # The vendor's dashboard (every page behind the sign-in, bot/web/admin/session.py).
+            *admin_auth.auth_routes(),
+            *admin_settings.settings_routes(),
+            *admin_orders.view_routes(),
+            *admin_actions.action_routes(),
         ]
     )
     app.router.add_routes(list(sandbox))
+    # Last: any other dashboard address is the dashboard's own 404 page, in the vendor's language.
+    app.router.add_get("/admin/{tail:.*}", admin_orders.unknown_page)

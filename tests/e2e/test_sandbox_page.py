@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -398,3 +399,71 @@ async def test_the_favicon_is_served_and_every_page_names_one(sandbox: Sandbox) 
     # Pay and checkout pages name an inline one: no request, so no 404 where the sandbox is off.
     async with sandbox.http.get(f"{sandbox.base}/sandbox/checkout/sbx_unknown") as unknown:
         assert '<link rel="icon" href="data:image/svg+xml,' in await unknown.text()
+
+
+DASHBOARD_BUTTONS = {"en": "the dashboard", "fr": "le tableau de bord", "he": "לוח הבקרה"}
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, html
+    return found.group(1)
+
+
+async def test_the_guide_s_dashboard_step_signs_in_as_the_vendor_with_a_one_time_link(
+    sandbox: Sandbox,
+) -> None:
+    for page_locale, button in DASHBOARD_BUTTONS.items():
+        async with sandbox.http.get(f"{sandbox.base}/sandbox?lang={page_locale}") as response:
+            html = await response.text()
+        assert 'method="post" action="/sandbox/dashboard"' in html
+        assert f">{button}</button></form>" in html and 'class="dashboard"' in html
+    # The browser's own cookies (its address is an IP, which aiohttp's default jar ignores).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(f"{sandbox.base}/admin/vendors", allow_redirects=False) as before:
+            assert before.status == 302 and before.headers["Location"].startswith("/admin/login?next=")
+        async with browser.post(
+            f"{sandbox.base}/sandbox/dashboard", headers={"Origin": sandbox.base}, allow_redirects=False
+        ) as opened:
+            assert opened.status == 303
+            link = opened.headers["Location"]
+        assert link.startswith("/admin/login/link/"), "relative: the browser stays at the sandbox's address"
+        async with browser.get(f"{sandbox.base}{link}", allow_redirects=False) as signed_in:
+            assert signed_in.status == 303 and signed_in.headers["Location"] == "/admin"
+            assert signed_in.cookies["bot_admin"]["httponly"]
+        async with browser.get(f"{sandbox.base}/admin/vendors", allow_redirects=False) as after:
+            assert after.status == 200 and "Demo vendor" in await after.text()
+    async with sandbox.http.get(f"{sandbox.base}{link}", allow_redirects=False) as again:
+        assert again.status == 410, "the link works once"
+    async with sandbox.http.post(
+        f"{sandbox.base}/sandbox/dashboard", headers={"Origin": "https://evil.example"}, allow_redirects=False
+    ) as elsewhere:
+        assert elsewhere.status == 403, "another site's page cannot sign a visitor in"
+
+
+async def test_the_dashboard_s_sign_in_code_shows_in_the_vendor_s_phone_as_its_template(
+    sandbox: Sandbox,
+) -> None:
+    assert "admin_code" in template_kinds(), "every vendor gets a sandbox template for the code"
+    async with (
+        follow(sandbox) as stream,
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser,
+    ):
+        async with browser.get(f"{sandbox.base}/admin/login") as login:
+            csrf = _csrf(await login.text())
+        form = {"csrf": csrf, "next": "/admin", "phone": f"+{VENDOR}"}
+        async with browser.post(f"{sandbox.base}/admin/login", data=form) as asked:
+            assert asked.status == 200
+        sent = await stream.until(
+            lambda k, e: k == "message" and e["message"].get("template") == "sandbox_admin_code"
+        )
+        message = sent["message"]
+        assert message["side"] == "bot" and message["phone"] == VENDOR
+        code = re.search(r"\b(\d{6})\b", message["text"])
+        assert code is not None and "Demo vendor" in message["text"], message["text"]
+        form = {"csrf": csrf, "next": "/admin", "phone": f"+{VENDOR}", "code": code.group(1)}
+        async with browser.post(
+            f"{sandbox.base}/admin/login/code", data=form, allow_redirects=False
+        ) as checked:
+            assert checked.status == 303 and checked.headers["Location"] == "/admin"
+            assert "bot_admin" in checked.cookies

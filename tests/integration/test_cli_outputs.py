@@ -236,6 +236,7 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
         ("customer", "list"): (),
         ("customer", "show"): (CUSTOMER,),
         ("customer", "cards"): (CUSTOMER,),
+        ("admin", "link"): ("--phone", "+33612345678"),
     }
     with_json = {path for path in PATHS if "--json" in leaf_parser(path)._option_string_actions}
     assert with_json == set(runs), "a new command with --json needs a run here"
@@ -252,6 +253,7 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
     customer = {"phone": CUSTOMER, "name": None, "locale": None, "opted_out": False}
     assert data[("customer", "list")] == [customer] and data[("customer", "show")] == customer
     assert data[("customer", "cards")] == {"phone": CUSTOMER, "cards": []}
+    assert "/admin/login/link/" in data[("admin", "link")]["url"]
     assert shown["guarantees"] == [] and deposit["is_guarantee"] is False
 
 

@@ -76,6 +76,12 @@ class IcountCredentials:
         raw = self.token or f"{self.cid}\0{self.user}"
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
+    @property
+    def fingerprint(self) -> str:
+        """All of the credentials as a digest: a corrected password is another client, at once."""
+        raw = "\0".join(part or "" for part in (self.token, self.cid, self.user, self.password))
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
 
 class RateLimiter:
     """At most ``limit`` requests in any ``period`` seconds (a sliding window); callers wait their turn."""

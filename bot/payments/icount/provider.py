@@ -74,7 +74,7 @@ def _utcnow() -> datetime:
 
 class IcountProvider:
     name = consts.NAME
-    # A guarantee's card kept for later payments only with consent: its J5 page keeps the card whatever the customer wants.
+    # A guarantee's card is kept for later only with consent: its J5 page keeps it whatever.
     guarantee_pages_ask_consent = False
     clients_for_every_link = True
     hold_window = HOLD_WINDOW

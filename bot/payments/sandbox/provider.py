@@ -36,7 +36,7 @@ def _digest(text: str) -> str:
 
 class SandboxProvider:
     name = NAME
-    # A guarantee's card kept for later payments only with consent: its page has a "save my card" box.
+    # A guarantee's card is kept for later only with consent: its page's "save my card" box.
     guarantee_pages_ask_consent = True
     hold_window = timedelta(days=7)
 

@@ -60,7 +60,7 @@ def _wall_clock() -> datetime:
 
 class StripeProvider:
     name = consts.NAME
-    # A guarantee's card kept for later payments only with consent: Checkout's "save my card" box sets allow_redisplay.
+    # A guarantee's card is kept for later only with consent: Checkout's "save my card" box.
     guarantee_pages_ask_consent = True
     # A Stripe Customer only for a page that may keep the card (LinkRequest.needs_card_customer).
     clients_for_every_link = False
