@@ -154,6 +154,12 @@ customers = Table(
     # Opens WhatsApp's 24-hour customer service window.
     Column("last_inbound_at", UTCDateTime(), nullable=True),
     *_timestamps(),
+    Column("email", String(254), nullable=True),
+    # Synced to the provider's clients (iCount's client/create_or_update) after each change: pending,
+    # synced or failed with the reason; None when the vendor's provider keeps no clients.
+    Column("client_sync_state", String(16), nullable=True),
+    Column("client_sync_error", Text(), nullable=True),
+    Column("client_synced_at", UTCDateTime(), nullable=True),
     UniqueConstraint("vendor_id", "phone"),
 )
 
@@ -260,6 +266,8 @@ payment_transactions = Table(
     ),
     Index(None, "vendor_id", "status"),
     Index(None, "is_guarantee", "status"),
+    # The payment reports: a vendor's money by the day it came in.
+    Index(None, "vendor_id", "paid_at"),
 )
 
 card_tokens = Table(
@@ -474,4 +482,60 @@ audit_log = Table(
     Column("setting", String(128), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "vendor_id", "created_at"),
+)
+
+
+# The catalogue and the books (issue 16): products synced to the provider, an order's lines.
+
+PRODUCT_SYNC_STATES = ["pending", "synced", "failed"]
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("name", Text(), nullable=False),
+    Column("description", Text(), nullable=True),
+    Column("unit_price", ExactDecimal(10, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("vat_included", Boolean(), nullable=False, server_default=text("true")),
+    # Disabled, never deleted: past orders' lines keep pointing at it.
+    Column("active", Boolean(), nullable=False, server_default=text("true")),
+    # The provider's ids: iCount's inventory item, Stripe's Product and its current Price.
+    Column("icount_item_id", String(64), nullable=True),
+    Column("stripe_product_id", String(255), nullable=True),
+    Column("stripe_price_id", String(255), nullable=True),
+    # Synced to the vendor's provider by the products job, outside any transaction: pending after each
+    # change, synced, or failed with the provider's reason (and tried again at next_sync_at).
+    Column("sync_state", String(16), nullable=False, server_default=text("'pending'")),
+    Column("sync_error", Text(), nullable=True),
+    Column("sync_attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("next_sync_at", UTCDateTime(), nullable=True),
+    Column("synced_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    UniqueConstraint("vendor_id", "sku"),
+    CheckConstraint("unit_price >= 0", name="products_unit_price"),
+    CheckConstraint(_in("sync_state", PRODUCT_SYNC_STATES), name="products_sync_state"),
+    Index(None, "sync_state", "next_sync_at"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    Column("commande_id", Uuid(), ForeignKey("commandes.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("product_id", Uuid(), ForeignKey("products.id"), nullable=False),
+    Column("position", Integer(), nullable=False),
+    # The product as it was when the order was made: its later changes do not change the order.
+    Column("sku", String(64), nullable=False),
+    Column("name", Text(), nullable=False),
+    Column("quantity", Integer(), nullable=False),
+    Column("unit_price", ExactDecimal(10, 2), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("vat_included", Boolean(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("commande_id", "position"),
+    CheckConstraint("quantity > 0", name="order_lines_quantity"),
+    CheckConstraint("unit_price >= 0", name="order_lines_unit_price"),
 )
