@@ -154,6 +154,10 @@ class InvalidPhone(InputError):
     code = "invalid_phone"
 
 
+class InvalidSku(InputError):
+    code = "invalid_sku"
+
+
 class UnknownSetting(InputError):
     code = "unknown_setting"
 

@@ -155,6 +155,10 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
+    def times(self, quantity: int) -> Money:
+        """``quantity`` of this amount (an order line): exact, no rounding."""
+        return Money(self.amount * quantity, self.currency)
+
     def __lt__(self, other: Money) -> bool:
         self._same(other)
         return self.amount < other.amount

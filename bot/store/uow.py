@@ -17,6 +17,7 @@ from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
 from bot.store.repositories.outbox import OutboxRepository
 from bot.store.repositories.phone_links import PhoneLinkRepository
+from bot.store.repositories.products import ProductRepository
 from bot.store.repositories.refunds import RefundRepository
 from bot.store.repositories.reminders import ReminderRepository
 from bot.store.repositories.transactions import TransactionRepository
@@ -39,6 +40,7 @@ class UnitOfWork:
     phone_links: PhoneLinkRepository
     admin: AdminRepository
     audit: AuditRepository
+    products: ProductRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -63,6 +65,7 @@ class UnitOfWork:
         self.phone_links = PhoneLinkRepository(connection)
         self.admin = AdminRepository(connection)
         self.audit = AuditRepository(connection)
+        self.products = ProductRepository(connection)
         return self
 
     async def __aexit__(
