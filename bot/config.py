@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # card guarantees).
     recovery_seconds: float = Field(default=30.0, gt=0, le=3600)
     provider_jobs_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How often products waiting for their provider (changed, or failed and due again) are synced.
+    product_sync_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     vendor_name: str = "Demo vendor"
     vendor_admin_phones: str = ""

@@ -11,6 +11,8 @@ from bot.cli.cards import cmd_customer_cards, cmd_customer_forget_card, cmd_guar
 from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show
 from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
 from bot.cli.payments import cmd_pay, cmd_refund, cmd_reminders_run
+from bot.cli.products import cmd_product_add, cmd_product_disable, cmd_product_list, cmd_product_set
+from bot.cli.reports import cmd_report
 from bot.cli.schema import cmd_migrate
 from bot.cli.vendors import cmd_vendor_add, cmd_vendor_check, cmd_vendor_list, cmd_vendor_set, cmd_vendor_show
 from bot.config import LogFormat
@@ -278,6 +280,40 @@ def build_parser() -> OneLineParser:
     )
     refund.set_defaults(handler=cmd_refund)
 
+    report = _command(
+        commands,
+        "report",
+        "what was collected, refunded and the net per period, currency, payment method and provider",
+    )
+    _vendor_option(report)
+    report.add_argument(
+        "--from",
+        dest="start",
+        metavar="YYYY-MM-DD",
+        help="the first day, where the vendor is (default: this month's first)",
+    )
+    report.add_argument(
+        "--to", dest="end", metavar="YYYY-MM-DD",
+        help="the day after the last one, excluded (default: the first of the month after --from's)",
+    )  # fmt: skip
+    report.add_argument("--by", choices=["day", "week", "month"], default="month", help="one line per period")
+    report.add_argument(
+        "--method", choices=["card", "saved_card", "cash", "capture"], help="only payments made this way"
+    )
+    report.add_argument(
+        "--status", choices=["paid", "partially_refunded", "refunded"], help="only payments in this status"
+    )
+    report.add_argument("--provider", help="only payments through this provider (stripe, icount, sandbox)")
+    report.add_argument("--customer", metavar="PHONE", help="only this customer's payments")
+    report.add_argument("--order", metavar="N", help="only this order's payments")
+    report.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="also write the payments behind the figures as CSV to FILE (- for stdout)",
+    )
+    _json_option(report)
+    report.set_defaults(handler=cmd_report, check=_check_report)
+
     customer = _group(commands, "customer", "customers and their language")
     people = _command(customer, "list", "list the vendor's customers")
     _vendor_option(people)
@@ -313,6 +349,47 @@ def build_parser() -> OneLineParser:
     _vendor_option(forget)
     forget.set_defaults(handler=cmd_customer_forget_card)
 
+    product = _group(commands, "product", "the vendor's products, synced to its payment provider")
+    new_product = _command(product, "add", "add a product (its SKU is how chat and orders name it)")
+    _vendor_option(new_product)
+    new_product.add_argument(
+        "--sku", required=True, help="letters, digits, dashes and dots, such as gateau-choc"
+    )
+    new_product.add_argument("--name", required=True, help="the product's name")
+    new_product.add_argument(
+        "--price",
+        required=True,
+        metavar="AMOUNT",
+        help="the unit price in the vendor's currency, such as 12.50",
+    )
+    new_product.add_argument("--description", help="a longer description (default: none)")
+    new_product.add_argument(
+        "--vat-excluded", action="store_true", help="the price is before VAT (default: VAT included)"
+    )
+    _json_option(new_product)
+    new_product.set_defaults(handler=cmd_product_add)
+    catalogue = _command(product, "list", "list products: SKU, price, VAT, name and sync state")
+    _vendor_option(catalogue)
+    catalogue.add_argument("--all", action="store_true", help="disabled products too")
+    _json_option(catalogue)
+    catalogue.set_defaults(handler=cmd_product_list)
+    change_product = _command(product, "set", "change a product: KEY=VALUE ..., all applied or none")
+    change_product.add_argument("sku", metavar="SKU", help="the product's SKU")
+    change_product.add_argument(
+        "pairs",
+        nargs="+",
+        type=_setting_pair,
+        metavar="KEY=VALUE",
+        help="name=N, description=D, price=AMOUNT, vat_included=on|off or active=on|off",
+    )
+    _vendor_option(change_product)
+    _json_option(change_product)
+    change_product.set_defaults(handler=cmd_product_set)
+    disable = _command(product, "disable", "disable a product: no longer offered, kept for past orders")
+    disable.add_argument("sku", metavar="SKU", help="the product's SKU")
+    _vendor_option(disable)
+    disable.set_defaults(handler=cmd_product_disable)
+
     admin = _group(commands, "admin", "the vendor's dashboard (/admin)")
     link = _command(
         admin, "link", "print a one-time dashboard sign-in link for an admin's phone (10 minutes)"
@@ -326,6 +403,11 @@ def build_parser() -> OneLineParser:
     _json_option(link)
     link.set_defaults(handler=cmd_admin_link)
     return parser
+
+
+def _check_report(args: argparse.Namespace) -> None:
+    if args.csv == "-" and args.json:
+        raise UsageError("argument --csv -: not allowed with --json (both would go to stdout)")
 
 
 def _check_pay(args: argparse.Namespace) -> None:

@@ -5,16 +5,20 @@ vendor or an operator live in ``bot/templates/<locale>/errors/<code>.j2``, so th
 user-facing text and each locale can say it its own way.
 
     DomainError
-    ├── MoneyError: UnsupportedCurrency, InvalidAmount, TooManyDecimals, CurrencyMismatch, InvalidPercent
+    ├── MoneyError: UnsupportedCurrency, InvalidAmount, TooManyDecimals, CurrencyMismatch, InvalidPercent,
+    │               ProductInOtherCurrency
     ├── OrderError: IllegalTransition, OrderHasNoPrice, OrderNotPayable
     ├── RequestError: AmountNotPositive, AmountExceedsBalance, NothingToRequest, DepositsDisabled,
     │                 RequestAlreadyOpen,
     │                 RefundExceedsPaid, RefundPending, RefundResolved,
     │                 GuaranteesOff, GuaranteeAlreadyActive, HoldNotActive, CaptureExceedsHold, ChargePending
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
-    │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked
+    │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked,
+    │               InvalidReportFilter, InvertedDateRange, DuplicateSku, ProductNameRequired,
+    │               AmbiguousProduct, ProductDisabled, InvalidQuantity, PriceWithItems
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
-    │             NothingToRefund, NoUnknownRefund, NoGuarantee, NoSavedCard
+    │             NothingToRefund, NoUnknownRefund, NoGuarantee, NoSavedCard,
+    │             ProductNotFound
     └── ProviderProblem: ProviderNotConfigured, PaymentLinkFailed, PaymentLinkDelayed, RefundNotSupported,
                          RefundFailed, CardsNotSupported, ChargeFailed
 """
@@ -51,6 +55,12 @@ class TooManyDecimals(MoneyError):
 
 class CurrencyMismatch(MoneyError):
     code = "currency_mismatch"
+
+
+class ProductInOtherCurrency(MoneyError):
+    """An order line's product (``sku``) is priced in ``got``, the vendor's orders in ``expected``."""
+
+    code = "product_in_other_currency"
 
 
 class InvalidPercent(MoneyError):
@@ -158,6 +168,40 @@ class InvalidSku(InputError):
     code = "invalid_sku"
 
 
+class DuplicateSku(InputError):
+    """The vendor already has a product with this SKU (whatever its case, disabled ones included)."""
+
+    code = "duplicate_sku"
+
+
+class ProductNameRequired(InputError):
+    code = "product_name_required"
+
+
+class AmbiguousProduct(InputError):
+    """An order line's ``reference`` names several of the vendor's products (``skus``): the SKU is needed."""
+
+    code = "ambiguous_product"
+
+
+class ProductDisabled(InputError):
+    """An order line names a product the vendor disabled."""
+
+    code = "product_disabled"
+
+
+class InvalidQuantity(InputError):
+    """An order line's ``quantity`` of ``reference`` is not between 1 and ``most``."""
+
+    code = "invalid_quantity"
+
+
+class PriceWithItems(InputError):
+    """An order is given a price and lines: its price is the sum of its lines."""
+
+    code = "price_with_items"
+
+
 class UnknownSetting(InputError):
     code = "unknown_setting"
 
@@ -194,6 +238,24 @@ class PhoneLocked(InputError):
     """Too many wrong codes: the phone may not sign in until ``until``."""
 
     code = "phone_locked"
+
+
+class ReportFilterError(InputError):
+    """A report's filter that cannot be used (a date, a period size, a method, a status...)."""
+
+    code = "report_filter_error"
+
+
+class InvalidReportFilter(ReportFilterError):
+    """``field`` (from, to, by, method, status, provider, customer, order) cannot be ``value``."""
+
+    code = "invalid_report_filter"
+
+
+class InvertedDateRange(ReportFilterError):
+    """A report's period that ends (``end``, a day) before it starts (``start``) or on the same day."""
+
+    code = "inverted_date_range"
 
 
 class NotFound(DomainError):
@@ -242,6 +304,10 @@ class NoSavedCard(NotFound):
     """The customer has no card saved with their consent (or forgot it)."""
 
     code = "no_saved_card"
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
 
 
 class ProviderProblem(DomainError):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Settings
 from bot.jobs.runner import Job
-from bot.services import callbacks, guarantee_sweep, holds, inbox, invoices, reminders
+from bot.services import callbacks, guarantee_sweep, holds, inbox, invoices, products, reminders
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.services.inbox import PaymentParser
@@ -25,6 +25,7 @@ HOLD_RELEASE = "hold_release"
 INVOICE_PASS = "invoice_pass"
 IPN_BACKLOG = "ipn_backlog"
 GUARANTEES = "guarantees"
+PRODUCT_SYNC = "product_sync"
 # Work left unfinished is taken up only once it is this old (it may still be in flight)...
 RECOVERY_GRACE = timedelta(minutes=2)
 
@@ -85,4 +86,5 @@ def catalogue(context: JobContext) -> list[Job]:
         Job(INVOICE_PASS, provider, lambda: invoices.issue_invoices(deps, backoff=backoff)),
         Job(IPN_BACKLOG, provider, lambda: callbacks.process_callback_backlog(deps)),
         Job(GUARANTEES, provider, lambda: guarantee_sweep.sweep_guarantees(deps)),
+        Job(PRODUCT_SYNC, settings.product_sync_seconds, lambda: products.sync_products(deps)),
     ]  # fmt: skip

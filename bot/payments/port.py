@@ -34,6 +34,30 @@ from bot.payments.cards import (  # re-exported: the port is one import for ever
     SavedCardCharge as SavedCardCharge,
     SavedCardRequest as SavedCardRequest,
 )
+from bot.payments.catalogue import (  # re-exported too
+    ProductCatalogue as ProductCatalogue,
+    ProductIds as ProductIds,
+    ProductSnapshot as ProductSnapshot,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One line of an order made of products, as a provider shows it: the product's SKU and name, the
+    quantity and the unit price the order froze, and the provider's ids of the product when it has them
+    (none: the provider makes an ad-hoc line)."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+    vat_included: bool = True
+    icount_item_id: str | None = None
+    stripe_price_id: str | None = None
+
+    @property
+    def total(self) -> Money:
+        return self.unit_price.times(self.quantity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +82,9 @@ class LinkRequest:
     offer_save_card: bool = False
     # Typed by the vendor on their own device from what the customer reads out (a phone payment).
     by_phone: bool = False
+    # The order's lines, when the request pays the whole price of an order made of products (empty for a
+    # deposit or a balance: one line for the amount, as for an order without lines).
+    lines: tuple[LineItem, ...] = ()
 
     @property
     def idempotency_key(self) -> str:
@@ -240,6 +267,8 @@ class InvoiceOrder:
     client_name: str
     description: str
     lang: str
+    # The order's lines, when the payment covers the whole price of an order made of products.
+    lines: tuple[LineItem, ...] = ()
 
 
 @runtime_checkable

@@ -6,14 +6,17 @@ that cannot be made is reported next to it, never instead of it."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from bot.domain.deposit import AskKind, DepositMode
 from bot.domain.errors import DomainError
 from bot.domain.order import Order, OrderStatus
+from bot.domain.product import OrderLine
 from bot.domain.vendor import Vendor
 from bot.services import orders, payments
 from bot.services.context import PaymentDeps
+from bot.services.order_lines import ItemRequest
 from bot.services.vendors import VendorRef
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,8 @@ class Accepted:
     request: payments.RequestOutcome | None = None
     # Why the automatic request was not made (the order itself is there).
     problem: DomainError | None = None
+    # The order's lines, when it was just made of products.
+    lines: tuple[OrderLine, ...] = ()
 
 
 async def create_order(
@@ -39,11 +44,15 @@ async def create_order(
     price_text: str | None,
     label: str,
     accept: bool,
+    *,
+    items: Sequence[ItemRequest] = (),
 ) -> Accepted:
-    order = await orders.create_order(
-        deps.uow, vendor_reference, customer_phone, price_text, label, accept, deps.clock()
+    """A new order, with a price or made of ``items`` (a product's SKU or name, and a quantity)."""
+    created = await orders.create_order_with_lines(
+        deps.uow, vendor_reference, customer_phone, price_text, label, accept, deps.clock(), items=items
     )
-    return await _after_acceptance(deps, order)
+    accepted = await _after_acceptance(deps, created.order)
+    return replace(accepted, lines=tuple(created.lines))
 
 
 async def accept_order(deps: PaymentDeps, vendor_reference: VendorRef, number: int) -> Accepted:

@@ -26,6 +26,7 @@ from bot.payments.port import Document, InvoiceOrder, Invoicing, PaidPayment, Pr
 from bot.rendering import render_for
 from bot.services.context import PaymentDeps
 from bot.services.messages import customer_locale
+from bot.services.order_lines import provider_lines
 from bot.services.providers import ensure_provider_client, provider_of
 from bot.store.repositories.invoices import InvoiceStatus
 from bot.store.uow import UnitOfWork
@@ -98,6 +99,8 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         order = await uow.orders.get(transaction.commande_id)
         provider = await provider_of(deps, uow, transaction.vendor_id)
         payment = await paid_payment(uow, transaction, deps.clock().date())
+        # A payment of the whole price of an order made of products: the document carries its items.
+        lines = () if order is None else await provider_lines(uow, order, transaction.amount)
     if vendor is None or order is None or provider is None or provider.name != transaction.provider:
         return False
     if not isinstance(provider, Invoicing):
@@ -114,6 +117,7 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         client_name=customer.name or f"+{customer.phone}",
         description=transaction.label,
         lang="he" if customer_locale(vendor, customer) == "he" else "en",
+        lines=lines,
     )
     # The provider retries what is safe to ask again (it gives back the document made the first time).
     document = await provider.issue_invoice(invoice)

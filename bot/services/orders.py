@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
-from bot.domain.errors import OrderNotFound
+from bot.domain.errors import OrderNotFound, PriceWithItems
 from bot.domain.money import parse_amount
 from bot.domain.order import Order, OrderStatus
 from bot.domain.phone import normalise_phone
+from bot.domain.product import OrderLine, lines_total
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
+from bot.services.order_lines import ItemRequest, label_of, lines_for
 from bot.services.vendors import VendorRef, find_vendor
 from bot.store.repositories.invoices import InvoiceRecord
 from bot.store.repositories.reminders import ReminderRow
@@ -31,12 +34,21 @@ class OrderView:
     reminders: dict[uuid.UUID, list[ReminderRow]] = field(default_factory=dict)
     invoices: dict[uuid.UUID, InvoiceRecord] = field(default_factory=dict)
     refunds: dict[uuid.UUID, list[Refund]] = field(default_factory=dict)
+    # The order's lines, when it was made of products.
+    lines: list[OrderLine] = field(default_factory=list)
 
     @property
     def ledger(self) -> Ledger | None:
         if self.order.price is None:
             return None
         return Ledger.of(self.order.price, self.transactions)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedOrder:
+    order: Order
+    # Its lines, when it was made of products (its price is their sum).
+    lines: list[OrderLine] = field(default_factory=list)
 
 
 async def create_order(
@@ -47,11 +59,38 @@ async def create_order(
     label: str,
     accept: bool,
     now: datetime,
+    *,
+    items: Sequence[ItemRequest] = (),
 ) -> Order:
+    """A new order, with a price, or made of ``items`` (a product's SKU or name, and a quantity)."""
+    created = await create_order_with_lines(
+        uow_factory, vendor_reference, customer_phone, price_text, label, accept, now, items=items
+    )
+    return created.order
+
+
+async def create_order_with_lines(
+    uow_factory: UnitOfWorkFactory,
+    vendor_reference: VendorRef,
+    customer_phone: str,
+    price_text: str | None,
+    label: str,
+    accept: bool,
+    now: datetime,
+    *,
+    items: Sequence[ItemRequest] = (),
+) -> CreatedOrder:
+    """``create_order``, with the lines made: the order and its lines are written in one transaction."""
+    if items and price_text is not None:
+        raise PriceWithItems()
     phone = normalise_phone(customer_phone)
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         price = None if price_text is None else parse_amount(price_text, vendor.currency)
+        lines = await lines_for(uow, vendor, items)
+        if lines:
+            price = lines_total(lines, vendor.currency)
+            label = label.strip() or label_of(lines)
         customer = await uow.customers.get_or_create(vendor.id, phone, now)
         order = Order(
             id=uuid.uuid4(),
@@ -70,8 +109,9 @@ async def create_order(
         if accept:
             order.accept(now)
         await uow.orders.add(order)
+        await uow.products.add_lines(order.id, lines, now)
         await uow.commit()
-        return order
+        return CreatedOrder(order, lines)
 
 
 async def order_by_number(uow: UnitOfWork, vendor: Vendor, number: int, *, lock: bool = False) -> Order:
@@ -120,7 +160,8 @@ async def show_order(uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef
         refunds: dict[uuid.UUID, list[Refund]] = {}
         for refund in await uow.refunds.for_order(order.id):
             refunds.setdefault(refund.transaction_id, []).append(refund)
-        return OrderView(order, customer, transactions, links, history, invoices, refunds)
+        lines = await uow.products.lines_of(order.id)
+        return OrderView(order, customer, transactions, links, history, invoices, refunds, lines)
 
 
 async def advance_order(

@@ -28,9 +28,10 @@ from bot.domain.money import Money, Percent, parse_amount_or_percent
 from bot.domain.order import Order
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.domain.vendor import Vendor
-from bot.payments.port import ClientSync, LinkRequest, PaymentProvider, ProviderError
+from bot.payments.port import ClientSync, LineItem, LinkRequest, PaymentProvider, ProviderError
 from bot.services import guarantee_messages, messages
 from bot.services.context import PaymentDeps, with_retries
+from bot.services.order_lines import provider_lines
 from bot.services.orders import order_by_number
 from bot.services.providers import ensure_provider_client
 from bot.services.vendors import VendorRef, find_vendor
@@ -134,6 +135,15 @@ class _RequestParts:
     order: Order
     vendor: Vendor
     customer: Customer
+    # The order's lines the page shows (a full payment of an order of products); None: not read yet.
+    lines: tuple[LineItem, ...] | None = None
+
+
+async def _lines(uow: UnitOfWork, transaction: PaymentTransaction, order: Order) -> tuple[LineItem, ...]:
+    """A full payment of an order made of products shows its lines; a guarantee holds, it sells nothing."""
+    if transaction.is_guarantee:
+        return ()
+    return await provider_lines(uow, order, transaction.amount)
 
 
 async def _request_parts(uow: UnitOfWork, transaction: PaymentTransaction) -> _RequestParts:
@@ -144,7 +154,7 @@ async def _request_parts(uow: UnitOfWork, transaction: PaymentTransaction) -> _R
     customer = await uow.customers.get(order.customer_id)
     if customer is None:  # pragma: no cover
         raise LookupError(order.customer_id)
-    return _RequestParts(transaction, order, vendor, customer)
+    return _RequestParts(transaction, order, vendor, customer, await _lines(uow, transaction, order))
 
 
 async def _link_request(deps: PaymentDeps, uow: UnitOfWork, transaction: PaymentTransaction) -> LinkRequest:
@@ -168,6 +178,7 @@ def _to_link_request(deps: PaymentDeps, parts: _RequestParts) -> LinkRequest:
         provider_client_id=customer.provider_client_id,
         hold=transaction.is_guarantee,
         offer_save_card=vendor.payment.guarantee.saved_cards,
+        lines=parts.lines or (),
     )
 
 
@@ -192,6 +203,9 @@ async def _link_and_message(
             if transaction is None:  # pragma: no cover
                 raise LookupError(transaction_id)
             parts = await _request_parts(uow, transaction)
+    elif parts.lines is None:
+        async with deps.uow() as uow:
+            parts = replace(parts, lines=await _lines(uow, parts.transaction, parts.order))
     transaction = parts.transaction
     request = _to_link_request(deps, parts)
     wants_client = isinstance(provider, ClientSync) and (

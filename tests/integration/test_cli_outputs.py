@@ -237,6 +237,10 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
         ("customer", "show"): (CUSTOMER,),
         ("customer", "cards"): (CUSTOMER,),
         ("admin", "link"): ("--phone", "+33612345678"),
+        ("product", "add"): ("--sku", "tarte", "--name", "Tarte", "--price", "9"),
+        ("product", "list"): (),
+        ("product", "set"): ("tarte", "name=Tarte aux pommes"),
+        ("report",): (),
     }
     with_json = {path for path in PATHS if "--json" in leaf_parser(path)._option_string_actions}
     assert with_json == set(runs), "a new command with --json needs a run here"
@@ -254,6 +258,11 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
     assert data[("customer", "list")] == [customer] and data[("customer", "show")] == customer
     assert data[("customer", "cards")] == {"phone": CUSTOMER, "cards": []}
     assert "/admin/login/link/" in data[("admin", "link")]["url"]
+    assert (
+        data[("product", "add")]["sync"]["state"] == "synced" and data[("product", "add")]["price"] == "9.00"
+    )
+    assert [p["sku"] for p in data[("product", "list")]] == ["tarte"]
+    assert data[("product", "set")]["name"] == "Tarte aux pommes"
     assert shown["guarantees"] == [] and deposit["is_guarantee"] is False
 
 

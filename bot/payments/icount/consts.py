@@ -29,6 +29,9 @@ DOC_CREATE = "doc/create"
 DOC_INFO = "doc/info"
 DOC_CANCEL = "doc/cancel"
 DOC_URL = "doc/get_doc_url"
+INVENTORY_GET_ITEMS = "inventory/get_items"
+INVENTORY_ADD_ITEM = "inventory/add_item"
+INVENTORY_UPDATE_ITEM = "inventory/update_item"
 
 # iCount's own currency ids (checked on a live account: ILS=5, not 1). Others go by ISO code.
 CURRENCY_IDS = {"ILS": 5, "USD": 2, "EUR": 1, "GBP": 4}

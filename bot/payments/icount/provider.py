@@ -34,6 +34,7 @@ from bot.payments.icount import consts
 from bot.payments.icount.api import CardPayment, IcountApi, InvoiceRequest, IssuedDocument, Sale
 from bot.payments.icount.cards import HOLD_WINDOW, IcountCards
 from bot.payments.icount.client import IcountClient
+from bot.payments.icount.inventory import IcountInventory
 from bot.payments.icount.webhooks import IpnAddresses
 from bot.payments.port import (
     AccountInfo,
@@ -48,6 +49,8 @@ from bot.payments.port import (
     LinkRequest,
     PaidPayment,
     PaymentLink,
+    ProductIds,
+    ProductSnapshot,
     ProviderError,
     RefundAttempt,
     SavedCard,
@@ -156,6 +159,11 @@ class IcountProvider:
 
     async def ensure_client(self, client: ClientDetails) -> str:
         return await self.api.ensure_client(client.custom_id, client.name, client.phone)
+
+    # ProductCatalogue: inventory items (inventory.py)
+
+    async def sync_product(self, product: ProductSnapshot) -> ProductIds:
+        return await IcountInventory(self.api.client).sync(product)
 
     # PaymentConfirmation: an IPN counts only once the API shows its payment
 

@@ -23,6 +23,8 @@ from bot.payments.port import (
     LinkRequest,
     PaidPayment,
     PaymentLink,
+    ProductIds,
+    ProductSnapshot,
     RefundAttempt,
     SavedCard,
     SavedCardRequest,
@@ -61,6 +63,11 @@ class SandboxProvider:
 
     async def check_connection(self) -> AccountInfo:
         return AccountInfo(name=None, account_id=None)
+
+    # ProductCatalogue: no remote catalogue, so a product is synced as soon as it is saved.
+
+    async def sync_product(self, product: ProductSnapshot) -> ProductIds:
+        return ProductIds(product.icount_item_id, product.stripe_product_id, product.stripe_price_id)
 
     # CardGuarantee: the checkout page's "authorise" is the hold.
 

@@ -64,6 +64,36 @@ def is_hosted(request: LinkRequest) -> bool:
     return request.hold or request.offer_save_card or request.by_phone
 
 
+def line_items(request: LinkRequest, product: str) -> list[dict[str, Any]]:
+    """The page's lines: one per order line for a full payment of an order made of products (its
+    product's Price, else an inline price on the vendor's product), else one line for the amount."""
+    total = sum(consts.stripe_amount(line.unit_price) * line.quantity for line in request.lines)
+    if request.lines and total == consts.stripe_amount(request.amount):
+        return [
+            {"price": line.stripe_price_id, "quantity": line.quantity}
+            if line.stripe_price_id
+            else {
+                "price_data": {
+                    "currency": line.unit_price.currency.lower(),
+                    "unit_amount": consts.stripe_amount(line.unit_price),
+                    "product": product,
+                },
+                "quantity": line.quantity,
+            }
+            for line in request.lines
+        ]
+    return [
+        {
+            "price_data": {
+                "currency": request.amount.currency.lower(),
+                "unit_amount": consts.stripe_amount(request.amount),
+                "product": product,
+            },
+            "quantity": 1,
+        }
+    ]
+
+
 def session_params(request: LinkRequest, product: str, expires_at: int) -> SessionCreateParams:
     metadata = request.metadata
     intent_data: SessionCreateParamsPaymentIntentData = {
@@ -75,16 +105,7 @@ def session_params(request: LinkRequest, product: str, expires_at: int) -> Sessi
         intent_data["capture_method"] = "manual"
     params: SessionCreateParams = {
         "mode": "payment",
-        "line_items": [
-            {
-                "price_data": {
-                    "currency": request.amount.currency.lower(),
-                    "unit_amount": consts.stripe_amount(request.amount),
-                    "product": product,
-                },
-                "quantity": 1,
-            }
-        ],
+        "line_items": line_items(request, product),  # type: ignore[typeddict-item]
         "metadata": metadata,
         "client_reference_id": str(request.transaction_id),
         "payment_intent_data": intent_data,

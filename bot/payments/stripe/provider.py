@@ -27,6 +27,8 @@ from bot.payments.port import (
     LinkRequest,
     PaidPayment,
     PaymentLink,
+    ProductIds,
+    ProductSnapshot,
     ProviderError,
     RefundAttempt,
     RefundResult,
@@ -35,7 +37,15 @@ from bot.payments.port import (
 )
 from bot.payments.stripe import consts, intents
 from bot.payments.stripe.cards import Cards
-from bot.payments.stripe.checkout import Clock, HostedSessions, hosted_link_id, is_hosted, transaction_of
+from bot.payments.stripe.catalogue import StripeCatalogue
+from bot.payments.stripe.checkout import (
+    Clock,
+    HostedSessions,
+    hosted_link_id,
+    is_hosted,
+    line_items,
+    transaction_of,
+)
 from bot.payments.stripe.client import TIMEOUT_SECONDS, stripe_client
 
 log = logging.getLogger(__name__)
@@ -109,16 +119,7 @@ class StripeProvider:
         try:
             product = await self._ensure_product(request.vendor_id, request.vendor_name)
             params: dict[str, Any] = {
-                "line_items": [
-                    {
-                        "price_data": {
-                            "currency": request.amount.currency.lower(),
-                            "unit_amount": consts.stripe_amount(request.amount),
-                            "product": product,
-                        },
-                        "quantity": 1,
-                    }
-                ],
+                "line_items": line_items(request, product),
                 "metadata": request.metadata,
                 "payment_intent_data": {"metadata": request.metadata, "description": request.description},
                 "restrictions": {"completed_sessions": {"limit": 1}},
@@ -218,6 +219,14 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise _provider_error(error) from error
         return customer.id
+
+    # ProductCatalogue: a Product with its current Price (catalogue.py)
+
+    async def sync_product(self, product: ProductSnapshot) -> ProductIds:
+        try:
+            return await StripeCatalogue(self._client).sync(product)
+        except stripe.StripeError as error:
+            raise _provider_error(error) from error
 
     # CardGuarantee
 

@@ -33,6 +33,7 @@ from aiohttp import web
 
 from tests.conftest import NOW
 from tests.fakes.icount.cards import FakeCards
+from tests.fakes.icount.inventory import FakeInventory
 from tests.fakes.icount.state import CardTransaction
 from tests.fakes.icount.wire import (
     AUTH_PARAMS,
@@ -46,13 +47,13 @@ from tests.fakes.icount.wire import (
 )
 
 
-class FakeIcount(FakeCards):
+class FakeIcount(FakeInventory, FakeCards):
     """``async with FakeIcount() as fake:`` serves the fake at ``fake.base_url``.
 
     State for tests to read: ``clients`` (by client id), ``sales`` (by sale_uniqid, with their params),
     ``transactions`` (card transactions, by confirmation code), ``documents`` (by (doctype, docnum)),
-    ``refunds``, ``tokens`` (saved cards, by token id); ``calls`` lists every call and ``created`` counts
-    what was created, by kind.
+    ``refunds``, ``tokens`` (saved cards, by token id), ``items`` (inventory items, by id); ``calls``
+    lists every call and ``created`` counts what was created, by kind.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class FakeIcount(FakeCards):
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._init_cards(guarantee_paypage_id, save_card_paypage_id)
+        self._init_inventory()
 
     # Lifecycle
 

@@ -10,6 +10,11 @@ from typing import Any, NamedTuple
 
 Json = dict[str, Any]
 AUTH_PARAMS = frozenset({"sid", "cid", "user", "pass"})
+INVENTORY_ITEM_PARAMS = frozenset(
+    {"description", "long_description", "sku", "item_type_id", "condition_id", "unit_type_id", "unitprice"}
+    | {"tax_exempt", "unit_price_includes_vat", "currency_id", "cost_amount", "cost_currency_id", "stock"}
+    | {"entry_date", "warehouse_id"}
+)
 # Parameter names from the official index (``icount-apiv3-params.txt``); cc/refund is used in the wild.
 PARAMS: dict[str, frozenset[str]] = {
     "auth/login": frozenset(
@@ -54,6 +59,14 @@ PARAMS: dict[str, frozenset[str]] = {
     "doc/info": frozenset({"doctype", "docnum", "get_items", "get_payments"}),
     "doc/cancel": frozenset({"doctype", "docnum", "refund_cc", "reason"}),
     "doc/get_doc_url": frozenset({"doctype", "docnum", "orig", "doc_lang", "lang"}),
+    "inventory/get_items": frozenset(
+        {"inventory_item_id", "sku", "barcode", "description", "q", "long_description", "client_id"}
+        | {"manufacturer_id", "type_id", "condition_id", "unit_type_id", "warehouse_id", "min_stock_alert"}
+        | {"sort", "sort_order", "limit", "offset", "list_type"}
+    ),
+    "inventory/add_item": frozenset(INVENTORY_ITEM_PARAMS),
+    "inventory/update_item": frozenset(INVENTORY_ITEM_PARAMS | {"inventory_item_id"}),
+    "inventory/delete_item": frozenset({"inventory_item_id"}),
 }
 CURRENCY_IDS = {"5": "ILS", "2": "USD", "1": "EUR", "4": "GBP"}
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from tests.conftest import NOW
 from tests.fakes.stripe.account import ACCOUNT_RETRIEVE
+from tests.fakes.stripe.catalogue import CatalogueApi
 from tests.fakes.stripe.checkout import CheckoutApi
 from tests.fakes.stripe.wire import (
     API_VERSION,
@@ -30,10 +31,11 @@ from tests.fakes.stripe.wire import (
 )
 
 
-class FakeStripe(CheckoutApi):
+class FakeStripe(CatalogueApi, CheckoutApi):
     """``async with FakeStripe() as fake:`` serves the fake Stripe API at ``fake.base_url``.
 
-    State is plain dicts of Stripe-shaped objects, by id, for tests to read: ``products``,
+    State is plain dicts of Stripe-shaped objects, by id, for tests to read: ``products`` (with their
+    ``prices``),
     ``payment_links`` (with ``line_items`` and ``params``, the decoded create parameters, by link id),
     ``sessions`` (with ``session_params`` for those made through the API), ``payment_intents``,
     ``charges``, ``refunds``, ``invoices``, ``customers``, ``payment_methods``; ``account`` is the account
@@ -52,6 +54,7 @@ class FakeStripe(CheckoutApi):
         super().__init__(api_key, webhook_secret, clock)
         self._stores = {
             "products": self.products,
+            "prices": self.prices,
             "payment_links": self.payment_links,
             "checkout/sessions": self.sessions,
             "payment_intents": self.payment_intents,
@@ -67,6 +70,9 @@ class FakeStripe(CheckoutApi):
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/v1/account"), self._retrieve_account),
             ("POST", re.compile(r"/v1/products"), self._create_product),
+            ("POST", re.compile(r"/v1/products/([^/]+)"), self._update_product),
+            ("POST", re.compile(r"/v1/prices"), self._create_price),
+            ("POST", re.compile(r"/v1/prices/([^/]+)"), self._update_price),
             ("POST", re.compile(r"/v1/payment_links"), self._create_payment_link),
             ("POST", re.compile(r"/v1/payment_links/([^/]+)"), self._update_payment_link),
             ("GET", re.compile(r"/v1/payment_links/([^/]+)/line_items"), self._list_line_items),
