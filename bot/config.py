@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     provider_jobs_seconds: float = Field(default=60.0, gt=0, le=3600)
     # How often products waiting for their provider (changed, or failed and due again) are synced.
     product_sync_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # How often customers waiting for the provider's clients (changed, new, or failed and due again) are
+    # synced, a few per pass (iCount's 30 calls a minute are shared with payments).
+    client_sync_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     vendor_name: str = "Demo vendor"
     vendor_admin_phones: str = ""

@@ -82,6 +82,20 @@ def order_json(view: OrderView) -> dict[str, Any]:
         "customer": customer_json(view.customer),
         "created_at": order.created_at.isoformat(),
         "updated_at": order.updated_at.isoformat(),
+        "lines": [
+            {
+                "position": line.position,
+                "product_id": str(line.product_id),
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_price": f"{line.unit_price.amount:f}",
+                "total": f"{line.total.amount:f}",
+                "currency": line.unit_price.currency,
+                "vat_included": line.vat_included,
+            }
+            for line in view.lines
+        ],
         "transactions": transactions,
     }
 
@@ -104,6 +118,10 @@ def order_lines(view: OrderView) -> list[str]:
         f"order {order.reference}  {order.status}  {order.label}".rstrip(),
         f"customer: +{view.customer.phone}",
         f"price: {order.price or 'none'}",
+        *(
+            f"  {line.quantity} x {line.sku}  {line.name}  {line.unit_price} = {line.total}"
+            for line in view.lines
+        ),
     ]
     if ledger is not None:
         refunded = "" if ledger.refunded.is_zero() else f" (after {ledger.refunded} refunded)"

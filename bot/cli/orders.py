@@ -32,17 +32,16 @@ async def cmd_order_create(args: argparse.Namespace, settings: Settings) -> int:
         deps = _payment_deps(settings, uow)
         try:
             accepted = await acceptance.create_order(
-                deps, args.vendor, args.customer, args.price, args.label, args.accept
+                deps, args.vendor, args.customer, args.price, args.label, args.accept, items=args.item or ()
             )
         finally:
             await deps.providers.close()
         order = accepted.order
         price = "no price" if order.price is None else str(order.price)
-        print(
-            "\n".join(
-                _acceptance_lines(accepted, f"order {order.reference} created, {order.status}, {price}")
-            )
-        )
+        first = f"order {order.reference} created, {order.status}, {price}"
+        items = [f"  {line.quantity} x {line.sku}  {line.name}  {line.total}" for line in accepted.lines]
+        summary = _acceptance_lines(accepted, first)
+        print("\n".join([summary[0], *items, *summary[1:]]))
         return 0
 
     return await _with_store(settings, work)

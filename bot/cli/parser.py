@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 from bot.cli.admin import cmd_admin_link
 from bot.cli.cards import cmd_customer_cards, cmd_customer_forget_card, cmd_guarantee
-from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show
+from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show, cmd_customers_sync
 from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
 from bot.cli.payments import cmd_pay, cmd_refund, cmd_reminders_run
 from bot.cli.products import cmd_product_add, cmd_product_disable, cmd_product_list, cmd_product_set
@@ -99,6 +99,16 @@ def _json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
+def _item(text: str) -> tuple[str, int]:
+    """``--item gateau-choc:2`` (or ``--item livraison``, one): a product's SKU or name and a quantity."""
+    reference, colon, quantity = text.rpartition(":")
+    if not colon or not quantity.strip().isdigit():
+        reference, quantity = text, "1"
+    if not reference.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a product such as gateau-choc:2")
+    return reference.strip(), int(quantity)
+
+
 def _order_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=_order_number, metavar="N", help="the order number, such as 12 or #12")
 
@@ -179,7 +189,16 @@ def build_parser() -> OneLineParser:
     create.add_argument(
         "--customer", required=True, metavar="PHONE", help="the customer's international number"
     )
-    create.add_argument("--price", required=True, metavar="AMOUNT", help="the price, such as 150 or 45,50")
+    priced = create.add_mutually_exclusive_group(required=True)
+    priced.add_argument("--price", metavar="AMOUNT", help="the price, such as 150 or 45,50")
+    priced.add_argument(
+        "--item",
+        action="append",
+        type=_item,
+        metavar="SKU[:QTY]",
+        help="a product (its SKU or name) and how many, such as gateau-choc:2 (repeat for several; the "
+        "price is their sum)",
+    )
     create.add_argument("--label", default="", help="what is ordered (default: no label)")
     create.add_argument("--accept", action="store_true", help="accept it at once")
     create.set_defaults(handler=cmd_order_create)
@@ -324,14 +343,14 @@ def build_parser() -> OneLineParser:
     _vendor_option(person)
     _json_option(person)
     person.set_defaults(handler=cmd_customer_show)
-    change = _command(customer, "set", "set a customer's locale (fr, en, he, default) or name")
+    change = _command(customer, "set", "set a customer's locale (fr, en, he, default), name or email")
     change.add_argument("phone", metavar="PHONE", help="the customer's international number")
     change.add_argument(
         "pairs",
         nargs="+",
         type=_setting_pair,
         metavar="KEY=VALUE",
-        help="locale=fr|en|he|default or name=NAME",
+        help="locale=fr|en|he|default, name=NAME or email=ADDRESS (empty: none)",
     )
     _vendor_option(change)
     change.set_defaults(handler=cmd_customer_set)
@@ -348,6 +367,17 @@ def build_parser() -> OneLineParser:
     forget.add_argument("phone", metavar="PHONE", help="the customer's international number")
     _vendor_option(forget)
     forget.set_defaults(handler=cmd_customer_forget_card)
+
+    everyone = _group(commands, "customers", "all of a vendor's customers at once")
+    batch = _command(
+        everyone,
+        "sync",
+        "sync every customer not synced since their last change to the provider's clients (iCount), "
+        "resumable, within iCount's 30 calls a minute",
+    )
+    _vendor_option(batch)
+    _json_option(batch)
+    batch.set_defaults(handler=cmd_customers_sync)
 
     product = _group(commands, "product", "the vendor's products, synced to its payment provider")
     new_product = _command(product, "add", "add a product (its SKU is how chat and orders name it)")

@@ -87,10 +87,9 @@ def _currency_lines(found: Report, report: CurrencyReport) -> list[str]:
 
 def report_lines(found: Report) -> list[str]:
     query = found.query
-    last = query.end_day.toordinal() - 1
     lines = [
-        f"report from {query.first_day.isoformat()} to {type(query.end_day).fromordinal(last).isoformat()} "
-        f"({found.timezone}), by {query.by}"
+        f"report from {query.first_day.isoformat()} to {query.last_day.isoformat()} ({found.timezone}), "
+        f"by {query.by}"
     ]
     if found.empty:
         return [*lines, "no payment in this period"]

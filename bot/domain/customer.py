@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import UnknownSetting, UnsupportedLocale
+from bot.domain.errors import InvalidEmail, UnknownSetting, UnsupportedLocale
+from bot.domain.product import SyncState
 
 # WhatsApp's customer service window: free-form messages only within 24 h of the last inbound one.
 SERVICE_WINDOW = timedelta(hours=24)
@@ -23,16 +24,55 @@ class Customer:
     provider_client_id: str | None = None
     opted_out: bool = False
     last_inbound_at: datetime | None = None
+    email: str | None = None
+    # Its copy among the provider's clients (iCount's client/create_or_update): pending after each change,
+    # synced (at ``client_synced_at``) or failed with the reason; None: not synced (yet, or at all when
+    # the vendor's provider keeps no clients).
+    client_sync_state: SyncState | None = None
+    client_sync_error: str | None = None
+    client_synced_at: datetime | None = None
+
+    def profile(self) -> tuple[str | None, str, str | None, str | None]:
+        """What the provider's client is made of: a change to any of it is synced again."""
+        return (self.name, self.phone, self.email, self.locale)
+
+    def changed_from(self, before: tuple[str | None, str, str | None, str | None]) -> None:
+        """After a change: a customer whose client is kept at the provider is pending again when its
+        profile moved (None stays None: the sync decides whether this vendor's provider keeps clients)."""
+        if self.client_sync_state is not None and self.profile() != before:
+            self.client_sync_state = SyncState.PENDING
 
     def in_service_window(self, now: datetime) -> bool:
         return self.last_inbound_at is not None and now - self.last_inbound_at < SERVICE_WINDOW
 
 
-CUSTOMER_SETTINGS = ("locale", "name")
+CUSTOMER_SETTINGS = ("locale", "name", "email")
+MAX_EMAIL = 254
+
+
+def checked_email(text: str) -> str | None:
+    """A light check of an address (one @, a dot in the domain, at most 254 characters, no space); an
+    empty one clears it."""
+    email = text.strip()
+    if not email:
+        return None
+    local, _, domain = email.partition("@")
+    labels = domain.split(".")
+    if (
+        len(email) > MAX_EMAIL
+        or email.count("@") != 1
+        or not local
+        or len(labels) < 2
+        or not all(labels)
+        or any(c.isspace() for c in email)
+    ):
+        raise InvalidEmail(email=email[:60])
+    return email
 
 
 def apply_customer_setting(customer: Customer, key: str, value: str, locales: tuple[str, ...]) -> None:
-    """``locale=he`` (empty or ``default``: the vendor's language), ``name=Dana``."""
+    """``locale=he`` (empty or ``default``: the vendor's language), ``name=Dana``, ``email=dana@example.com``
+    (empty: none)."""
     normalised = key.strip().lower()
     cleaned = value.strip()
     if normalised == "locale":
@@ -44,5 +84,7 @@ def apply_customer_setting(customer: Customer, key: str, value: str, locales: tu
             raise UnsupportedLocale(locale=value, allowed=", ".join(locales))
     elif normalised == "name":
         customer.name = cleaned or None
+    elif normalised == "email":
+        customer.email = checked_email(cleaned)
     else:
         raise UnknownSetting(key=key, known=", ".join(CUSTOMER_SETTINGS))

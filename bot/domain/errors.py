@@ -13,7 +13,7 @@ user-facing text and each locale can say it its own way.
     │                 RefundExceedsPaid, RefundPending, RefundResolved,
     │                 GuaranteesOff, GuaranteeAlreadyActive, HoldNotActive, CaptureExceedsHold, ChargePending
     ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
-    │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked,
+    │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked, InvalidEmail,
     │               InvalidReportFilter, InvertedDateRange, DuplicateSku, ProductNameRequired,
     │               AmbiguousProduct, ProductDisabled, InvalidQuantity, PriceWithItems
     ├── NotFound: NoVendor, VendorNotFound, VendorRequired, OrderNotFound, CustomerNotFound, NoOpenRequest,
@@ -208,6 +208,12 @@ class UnknownSetting(InputError):
 
 class InvalidSetting(InputError):
     code = "invalid_setting"
+
+
+class InvalidEmail(InputError):
+    """``email`` is not an address: one @, a dot in the domain, at most 254 characters."""
+
+    code = "invalid_email"
 
 
 class UnsupportedLocale(InputError):

@@ -58,6 +58,8 @@ class Verb(StrEnum):
     RELEASE = "release"
     CARD = "card"
     PHONE = "phone"
+    # What was collected today, this week or this month.
+    REPORT = "report"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,10 @@ class VendorCommand:
     language: str = "fr"
     # ``langue +972501234567 he``: the language asked for a customer, as typed (the domain checks it).
     locale: str | None = None
+    # ``nouvelle PHONE 2x gateau-choc 1x livraison``: each product (its SKU or name, as typed) and how many.
+    items: tuple[tuple[str, int], ...] = ()
+    # ``rapport semaine``: the span of a report (today, week, month), in English.
+    span: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,9 @@ class Unparsed:
     ``verb`` is the verb recognised (its arguments were wrong) or, for ``unknown_command``, the nearest verb
     by spelling (so ``acompt 12`` can answer with the deposit usage), or None. ``problem`` is one of
     ``unknown_command``, ``missing_order``, ``bad_order``, ``missing_phone``, ``missing_price``,
-    ``bad_switch``, ``missing_locale``, ``unexpected_argument``.
+    ``bad_switch``, ``missing_locale``, ``bad_period`` (a report's span), ``unexpected_argument``,
+    ``missing_product`` (a quantity with no product after it), ``price_and_items`` (a new order given a price
+    and products).
     """
 
     text: str
@@ -117,6 +125,7 @@ _KEYWORDS_BY_VERB: Final[dict[Verb, tuple[tuple[str, ...], tuple[str, ...]]]] = 
     Verb.RELEASE: (("liberer",), ("release",)),
     Verb.CARD: (("carte",), ("card",)),
     Verb.PHONE: (("telephone",), ("phone",)),
+    Verb.REPORT: (("rapport",), ("report",)),
 }
 _KEYWORDS: Final[dict[str, tuple[Verb, str]]] = {
     word: (verb, language)
@@ -159,8 +168,18 @@ _CURRENCY_SIGNS: Final = frozenset({"€", "$", "£", "₪", "¥", "₩"})
 _ORDER_MARKERS: Final = frozenset({"#", "n°", "no", "n°.", "no.", "num", "num.", "numero"})
 _ORDER: Final = re.compile(r"(?:#|n°\.?|no\.?|num\.?|numero)?([0-9]+)")
 _MAX_ORDER_DIGITS: Final = 9
+# An order line's quantity: "2x", "2×", "2X", or glued to its product ("2×gateau-choc"); or "2" then "x".
+_QUANTITY: Final = re.compile(r"([0-9]{1,6})[xX×](.*)")
+_COUNT: Final = re.compile(r"[0-9]{1,6}")
+_TIMES: Final = frozenset({"x", "X", "×"})
 # Punctuation tolerated around a verb: "/aide", "!payé", "*payé*" (WhatsApp bold), "acompte:".
 _VERB_EDGES: Final = "/!.,;:*_~?"
+# ``rapport [aujourd'hui|semaine|mois]`` / ``report [today|week|month]``: the words of each span.
+_SPANS: Final[dict[str, str]] = {
+    **dict.fromkeys(("aujourd'hui", "aujourdhui", "jour", "today", "day"), "today"),
+    **dict.fromkeys(("semaine", "week"), "week"),
+    **dict.fromkeys(("mois", "month"), "month"),
+}
 _FUZZY_CUTOFF: Final = 0.7
 _LONGEST_KEYWORD: Final = max(len(word) for word in _KEYWORDS)
 
@@ -245,13 +264,87 @@ def _nearest(text: str, word: str) -> Unparsed:
     return Unparsed(text, verb, "unknown_command", language)
 
 
+def _quantity(text: str, tokens: list[_Token], index: int) -> tuple[int, int, int] | None:
+    """A quantity at ``index`` ("2x", "2×", "2 x", or "2×sku" glued to its product): the quantity, the
+    index of the token after it and where its product starts in the text; None when there is none."""
+    typed = text[tokens[index].start : tokens[index].end]
+    match = _QUANTITY.fullmatch(typed)
+    if match is not None:
+        start = tokens[index].start + match.start(2)
+        glued = bool(match.group(2))
+        return int(match.group(1)), index + (0 if glued else 1), start
+    after = index + 1
+    if (
+        _COUNT.fullmatch(typed)
+        and after < len(tokens)
+        and text[tokens[after].start : tokens[after].end] in _TIMES
+    ):
+        return int(typed), after + 1, tokens[after].end
+    return None
+
+
+def _items(text: str, args: list[_Token], language: str) -> list[tuple[str, int]] | Unparsed:
+    """``2x gateau-choc 1x livraison``, ``2 x choc-cake``, ``2×choc-cake``, ``gateau-choc`` (one): a quantity
+    starts a product, whose SKU or name runs to the next quantity or comma."""
+    found: list[tuple[str, int]] = []
+    quantity: int | None = None
+    start: int | None = None
+    end = 0
+
+    def close() -> None:
+        nonlocal quantity, start
+        if start is not None:
+            reference = text[start:end].strip().strip(",").strip()
+            if reference:
+                found.append((reference, 1 if quantity is None else quantity))
+        quantity, start = None, None
+
+    index = 0
+    while index < len(args):
+        token = args[index]
+        typed = text[token.start : token.end]
+        counted = _quantity(text, args, index)
+        if counted is not None:
+            if quantity is not None and start is None:
+                return Unparsed(text, Verb.NEW, "missing_product", language)
+            close()
+            quantity, index, glued_start = counted
+            if index < len(args) and args[index] is token:  # "2×sku": the product is in this token
+                start, end, index = glued_start, token.end, index + 1
+            continue
+        if (_is_price(token.word) and not _COUNT.fullmatch(typed)) or typed in _CURRENCY_SIGNS:
+            return Unparsed(text, Verb.NEW, "price_and_items", language)
+        if typed.strip(",") and start is None:
+            start = token.start
+        end = token.end
+        if typed.endswith(","):
+            close()
+        index += 1
+    if quantity is not None and start is None:
+        return Unparsed(text, Verb.NEW, "missing_product", language)
+    close()
+    return found
+
+
 def _new_order(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
-    """``nouvelle PHONE PRICE [LABEL...]``; the price may be followed by a currency token ("150 €")."""
+    """``nouvelle PHONE PRICE [LABEL...]``; the price may be followed by a currency token ("150 €").
+    Or ``nouvelle PHONE ITEMS``: the order made of the vendor's products (see ``_items``)."""
     if not args or not _is_phone(args[0].word):
         return Unparsed(text, Verb.NEW, "missing_phone", language)
-    if len(args) < 2 or not _is_price(args[1].word):
+    if len(args) < 2:
         return Unparsed(text, Verb.NEW, "missing_price", language)
+    if not _is_price(args[1].word) or _quantity(text, args, 1) is not None:
+        items = _items(text, args[1:], language)
+        if isinstance(items, Unparsed):
+            return items
+        if not items:
+            return Unparsed(text, Verb.NEW, "missing_price", language)
+        return VendorCommand(
+            Verb.NEW, phone=text[args[0].start : args[0].end], items=tuple(items), language=language
+        )
     last = 2 if len(args) > 2 and args[2].word in _CURRENCIES else 1
+    if last + 1 < len(args) and _quantity(text, args, last + 1) is not None:
+        return Unparsed(text, Verb.NEW, "price_and_items", language)
     return VendorCommand(
         Verb.NEW,
         amount=text[args[1].start : args[last].end],
@@ -302,6 +395,18 @@ def _with_order(
     return VendorCommand(verb, order=order, language=language)
 
 
+def _report(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
+    """``rapport [aujourd'hui|semaine|mois]``: today when no span is given."""
+    if not args:
+        return VendorCommand(Verb.REPORT, span="today", language=language)
+    span = _SPANS.get(_bare(args[0].word))
+    if span is None:
+        return Unparsed(text, Verb.REPORT, "bad_period", language)
+    if len(args) > 1:
+        return Unparsed(text, Verb.REPORT, "unexpected_argument", language)
+    return VendorCommand(Verb.REPORT, span=span, language=language)
+
+
 def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     """Reads one command from a vendor's admin phone. Never raises: anything unreadable is ``Unparsed``.
 
@@ -321,6 +426,8 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
             return _new_order(text, tokens[1:], language)
         if verb is Verb.LANGUAGE:
             return _language(text, tokens[1:], language)
+        if verb is Verb.REPORT:
+            return _report(text, tokens[1:], language)
         return _with_order(text, tokens, 1, verb, language, None)
     order, after = _take_order(tokens, 0)
     if not isinstance(order, int) or after >= len(tokens):
@@ -329,6 +436,6 @@ def parse_vendor_command(text: str) -> VendorCommand | Unparsed:
     if found is None:
         return _nearest(text, tokens[after].word)
     verb, language = found
-    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK, Verb.LANGUAGE}:
+    if verb in {Verb.HELP, Verb.ORDERS, Verb.NEW, Verb.CHECK, Verb.LANGUAGE, Verb.REPORT}:
         return Unparsed(text, verb, "unexpected_argument", language)
     return _with_order(text, tokens, after + 1, verb, language, order)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain.cards import REDACTION
 from bot.domain.deposit import AskKind
 from bot.domain.order import ConfirmationRule, OrderStatus
+from bot.domain.product import OrderLine
 from bot.domain.transaction import PaymentTransaction
 from bot.handlers import card_flow, guarantee_flow, payment_flow, refund_flow
 from bot.handlers.context import ChatDeps, Inbound
@@ -27,6 +28,7 @@ from bot.services import (
     orders as order_service,
     providers as provider_service,
     reminders as reminder_service,
+    reports,
     saved_cards,
 )
 from bot.services.chat import AdminActor
@@ -86,8 +88,9 @@ async def _sent(deps: ChatDeps, actor: AdminActor, accepted: acceptance.Accepted
 async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
     accept = actor.vendor.payment.confirmation_rule is ConfirmationRule.IMMEDIATE
     accepted = await acceptance.create_order(
-        deps.payments, actor.vendor, command.phone or "", command.amount, command.label, accept
-    )
+        deps.payments, actor.vendor, command.phone or "", command.amount, command.label, accept,
+        items=command.items,
+    )  # fmt: skip
     order = accepted.order
     await deps.queue(
         [
@@ -100,10 +103,20 @@ async def new_order(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -
                 price=order.price,
                 label=order.label,
                 status=order.status.value,
+                lines=_lines(accepted.lines),
                 **await _sent(deps, actor, accepted),
             )  # fmt: skip
         ]
     )
+
+
+def _lines(lines: Sequence[OrderLine]) -> list[dict[str, Any]]:
+    """An order's lines as the chat shows them: "2 × Gâteau chocolat (gateau-choc) 18.00 EUR = 36.00 EUR"."""
+    return [
+        {"quantity": line.quantity, "name": line.name, "sku": line.sku, "unit_price": line.unit_price,
+         "total": line.total}
+        for line in lines
+    ]  # fmt: skip
 
 
 async def accept(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
@@ -244,6 +257,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 status=view.order.status.value,
                 customer=f"+{view.customer.phone}",
                 price=view.order.price or "",
+                lines=_lines(view.lines),
                 paid=None if ledger is None else ledger.paid,
                 refunded=None if ledger is None or ledger.refunded.is_zero() else ledger.refunded,
                 balance=None if ledger is None else ledger.balance,
@@ -325,6 +339,32 @@ async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand
     )
 
 
+async def report(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
+    span: reports.Span = "today"
+    for known in reports.SPANS:
+        if command.span == known:
+            span = known
+    found = await reports.summary(deps.payments.uow, actor.vendor, span, deps.clock())
+    await deps.queue(
+        [
+            to_admin(
+                actor,
+                "report",
+                span=found.span,
+                first_day=found.first_day.strftime("%d/%m"),
+                last_day=found.last_day.strftime("%d/%m"),
+                collected=found.collected,
+                refunded=found.refunded,
+                net=found.net,
+                open_requests=found.open_requests,
+                open_total=found.open_requests_total,
+                unpaid_orders=found.unpaid_orders,
+                unpaid=found.unpaid_balances,
+            )  # fmt: skip
+        ]
+    )
+
+
 async def check_connection(deps: ChatDeps, actor: AdminActor, _command: VendorCommand) -> None:
     check = await provider_service.check_provider(deps.payments, actor.vendor)
     await deps.queue(
@@ -365,6 +405,7 @@ COMMANDS: dict[Verb, Command] = {
     Verb.RELEASE: release,
     Verb.CARD: card,
     Verb.PHONE: phone,
+    Verb.REPORT: report,
 }
 
 
@@ -382,7 +423,8 @@ async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
         if flow is not None and flow.flow in card_flow.TYPED_AMOUNT:
             await card_flow.typed_amount(deps, actor, flow.flow, int(flow.state["order"]), text)
             return
-        await deps.queue([to_admin(actor, "usage", verb=None if parsed.verb is None else parsed.verb.value)])
+        verb = None if parsed.verb is None else parsed.verb.value
+        await deps.queue([to_admin(actor, "usage", verb=verb, problem=parsed.problem)])
         return
     handler = COMMANDS.get(parsed.verb)
     if handler is None:

@@ -11,6 +11,7 @@ from bot.jobs.runner import Job
 from bot.services import callbacks, guarantee_sweep, holds, inbox, invoices, products, reminders
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
+from bot.services.customer_sync import Backoff as ClientBackoff, sync_due_customers
 from bot.services.inbox import PaymentParser
 from bot.services.payments import complete_unlinked_requests
 from bot.services.refunds import resolve_uncertain_refunds
@@ -26,6 +27,7 @@ INVOICE_PASS = "invoice_pass"
 IPN_BACKLOG = "ipn_backlog"
 GUARANTEES = "guarantees"
 PRODUCT_SYNC = "product_sync"
+CLIENT_SYNC = "client_sync"
 # Work left unfinished is taken up only once it is this old (it may still be in flight)...
 RECOVERY_GRACE = timedelta(minutes=2)
 
@@ -60,6 +62,7 @@ def catalogue(context: JobContext) -> list[Job]:
     deps, settings = context.deps, context.settings
     recovery, provider = settings.recovery_seconds, settings.provider_jobs_seconds
     backoff = invoices.InvoiceBackoff()
+    client_backoff = ClientBackoff()
     graces = {name: _Grace(deps.clock) for name in (REQUEST_RECOVERY, PAYMENT_BACKLOG, WHATSAPP_BACKLOG)}
 
     async def sweep() -> int:
@@ -87,4 +90,5 @@ def catalogue(context: JobContext) -> list[Job]:
         Job(IPN_BACKLOG, provider, lambda: callbacks.process_callback_backlog(deps)),
         Job(GUARANTEES, provider, lambda: guarantee_sweep.sweep_guarantees(deps)),
         Job(PRODUCT_SYNC, settings.product_sync_seconds, lambda: products.sync_products(deps)),
+        Job(CLIENT_SYNC, settings.client_sync_seconds, lambda: sync_due_customers(deps, client_backoff)),
     ]  # fmt: skip

@@ -39,6 +39,10 @@ from bot.payments.catalogue import (  # re-exported too
     ProductIds as ProductIds,
     ProductSnapshot as ProductSnapshot,
 )
+from bot.payments.clients import (  # re-exported too
+    ClientProfile as ClientProfile,
+    ClientUpdates as ClientUpdates,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,11 @@
-"""Customer use cases: list, show, and what the vendor sets for one (their language, their name)."""
+"""Customer use cases: list, show, and what the vendor sets for one (their language, name, email). A
+change syncs to the provider's clients through ``customer_sync``."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.customer import Customer, apply_customer_setting
@@ -10,6 +13,7 @@ from bot.domain.errors import CustomerNotFound
 from bot.domain.phone import normalise_phone
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.services.vendors import VendorRef, find_vendor
+from bot.store.repositories.customers import CustomerRow
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 
@@ -41,14 +45,80 @@ async def set_customer(
     pairs: Sequence[tuple[str, str]],
     now: datetime,
 ) -> Customer:
-    """Applies every ``KEY=VALUE`` (``locale``, ``name``) or none; a customer not known yet is made, so a
-    vendor can set the language before the first order."""
+    """Applies every ``KEY=VALUE`` (``locale``, ``name``, ``email``) or none; a customer not known yet is
+    made, so a vendor can set the language before the first order."""
     number = normalise_phone(phone)
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         customer = await uow.customers.get_or_create(vendor.id, number, now)
+        before = customer.profile()
         for key, value in pairs:
             apply_customer_setting(customer, key, value, CUSTOMER_LOCALES)
+        customer.changed_from(before)
         await uow.customers.update_profile(customer, now)
         await uow.commit()
     return customer
+
+
+DEFAULT_PER_PAGE = 25
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """A page of the dashboard's customers list (1-based ``page``; ``pages`` at least 1)."""
+
+    rows: tuple[CustomerRow, ...]
+    page: int
+    pages: int
+    total: int
+    search: str | None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def parse_customer_search(search: str | None) -> tuple[str | None, str | None]:
+    """``(text, digits)``: a search of only digits (and ``+``, spaces, dashes) is a phone; anything else is
+    looked for in names and emails."""
+    cleaned = (search or "").strip()
+    if not cleaned:
+        return None, None
+    digits = "".join(c for c in cleaned if c.isdigit())
+    if digits and all(c.isdigit() or c in "+-. ()" for c in cleaned):
+        return None, digits
+    return cleaned, None
+
+
+async def customers_page(
+    uow_factory: UnitOfWorkFactory,
+    vendor_reference: VendorRef,
+    *,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = DEFAULT_PER_PAGE,
+) -> CustomerPage:
+    """The vendor's customers that match ``search``, with their orders count and last order (two
+    statements whatever the page's size)."""
+    text, digits = parse_customer_search(search)
+    page = max(page, 1)
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        total = await uow.customers.count_matching(vendor.id, text, digits)
+        rows = await uow.customers.page(vendor.id, text, digits, per_page, (page - 1) * per_page)
+    pages = max(1, -(-total // per_page))
+    return CustomerPage(tuple(rows), page, pages, total, (search or "").strip() or None)
+
+
+async def customer_of_vendor(
+    uow_factory: UnitOfWorkFactory, vendor_reference: VendorRef, customer_id: uuid.UUID
+) -> Customer | None:
+    """The customer with this id if they are the vendor's (another vendor's is None, as an unknown one)."""
+    async with uow_factory() as uow:
+        vendor = await find_vendor(uow, vendor_reference)
+        customer = await uow.customers.get(customer_id)
+    return customer if customer is not None and customer.vendor_id == vendor.id else None

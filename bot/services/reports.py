@@ -96,6 +96,11 @@ class ReportQuery:
     customer: str | None = None
     order: int | None = None
 
+    @property
+    def last_day(self) -> date:
+        """The last local day covered (included)."""
+        return self.end_day - timedelta(days=1)
+
     def bounds(self, timezone: str) -> tuple[datetime, datetime]:
         """``[first_day, end_day)`` in UTC: each end at local midnight where the vendor is."""
         zone = ZoneInfo(timezone)

@@ -11,7 +11,10 @@ from bot.web import checkout, health, icount, payments, whatsapp
 from bot.web.admin import (
     actions as admin_actions,
     auth as admin_auth,
+    customers as admin_customers,
     orders as admin_orders,
+    payments as admin_payments,
+    products as admin_products,
     settings as admin_settings,
 )
 
@@ -39,6 +42,9 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             *admin_settings.settings_routes(),
             *admin_orders.view_routes(),
             *admin_actions.action_routes(),
+            *admin_payments.payments_routes(),
+            *admin_customers.customer_routes(),
+            *admin_products.product_routes(),
         ]
     )
     app.router.add_routes(list(sandbox))

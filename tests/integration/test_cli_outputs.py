@@ -216,6 +216,10 @@ def test_reminders_customers_and_migrate_print_their_text_output(
     changed = ok(capsys, "customer", "set", CUSTOMER, "locale=he", "name=Dana")
     assert changed.split() == [CUSTOMER, "Dana", "he"]
     assert ok(capsys, "customer", "show", "+33 6 99 88 77 66").split() == [CUSTOMER, "Dana", "he"]
+    with_email = ok(capsys, "customer", "set", CUSTOMER, "email=dana@example.com")
+    assert with_email.split() == [CUSTOMER, "Dana", "he", "dana@example.com"], "no client sync on the sandbox"
+    nothing = ok(capsys, "customers", "sync").strip()
+    assert nothing == "sandbox keeps no clients: nothing to sync for Boulangerie"
     assert re.fullmatch(r"schema at \w+ \(already up to date\)\n", ok(capsys, "migrate"))
 
 
@@ -236,11 +240,12 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
         ("customer", "list"): (),
         ("customer", "show"): (CUSTOMER,),
         ("customer", "cards"): (CUSTOMER,),
+        ("customers", "sync"): (),
         ("admin", "link"): ("--phone", "+33612345678"),
+        ("report",): ("--from", "2026-11-01", "--to", "2026-12-01"),
         ("product", "add"): ("--sku", "tarte", "--name", "Tarte", "--price", "9"),
         ("product", "list"): (),
         ("product", "set"): ("tarte", "name=Tarte aux pommes"),
-        ("report",): (),
     }
     with_json = {path for path in PATHS if "--json" in leaf_parser(path)._option_string_actions}
     assert with_json == set(runs), "a new command with --json needs a run here"
@@ -255,7 +260,11 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
     [deposit] = shown["transactions"]
     assert deposit["amount"] == "45.00" and "/sandbox/checkout/" in deposit["link"]["url"]
     customer = {"phone": CUSTOMER, "name": None, "locale": None, "opted_out": False}
-    assert data[("customer", "list")] == [customer] and data[("customer", "show")] == customer
+    assert shown["customer"] == customer
+    # A sandbox vendor keeps no client sync.
+    details = {**customer, "email": None, "client_sync": {"state": None, "error": None, "synced_at": None}}
+    assert data[("customer", "list")] == [details] and data[("customer", "show")] == details
+    assert data[("customers", "sync")]["client_sync"] is False and data[("customers", "sync")]["total"] == 0
     assert data[("customer", "cards")] == {"phone": CUSTOMER, "cards": []}
     assert "/admin/login/link/" in data[("admin", "link")]["url"]
     assert (
@@ -312,9 +321,10 @@ def test_request_on_accept_sends_nothing_when_the_vendor_takes_no_deposit(
         (["customer", "show", "+33600000000"], "+33600000000"),
         (["customer", "set", CUSTOMER, "colour=blue"], "colour"),
         (["customer", "set", CUSTOMER, "locale=xx"], "xx"),
+        (["customer", "set", CUSTOMER, "email=dana@example"], "dana@example"),
         (["refund", "1", "--amount", "-3"], "-3"),
     ],
-    ids=["unknown customer", "unknown customer setting", "unknown locale", "negative refund"],
+    ids=["unknown customer", "unknown customer setting", "unknown locale", "bad email", "negative refund"],
 )
 def test_a_bad_argument_to_customer_and_refund_is_one_line_starting_with_bot(
     vendor: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str

@@ -44,6 +44,7 @@ KEYWORDS: dict[Verb, list[tuple[str, str]]] = {
     Verb.RELEASE: [("libérer", "fr"), ("release", "en")],
     Verb.CARD: [("carte", "fr"), ("card", "en")],
     Verb.PHONE: [("téléphone", "fr"), ("phone", "en")],
+    Verb.REPORT: [("rapport", "fr"), ("report", "en")],
 }
 ORDER_ONLY = [
     Verb.ACCEPT,
@@ -248,7 +249,7 @@ def test_new_reads_phone_price_with_currency_and_keeps_the_label_as_typed(
         ("nouvelle", Verb.NEW, "missing_phone"),
         ("nouvelle 150 Gâteau", Verb.NEW, "missing_phone"),
         ("new +33612345678", Verb.NEW, "missing_price"),
-        ("new +33612345678 cake", Verb.NEW, "missing_price"),
+        ("new +33612345678 2x", Verb.NEW, "missing_product"),
         ("accepter", Verb.ACCEPT, "missing_order"),
         ("accept 12 now", Verb.ACCEPT, "unexpected_argument"),
         ("payé", Verb.PAY, "missing_order"),
@@ -287,6 +288,9 @@ def test_new_reads_phone_price_with_currency_and_keeps_the_label_as_typed(
         ("language +972501234567", Verb.LANGUAGE, "missing_locale"),
         ("langue +972501234567 he now", Verb.LANGUAGE, "unexpected_argument"),
         ("12 langue +972501234567 he", Verb.LANGUAGE, "unexpected_argument"),
+        ("rapport année", Verb.REPORT, "bad_period"),
+        ("report month now", Verb.REPORT, "unexpected_argument"),
+        ("12 rapport", Verb.REPORT, "unexpected_argument"),
     ],
 )
 def test_a_known_verb_with_wrong_arguments_names_the_verb_and_the_problem(
@@ -310,6 +314,7 @@ def test_every_verb_has_a_wrong_argument_case_above() -> None:
         Verb.LANGUAGE,
         Verb.GUARANTEE,
         Verb.CAPTURE,
+        Verb.REPORT,
         *ORDER_ONLY,
     }
     assert covered == set(Verb)
@@ -519,6 +524,13 @@ def documented_command(draw: st.DrawFn) -> tuple[str, VendorCommand]:
     fields: dict[str, object] = {}
     if verb in {Verb.HELP, Verb.ORDERS, Verb.CHECK}:
         pass
+    elif verb is Verb.REPORT:
+        word_span = draw(st.sampled_from([None, ("aujourd'hui", "today"), ("Aujourd’hui", "today"),
+                                          ("semaine", "week"), ("mois", "month"), ("today", "today"),
+                                          ("week", "week"), ("MONTH", "month")]))  # fmt: skip
+        if word_span is not None:
+            parts.append(word_span[0])
+        fields = {"span": "today" if word_span is None else word_span[1]}
     elif verb is Verb.LANGUAGE:
         phone = draw(st.sampled_from(["+33612345678", "0033612345678", "+972501234567"]))
         locale = draw(st.sampled_from(["fr", "en", "he"]))

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bot.domain.money import Money
 from bot.payments.icount import consts
 from bot.payments.icount.card_calls import CardCalls
 from bot.payments.icount.client import IcountClient, IcountError
-from bot.payments.port import LinkRequest, RefundResult
+from bot.payments.port import LineItem, LinkRequest, RefundResult
 
 # cc/transactions wants a date range; a payment is looked up around the day it was made.
 LOOKUP_DAYS = 3
@@ -64,6 +65,8 @@ class InvoiceRequest:
     last4: str | None = None
     # Money taken at the register: the document carries a cash payment, not a card one.
     cash: bool = False
+    # The order's items, when the payment covers the whole price of an order made of products.
+    lines: tuple[LineItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,41 @@ class CompanyInfo:
 
 
 _text = consts.text
+
+
+def _covers(lines: tuple[LineItem, ...], amount: Money) -> bool:
+    return bool(lines) and sum((line.total.amount for line in lines), Decimal(0)) == amount.amount
+
+
+def _item(line: LineItem) -> dict[str, Any]:
+    """An order line as iCount's items carry it: its inventory item when it has one, else ad hoc."""
+    item: dict[str, Any] = {"sku": line.sku, "description": line.name, "quantity": line.quantity}
+    if line.icount_item_id:
+        item["inventory_item_id"] = (
+            int(line.icount_item_id) if line.icount_item_id.isdigit() else line.icount_item_id
+        )
+    return item
+
+
+def sale_items(lines: tuple[LineItem, ...], amount: Money) -> list[dict[str, Any]]:
+    """A pay page's items (``iCountPayPageItem``: ``unitprice``, the price the customer pays)."""
+    if not _covers(lines, amount):
+        return []
+    return [{**_item(line), "unitprice": consts.amount_text(line.unit_price)} for line in lines]
+
+
+def document_items(lines: tuple[LineItem, ...], amount: Money) -> list[dict[str, Any]]:
+    """A document's items: ``unitprice`` is before VAT, ``unitprice_incvat`` includes it (a price with VAT
+    sent as ``unitprice`` would have iCount add VAT a second time)."""
+    if not _covers(lines, amount):
+        return []
+    return [
+        {
+            **_item(line),
+            ("unitprice_incvat" if line.vat_included else "unitprice"): consts.amount_text(line.unit_price),
+        }
+        for line in lines
+    ]
 
 
 def _lang(locale: str) -> str:
@@ -126,6 +164,10 @@ class IcountApi(CardCalls):
             "utm_content": str(request.transaction_id),
             **consts.currency_params(request.amount.currency),
         }
+        items = sale_items(request.lines, request.amount)
+        if items:
+            # The whole price of an order made of products: the page and its document show the items.
+            params["items"] = items
         answer = await self.client.call(consts.GENERATE_SALE, params)
         url, uniqid = _text(answer.get("sale_url")), _text(answer.get("sale_uniqid"))
         if url is None or uniqid is None:
@@ -256,7 +298,7 @@ class IcountApi(CardCalls):
             params["client_id"] = invoice.client_id
         if invoice.doctype == consts.DOCTYPE_INVREC:
             # Prices include VAT: ``unitprice`` would have iCount add it a second time.
-            params["items"] = [
+            params["items"] = document_items(invoice.lines, invoice.amount) or [
                 {
                     "description": invoice.description,
                     "unitprice_incvat": consts.amount_text(invoice.amount),

@@ -120,6 +120,12 @@ def limiter_for(credentials: IcountCredentials) -> RateLimiter:
     return _LIMITERS.setdefault(credentials.identity, RateLimiter())
 
 
+def use_limiter(credentials: IcountCredentials, limiter: RateLimiter) -> None:
+    """Every client of these credentials in the process waits on ``limiter`` from now on (tests give one
+    on a fake clock and sleeper, so that pacing is measured without sleeping for real)."""
+    _LIMITERS[credentials.identity] = limiter
+
+
 def _is_true(value: Any) -> bool:
     return value is True or value == 1 or str(value).lower() in {"1", "true"}
 

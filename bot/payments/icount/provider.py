@@ -34,6 +34,7 @@ from bot.payments.icount import consts
 from bot.payments.icount.api import CardPayment, IcountApi, InvoiceRequest, IssuedDocument, Sale
 from bot.payments.icount.cards import HOLD_WINDOW, IcountCards
 from bot.payments.icount.client import IcountClient
+from bot.payments.icount.clients import IcountClients
 from bot.payments.icount.inventory import IcountInventory
 from bot.payments.icount.webhooks import IpnAddresses
 from bot.payments.port import (
@@ -42,6 +43,7 @@ from bot.payments.port import (
     CardHold,
     ChargeAttempt,
     ClientDetails,
+    ClientProfile,
     ConfirmedPayment,
     Document,
     HoldCheck,
@@ -160,6 +162,11 @@ class IcountProvider:
     async def ensure_client(self, client: ClientDetails) -> str:
         return await self.api.ensure_client(client.custom_id, client.name, client.phone)
 
+    # ClientUpdates: the customer's iCount client, after each change (clients.py)
+
+    async def sync_client(self, client: ClientProfile) -> str:
+        return await IcountClients(self.api.client).sync(client)
+
     # ProductCatalogue: inventory items (inventory.py)
 
     async def sync_product(self, product: ProductSnapshot) -> ProductIds:
@@ -247,6 +254,7 @@ class IcountProvider:
             confirmation_code=None if ":" in reference else reference or None,
             lang=order.lang,
             cash=payment.cash,
+            lines=order.lines,
         )
         issued = await with_retries(lambda: self.api.issue_document(request), self._retry_delay)
         return _document(issued)

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import ColumnElement, Row, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.customer import Customer
-from bot.store.tables import customers
+from bot.domain.product import SyncState
+from bot.store.tables import commandes, customers, payment_settings
 
 
 def _to_customer(row: Row[Any]) -> Customer:
@@ -24,7 +27,39 @@ def _to_customer(row: Row[Any]) -> Customer:
         provider_client_id=m["provider_client_id"],
         opted_out=m["opted_out"],
         last_inbound_at=m["last_inbound_at"],
+        email=m["email"],
+        client_sync_state=SyncState(m["client_sync_state"]) if m["client_sync_state"] else None,
+        client_sync_error=m["client_sync_error"],
+        client_synced_at=m["client_synced_at"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRow:
+    """A customer as the dashboard lists them: with their number of orders and their last order's time."""
+
+    customer: Customer
+    orders: int
+    last_order_at: datetime | None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _search_filters(vendor_id: uuid.UUID, text: str | None, digits: str | None) -> list[ColumnElement[bool]]:
+    """The vendor's customers whose name or email holds ``text`` (any case), or phone ``digits``."""
+    filters: list[ColumnElement[bool]] = [customers.c.vendor_id == vendor_id]
+    terms: list[ColumnElement[bool]] = []
+    if digits:
+        terms.append(customers.c.phone.like(_like(digits), escape="\\"))
+    if text:
+        terms.append(customers.c.name.ilike(_like(text), escape="\\"))
+        terms.append(customers.c.email.ilike(_like(text), escape="\\"))
+    if text or digits:
+        filters.append(or_(*terms) if terms else false())
+    return filters
 
 
 class CustomerRepository:
@@ -95,12 +130,130 @@ class CustomerRepository:
         return [_to_customer(row) for row in await self._conn.execute(query)]
 
     async def update_profile(self, customer: Customer, at: datetime) -> None:
-        """The name and language the vendor gave the customer."""
+        """The name, email and language the vendor gave the customer, and its client sync state (the
+        caller's: pending when it changed and the provider keeps clients)."""
         await self._conn.execute(
             update(customers)
             .where(customers.c.id == customer.id)
-            .values(name=customer.name, locale=customer.locale, updated_at=at)
+            .values(
+                name=customer.name,
+                email=customer.email,
+                locale=customer.locale,
+                client_sync_state=None
+                if customer.client_sync_state is None
+                else customer.client_sync_state.value,
+                client_sync_error=customer.client_sync_error,
+                updated_at=at,
+            )
         )
+
+    async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
+        query = select(customers).where(customers.c.id == customer_id)
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_customer(row)
+
+    async def record_client_sync(
+        self,
+        customer_id: uuid.UUID,
+        state: SyncState,
+        error: str | None,
+        synced_at: datetime | None,
+        client_id: str | None,
+    ) -> None:
+        """The outcome of a client sync: ``synced_at`` is kept as it was when None (a failure keeps the
+        last success's time); a client id is stored when the customer had none."""
+        values: dict[str, Any] = {"client_sync_state": state.value, "client_sync_error": error}
+        if synced_at is not None:
+            values["client_synced_at"] = synced_at
+        await self._conn.execute(update(customers).where(customers.c.id == customer_id).values(**values))
+        if client_id:
+            await self._conn.execute(
+                update(customers)
+                .where(customers.c.id == customer_id, customers.c.provider_client_id.is_(None))
+                .values(provider_client_id=client_id)
+            )
+
+    async def awaiting_client_sync(
+        self,
+        providers: Collection[str],
+        limit: int,
+        vendor_id: uuid.UUID | None = None,
+        after: uuid.UUID | None = None,
+        states: Collection[SyncState | None] = (None, SyncState.PENDING, SyncState.FAILED),
+    ) -> list[Customer]:
+        """Customers of vendors on ``providers`` (those that keep clients) not synced since their last
+        change, in a stable order (by id, from ``after`` on): never synced (None), pending, or failed."""
+        if not providers:
+            return []
+        wanted = [s.value for s in states if s is not None]
+        state = customers.c.client_sync_state
+        condition: ColumnElement[bool] = state.in_(wanted) if wanted else false()
+        if None in states:
+            condition = or_(condition, state.is_(None))
+        query = (
+            select(customers)
+            .select_from(
+                customers.join(payment_settings, payment_settings.c.vendor_id == customers.c.vendor_id)
+            )
+            .where(payment_settings.c.provider.in_(list(providers)), condition)
+            .order_by(customers.c.id)
+            .limit(limit)
+        )
+        if vendor_id is not None:
+            query = query.where(customers.c.vendor_id == vendor_id)
+        if after is not None:
+            query = query.where(customers.c.id > after)
+        return [_to_customer(row) for row in await self._conn.execute(query)]
+
+    async def count_awaiting_client_sync(
+        self, providers: Collection[str], vendor_id: uuid.UUID | None
+    ) -> int:
+        if not providers:
+            return 0
+        state = customers.c.client_sync_state
+        query = (
+            select(func.count())
+            .select_from(
+                customers.join(payment_settings, payment_settings.c.vendor_id == customers.c.vendor_id)
+            )
+            .where(payment_settings.c.provider.in_(list(providers)))
+            .where(or_(state.is_(None), state != SyncState.SYNCED.value))
+        )
+        if vendor_id is not None:
+            query = query.where(customers.c.vendor_id == vendor_id)
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def count_matching(self, vendor_id: uuid.UUID, text: str | None, digits: str | None) -> int:
+        query = select(func.count()).select_from(customers).where(*_search_filters(vendor_id, text, digits))
+        return int((await self._conn.execute(query)).scalar_one())
+
+    async def page(
+        self, vendor_id: uuid.UUID, text: str | None, digits: str | None, limit: int, offset: int
+    ) -> list[CustomerRow]:
+        """The vendor's customers that match, the most recently seen first, each with its number of
+        orders and its last order's time (one statement)."""
+        orders = (
+            select(
+                commandes.c.customer_id,
+                func.count().label("orders"),
+                func.max(commandes.c.created_at).label("last_order_at"),
+            )
+            .where(commandes.c.vendor_id == vendor_id)
+            .group_by(commandes.c.customer_id)
+            .subquery()
+        )
+        query = (
+            select(customers, orders.c.orders, orders.c.last_order_at)
+            .select_from(customers.outerjoin(orders, orders.c.customer_id == customers.c.id))
+            .where(*_search_filters(vendor_id, text, digits))
+            .order_by(customers.c.created_at.desc(), customers.c.phone)
+            .limit(limit)
+            .offset(offset)
+        )
+        rows = await self._conn.execute(query)
+        return [CustomerRow(_to_customer(row), int(row.orders or 0), row.last_order_at) for row in rows]
 
     async def set_opted_out(self, customer_id: uuid.UUID, opted_out: bool, at: datetime) -> None:
         await self._conn.execute(

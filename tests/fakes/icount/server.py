@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -45,6 +45,24 @@ from tests.fakes.icount.wire import (
     Refusal,
     decode_form,
 )
+
+
+def _items_total(items: Any) -> Decimal:
+    """A sale's items (``iCountPayPageItem``: description, unitprice, quantity) added up; bad ones refused."""
+    if not isinstance(items, list) or not items:
+        raise Refusal("bad_items", "items must be a list of items")
+    total = Decimal(0)
+    for item in items:
+        if not isinstance(item, dict) or not item.get("description"):
+            raise Refusal("bad_items", "an item needs a description")
+        try:
+            quantity, price = int(str(item.get("quantity"))), Decimal(str(item.get("unitprice")))
+        except (ValueError, ArithmeticError) as error:
+            raise Refusal("bad_items", "an item needs a unitprice and a quantity") from error
+        if quantity < 1:
+            raise Refusal("bad_items", "an item's quantity is at least 1")
+        total += price * quantity
+    return total
 
 
 class FakeIcount(FakeInventory, FakeCards):
@@ -90,6 +108,9 @@ class FakeIcount(FakeInventory, FakeCards):
         self._sanity: dict[str, tuple[str, str]] = {}
         self._next_docnum: Counter[str] = Counter()
         self._faults: list[Fault] = []
+        # client/create_or_update: how many it accepted, and from which count on it refuses (and why).
+        self.client_syncs = 0
+        self._clients_refused_from: tuple[int, str] | None = None
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._init_cards(guarantee_paypage_id, save_card_paypage_id)
@@ -136,6 +157,12 @@ class FakeIcount(FakeInventory, FakeCards):
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self._clients_refused_from = None
+
+    def refuse_clients(self, reason: str = "client_refused", after: int = 0) -> None:
+        """``client/create_or_update`` accepts ``after`` more calls, then refuses every one (status false,
+        ``reason``) until :meth:`clear_faults`."""
+        self._clients_refused_from = (self.client_syncs + after, reason)
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """The next calls of ``method`` do their work, then answer after ``seconds``."""
@@ -232,11 +259,11 @@ class FakeIcount(FakeInventory, FakeCards):
             return web.json_response({"status": False, "reason": "bad_request"})
         fault = self._take_fault(method)
         if fault is not None and fault.text is not None and not fault.after_work:
-            self.calls.append(RecordedCall(method, params, content_type, "throttled"))
+            self.calls.append(RecordedCall(method, params, content_type, "throttled", self.clock()))
             return web.Response(status=fault.status, text=fault.text, content_type="text/plain")
         try:
             auth = self._authenticate(method, request, params)
-            self.calls.append(RecordedCall(method, params, content_type, auth))
+            self.calls.append(RecordedCall(method, params, content_type, auth, self.clock()))
             unknown = set(params) - PARAMS.get(method, frozenset()) - AUTH_PARAMS
             if method not in PARAMS:
                 raise Refusal("unknown_method", f"{method} is not modelled")
@@ -307,6 +334,32 @@ class FakeIcount(FakeInventory, FakeCards):
         self.created["client"] += 1
         return {"client_id": client_id}
 
+    def _client_create_or_update(self, params: Json) -> Json:
+        """Finds the client by ``client_id``, else by ``custom_client_id``; updates it, or makes one."""
+        refused = self._clients_refused_from
+        if refused is not None and self.client_syncs >= refused[0]:
+            raise Refusal(refused[1], "the client was not saved")
+        if not params.get("client_name"):
+            raise Refusal("missing_client_name")
+        found: Json | None = None
+        if params.get("client_id"):
+            found = self.clients.get(str(params["client_id"]))
+            if found is None:
+                raise Refusal("client_not_found")
+        elif params.get("custom_client_id"):
+            custom = params["custom_client_id"]
+            found = next((c for c in self.clients.values() if c.get("custom_client_id") == custom), None)
+        self.client_syncs += 1
+        if found is not None:
+            found.update({k: v for k, v in params.items() if k not in AUTH_PARAMS and k != "client_id"})
+            self.created["client_update"] += 1
+            return {"client_id": found["client_id"]}
+        client_id = str(len(self.clients) + 1001)
+        kept = {k: v for k, v in params.items() if k not in AUTH_PARAMS}
+        self.clients[client_id] = {"client_id": client_id, **kept}
+        self.created["client"] += 1
+        return {"client_id": client_id}
+
     def _client_info(self, params: Json) -> Json:
         for client in self.clients.values():
             if (
@@ -331,6 +384,8 @@ class FakeIcount(FakeInventory, FakeCards):
         currency_id = params.get("currency_id")
         if currency_id is not None and CURRENCY_IDS.get(str(currency_id)) != params.get("currency_code"):
             raise Refusal("currency_mismatch", "currency_id and currency_code differ")
+        if "items" in params and _items_total(params["items"]) != total:
+            raise Refusal("bad_items", "the items' total is not the sale's sum")
         uniqid = secrets.token_hex(12)
         self.sales[uniqid] = dict(params)
         self.created["sale"] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 Json = dict[str, Any]
@@ -28,6 +29,15 @@ PARAMS: dict[str, frozenset[str]] = {
         | {"notes", "custom_info"}
     ),
     "client/info": frozenset({"client_id", "custom_client_id", "vat_id", "email", "client_name"}),
+    "client/create_or_update": frozenset(
+        {"client_id", "custom_client_id", "vat_id", "email", "client_name", "first_name", "last_name"}
+        | {"phone", "mobile", "fax", "website", "bus_country", "bus_state", "bus_city", "bus_zip"}
+        | {"bus_street", "bus_no", "home_country", "home_state", "home_city", "home_zip", "home_street"}
+        | {"home_no", "bank"}
+        | {"branch", "account", "iban", "swift_code", "routing_number", "faccount", "employee_assigned"}
+        | {"client_type_id", "client_type_name", "payment_terms", "client_type_discount", "notes", "digsig"}
+        | {"custom_info"}
+    ),
     "paypage/generate_sale": frozenset(
         {"paypage_id", "currency_id", "currency_code", "items", "sum", "description", "x_order_id"}
         | {"client_name", "first_name", "last_name", "email", "phone", "page_lang", "success_url"}
@@ -76,6 +86,8 @@ class RecordedCall(NamedTuple):
     params: Json
     content_type: str
     auth: str  # "token", "sid", "password" or "none"
+    # When the fake got it, by the fake's clock (the test's).
+    at: datetime | None = None
 
 
 class Refusal(Exception):

@@ -27,7 +27,11 @@ SESSION_CREATE: Schema = {
         ["mode", "customer", "client_reference_id", "metadata", "success_url", "cancel_url", "expires_at"]
     ),
     **dict.fromkeys(["locale", "expand"]),
-    "line_items": {"price_data": dict.fromkeys(["currency", "unit_amount", "product"]), "quantity": None},
+    "line_items": {
+        "price": None,
+        "price_data": dict.fromkeys(["currency", "unit_amount", "product"]),
+        "quantity": None,
+    },
     "payment_intent_data": dict.fromkeys(
         ["metadata", "description", "capture_method", "setup_future_usage", "statement_descriptor_suffix"]
     ),

@@ -112,9 +112,11 @@ class PaymentLinksApi(FakeStripeState):
         return copy.deepcopy(link)
 
     def _line_item(self, item: Any, name: str) -> Json:
+        if isinstance(item, dict) and "price" in item:
+            return self._priced_line_item(item, name)
         price = item.get("price_data") if isinstance(item, dict) else None
         if not isinstance(price, dict):
-            raise missing(f"{name}[price_data]")  # the fake models inline prices only
+            raise missing(f"{name}[price_data]")  # one of price or price_data
         currency = str(price.get("currency") or "").lower()
         if not re.fullmatch(r"[a-z]{3}", currency):
             raise FakeError(400, f"Invalid currency: {currency}", param=f"{name}[price_data][currency]")
@@ -135,6 +137,35 @@ class PaymentLinksApi(FakeStripeState):
                 "currency": currency,
                 "product": product,
                 "unit_amount": unit_amount,
+            },
+            "quantity": quantity,
+        }
+
+    def _priced_line_item(self, item: Json, name: str) -> Json:
+        """A line of an existing Price (``line_items[0][price]=price_...``): active, one-time, its amount."""
+        if "price_data" in item:
+            raise FakeError(400, "You may only specify one of price or price_data.", param=name)
+        prices: dict[str, Json] = getattr(self, "prices", {})
+        price = prices.get(str(item["price"]))
+        if price is None:
+            raise no_such("price", str(item["price"]), f"{name}[price]", status=400)
+        if not price["active"]:
+            raise FakeError(400, f"The price {price['id']} is not active.", param=f"{name}[price]")
+        quantity = integer(item.get("quantity"), f"{name}[quantity]", minimum=1)
+        product = price["product"]
+        return {
+            "id": new_id("li_"),
+            "object": "item",
+            "amount_subtotal": price["unit_amount"] * quantity,
+            "amount_total": price["unit_amount"] * quantity,
+            "currency": price["currency"],
+            "description": self.products[product]["name"] if product in self.products else None,
+            "price": {
+                "id": price["id"],
+                "object": "price",
+                "currency": price["currency"],
+                "product": product,
+                "unit_amount": price["unit_amount"],
             },
             "quantity": quantity,
         }

@@ -179,7 +179,11 @@ PAYMENT_LINK_SHARED: Schema = {
 PAYMENT_LINK_UPDATE: Schema = {**PAYMENT_LINK_SHARED, "active": None}
 PAYMENT_LINK_CREATE: Schema = {
     **PAYMENT_LINK_SHARED,
-    "line_items": {"price_data": dict.fromkeys(["currency", "unit_amount", "product"]), "quantity": None},
+    "line_items": {
+        "price": None,
+        "price_data": dict.fromkeys(["currency", "unit_amount", "product"]),
+        "quantity": None,
+    },
     "payment_intent_data": dict.fromkeys(["metadata", "description", "statement_descriptor_suffix"]),
     "invoice_creation": {
         "enabled": None,
