@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 from aiohttp import web
+from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,7 +49,7 @@ from bot.services import orders as order_service  # noqa: E402
 from bot.store import migrate  # noqa: E402
 from bot.store.database import create_engine  # noqa: E402
 from bot.store.uow import UnitOfWorkFactory  # noqa: E402
-from bot.web.keys import sender_key, uow_key  # noqa: E402
+from bot.web.keys import engine_key, sender_key, uow_key  # noqa: E402
 from bot.whatsapp.clients import SANDBOX_APP_SECRET, SANDBOX_PHONE_ID  # noqa: E402
 
 ADMIN = "33612345678"
@@ -154,9 +155,28 @@ async def pair_pace(bench: Bench, count: int) -> tuple[float, float]:
     return stamps[-1] - stamps[0], worst
 
 
-async def confirmation_latency(bench: Bench, count: int) -> list[float]:
+class SqlCounter:
+    """Statements and commits on the app's engine (and the inbox writer's raw asyncpg commits)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.statements = 0
+        self.commits = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(engine.sync_engine, "commit", self._commit)
+
+    def _statement(self, *_args: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, *_args: Any) -> None:
+        self.commits += 1
+
+
+async def confirmation_latency(bench: Bench, count: int) -> tuple[list[float], list[int], list[int]]:
     to = await customers_in_window(bench, count, "3363")
     latencies = []
+    counter = SqlCounter(bench.app[engine_key])
+    statements: list[int] = []
+    commits: list[int] = []
     for _, phone in to:
         order = await order_service.create_order(
             bench.uow, None, f"+{phone}", "150", "", True, datetime.now(UTC)
@@ -177,6 +197,8 @@ async def confirmation_latency(bench: Bench, count: int) -> list[float]:
         )
         confirmation = await bench.next_to(ADMIN, menu.seq)
         confirm = confirmation.buttons[0]
+        await asyncio.sleep(0.05)  # what the previous step left running (statuses, the sender) is done
+        before = (counter.statements, counter.commits)
         started = time.perf_counter()
         await bench.post(
             payloads.button_reply(
@@ -185,8 +207,10 @@ async def confirmation_latency(bench: Bench, count: int) -> list[float]:
         )
         await bench.next_to(phone, confirmation.seq)
         latencies.append((time.perf_counter() - started) * 1000)
+        statements.append(counter.statements - before[0])
+        commits.append(counter.commits - before[1])
         await bench.next_to(ADMIN, confirmation.seq)  # the vendor's "sent" note, before the next round
-    return latencies
+    return latencies, statements, commits
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -235,11 +259,17 @@ async def run(admin_url: str, args: argparse.Namespace) -> None:
                         f"window beyond one per {PAIR_INTERVAL:g} s: {worst:.2f} (allowed burst {PAIR_BURST})"
                     )
                 else:
-                    latencies = await confirmation_latency(bench, args.confirmations)
+                    latencies, statements, commits = await confirmation_latency(bench, args.confirmations)
                     print(
                         f"confirmation -> customer message at the Graph API ({len(latencies)} runs): "
                         f"p50 {percentile(latencies, 0.5):.1f} ms, p90 {percentile(latencies, 0.9):.1f} ms, "
                         f"p99 {percentile(latencies, 0.99):.1f} ms"
+                    )
+                    print(
+                        "statements on the app's engine from the click to the send (median, max): "
+                        f"{percentile(statements, 0.5)}, {max(statements)}; commits: "
+                        f"{percentile(commits, 0.5)}, {max(commits)} (the inbox insert, on its own asyncpg "
+                        "connection, adds 1 statement and 1 commit)"
                     )
             await runner.cleanup()
     finally:

@@ -128,6 +128,17 @@ def render_page(name: str, locale: str, /, **context: Any) -> str:
     return template.render(locale=locale, **_in(locale, context))
 
 
+def render_html(name: str, locale: str, /, **context: Any) -> str:
+    """An HTML document other than a page (an email's body), ``bot/templates/<locale>/<name>.html``,
+    escaped, falling back to English when not translated."""
+    env = environment()
+    try:
+        template = env.get_template(f"{locale}/{name}.html")
+    except TemplateNotFound:
+        template = env.get_template(f"{FALLBACK_LOCALE}/{name}.html")
+    return template.render(locale=locale, **_in(locale, context))
+
+
 def explain(error: DomainError, locale: str) -> str:
     """What went wrong, in the reader's language."""
     return render(f"errors/{error.code}", locale, **error.params)

@@ -116,7 +116,7 @@ def order_lines(view: OrderView) -> list[str]:
     order, ledger = view.order, view.ledger
     lines = [
         f"order {order.reference}  {order.status}  {order.label}".rstrip(),
-        f"customer: +{view.customer.phone}",
+        f"customer: {view.customer.contact}",
         f"price: {order.price or 'none'}",
         *(
             f"  {line.quantity} x {line.sku}  {line.name}  {line.unit_price} = {line.total}"
@@ -172,16 +172,26 @@ def _invoice_json(invoice: InvoiceRecord | None) -> dict[str, Any] | None:
 
 
 def customer_json(customer: Customer) -> dict[str, Any]:
-    return {
-        "phone": f"+{customer.phone}",
+    found: dict[str, Any] = {
+        "phone": f"+{customer.phone}" if customer.phone else None,
         "name": customer.name,
         # None: the vendor's language.
         "locale": customer.locale,
         "opted_out": customer.opted_out,
     }
+    if customer.on_instagram:
+        # What ``ig:...`` takes in commands, and their Instagram-scoped id (a WhatsApp customer's stays
+        # as it was).
+        found.update(
+            channel=customer.channel.value, instagram=customer.contact, instagram_id=customer.address
+        )
+    return found
 
 
 def customer_line(customer: Customer) -> str:
     locale = customer.locale or "vendor's language"
     stopped = "  reminders stopped (STOP)" if customer.opted_out else ""
-    return f"+{customer.phone}  {customer.name or '-'}  {locale}{stopped}"
+    who = customer.contact
+    if customer.on_instagram and customer.phone:
+        who += f" (+{customer.phone})"
+    return f"{who}  {customer.name or '-'}  {locale}{stopped}"

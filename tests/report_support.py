@@ -15,11 +15,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 
 from bot.domain.vendor import Vendor
+from bot.services import vendors as vendor_service
+from bot.store.database import create_engine
 from bot.store.tables import card_tokens, commandes, customers, payment_transactions, refunds
 from bot.store.uow import UnitOfWorkFactory
 from tests.conftest import NOW
@@ -142,3 +145,14 @@ async def seed_month(uow: UnitOfWorkFactory, vendor: Vendor) -> Seeder:
     late, _ = await seed.order(DANA)  # 9
     await seed.payment(late, "80", at(30, 23, 30))
     return seed
+
+
+async def seed_month_in(directory: Path) -> None:
+    """``seed_month`` for the one vendor of ``directory``'s bot.db (made by ``bot vendor add`` there)."""
+    engine = create_engine(f"sqlite:///{directory / 'bot.db'}")
+    try:
+        uow = UnitOfWorkFactory(engine)
+        vendor = (await vendor_service.show_vendor(uow, None)).vendor
+        await seed_month(uow, vendor)
+    finally:
+        await engine.dispose()

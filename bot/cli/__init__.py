@@ -24,7 +24,7 @@ from bot.bootstrap import SchemaOutOfDate
 from bot.cli.common import CLI_LOCALE, Command, _fail
 from bot.cli.logs import CHATTY_LOGGERS, JsonLogFormatter, configure_logging
 from bot.cli.parser import OneLineParser, UsageError, build_parser, package_version
-from bot.cli.serve import listening_sockets, run_server
+from bot.cli.serve import listening_sockets, run_processes, run_server
 from bot.config import ConfigError, LogFormat, load_settings
 from bot.domain.errors import DomainError
 from bot.rendering import explain
@@ -54,12 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         return _fail(f"error: {error}", 2)
     except ConfigError as error:
+        # `bot doctor` reports bad settings as one of its failed checks.
+        on_config_error = getattr(args, "on_config_error", None)
+        if on_config_error is not None:
+            return int(on_config_error(args, error))
         return _fail(str(error), 2)
     configure_logging(settings.log_level, LogFormat(args.log_format or settings.log_format))
     try:
         if args.command == "serve":
             host = settings.host if args.host is None else args.host
-            return run_server(settings, host, settings.port if args.port is None else args.port)
+            port = settings.port if args.port is None else args.port
+            if args.workers is not None:
+                return run_processes(settings, host, port, args.workers, args.processors)
+            return run_server(settings, host, port)
         command: Command = args.handler
         return asyncio.run(command(args, settings))
     except DomainError as error:

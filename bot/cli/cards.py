@@ -161,7 +161,7 @@ async def cmd_customer_cards(args: argparse.Namespace, settings: Settings) -> in
         finally:
             await deps.providers.close()
         if args.json:
-            _print_json({"phone": f"+{customer.phone}", "cards": [card_json(c) for c in cards]})
+            _print_json({"phone": customer.contact, "cards": [card_json(c) for c in cards]})
             return 0
         if not cards:
             print(f"no saved card for +{customer.phone}")

@@ -29,7 +29,8 @@ async def _with_store(settings: Settings, work: Callable[[UnitOfWorkFactory], Aw
     engine = create_engine(settings.database_url, pool_size=2)
     try:
         await prepare_schema(engine, settings)
-        return await work(UnitOfWorkFactory(engine))
+        # A cash payment recorded here queues the customer's email too; `bot serve` sends it.
+        return await work(UnitOfWorkFactory(engine, settings.email))
     finally:
         await engine.dispose()
 

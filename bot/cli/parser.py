@@ -9,11 +9,13 @@ from typing import Any, NoReturn
 from bot.cli.admin import cmd_admin_link
 from bot.cli.cards import cmd_customer_cards, cmd_customer_forget_card, cmd_guarantee
 from bot.cli.customers import cmd_customer_list, cmd_customer_set, cmd_customer_show, cmd_customers_sync
+from bot.cli.doctor import cmd_doctor, cmd_doctor_bad_settings
 from bot.cli.orders import cmd_order_accept, cmd_order_create, cmd_order_list, cmd_order_show
 from bot.cli.payments import cmd_pay, cmd_refund, cmd_reminders_run
 from bot.cli.products import cmd_product_add, cmd_product_disable, cmd_product_list, cmd_product_set
 from bot.cli.reports import cmd_report
 from bot.cli.schema import cmd_migrate
+from bot.cli.serve import cmd_worker
 from bot.cli.vendors import cmd_vendor_add, cmd_vendor_check, cmd_vendor_list, cmd_vendor_set, cmd_vendor_show
 from bot.config import LogFormat
 from bot.domain.order import OrderStatus
@@ -113,6 +115,20 @@ def _order_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("number", type=_order_number, metavar="N", help="the order number, such as 12 or #12")
 
 
+def _process_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of processes: {value}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"between 1 and 64 processes, not {value}")
+    return count
+
+
+def _worker_count(value: str) -> int:
+    return 0 if value.strip() == "0" else _process_count(value)
+
+
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="bot", description="WhatsApp payment agent for small vendors.")
     parser.add_argument(
@@ -134,10 +150,43 @@ def build_parser() -> OneLineParser:
     serve.add_argument(
         "--port", type=_port, help="the port to listen on, 0 for any free one (default: PORT, else 8080)"
     )
+    serve.add_argument(
+        "--workers",
+        type=_process_count,
+        help="webhook processes sharing the port, with --processors inbox worker processes beside them "
+        "(needs Postgres and WhatsApp credentials); without it one process runs everything",
+    )
+    serve.add_argument(
+        "--processors",
+        type=_worker_count,
+        default=1,
+        help="beside several webhook processes: how many inbox worker processes (bot worker) to start "
+        "(default: 1) (0 when they run elsewhere)",
+    )
+
+    worker = _command(commands, "worker", "process the inbox (messages, statuses), send the outbox, run jobs")
+    worker.add_argument(
+        "--lease",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long a claimed inbox batch is kept from other workers (default: 120.0); a worker stopped "
+        "mid-batch leaves its events to be taken again after it",
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     _command(commands, "migrate", "create or upgrade the schema of DATABASE_URL").set_defaults(
         handler=cmd_migrate
     )
+
+    doctor = _command(
+        commands,
+        "doctor",
+        "check this deployment: settings, database, public URL, WhatsApp, templates, providers, webhook "
+        "secrets; one line each, exit status 1 if any fails",
+    )
+    _json_option(doctor)
+    doctor.set_defaults(handler=cmd_doctor, on_config_error=cmd_doctor_bad_settings)
 
     vendor = _group(commands, "vendor", "vendors and their settings")
     add = _command(vendor, "add", "add a vendor")
@@ -339,18 +388,25 @@ def build_parser() -> OneLineParser:
     _json_option(people)
     people.set_defaults(handler=cmd_customer_list)
     person = _command(customer, "show", "one customer")
-    person.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    person.add_argument(
+        "phone", metavar="PHONE", help="the customer's international number, or ig:USERNAME on Instagram"
+    )
     _vendor_option(person)
     _json_option(person)
     person.set_defaults(handler=cmd_customer_show)
-    change = _command(customer, "set", "set a customer's locale (fr, en, he, default), name or email")
-    change.add_argument("phone", metavar="PHONE", help="the customer's international number")
+    change = _command(
+        customer, "set", "set a customer's locale (fr, en, he, default), name, email (Instagram: phone)"
+    )
+    change.add_argument(
+        "phone", metavar="PHONE", help="the customer's international number, or ig:USERNAME on Instagram"
+    )
     change.add_argument(
         "pairs",
         nargs="+",
         type=_setting_pair,
         metavar="KEY=VALUE",
-        help="locale=fr|en|he|default, name=NAME or email=ADDRESS (empty: none)",
+        help="locale=fr|en|he|default, name=NAME, email=ADDRESS or, for an Instagram customer, "
+        "phone=+33612345678 (their WhatsApp; empty: none)",
     )
     _vendor_option(change)
     change.set_defaults(handler=cmd_customer_set)

@@ -1,17 +1,29 @@
-"""``bot serve``: the port bound first, then the app run on it."""
+"""``bot serve``: the port bound first, then the app run on it; ``bot serve --workers N`` (processes sharing
+the port) and ``bot worker`` (the inbox worker alone)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import errno
+import multiprocessing
 import os
+import signal
 import socket
+import time
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from bot.app import create_app
+from bot.bootstrap import ensure_first_vendor, prepare_schema
 from bot.cli.common import _fail
 from bot.config import Settings
+from bot.services.clock import system_clock
+from bot.store.database import async_url, create_engine, is_sqlite
+from bot.store.uow import UnitOfWorkFactory
 
 LISTEN_BACKLOG = 128
 # A port in use or reserved, an address not of this machine: one line, not a traceback.
@@ -80,4 +92,119 @@ def run_server(settings: Settings, host: str, port: int) -> int:
     finally:
         for listener in sockets:
             listener.close()
+    return 0
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """The port checked free (and a free one picked for 0) by a bound socket that does not listen: the
+    processes bind it too (SO_REUSEPORT) and the kernel spreads connections among them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        reserved.bind((host, port))
+    except OSError:
+        reserved.close()
+        raise
+    return reserved
+
+
+def _ingest_process(settings: Settings, host: str, port: int) -> None:
+    app = create_app(settings, role="ingest")
+    web.run_app(app, host=host, port=port, reuse_port=True, print=None, access_log=None)
+
+
+def _worker_process(settings: Settings, lease: float) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(settings, lease))
+
+
+def run_processes(settings: Settings, host: str, port: int, workers: int, processors: int) -> int:
+    """``bot serve --workers N``: N webhook processes sharing the port, and inbox worker processes."""
+    if settings.sandbox_whatsapp:
+        return _fail("--workers needs WhatsApp credentials: sandbox mode runs in one process", 2)
+    if is_sqlite(async_url(settings.database_url)):
+        return _fail("--workers needs Postgres (DATABASE_URL): SQLite has one writer at a time", 2)
+    try:
+        reserved = _reserve(host, port)
+    except OSError as error:
+        if isinstance(error, socket.gaierror) or error.errno in CANNOT_LISTEN:
+            return _fail(f"cannot listen on {host}:{port}: {error.strerror}", 1)
+        raise
+    port = int(reserved.getsockname()[1])
+    base = settings.public_base_url or f"http://{host}:{port}"
+    if settings.public_base_url is None:
+        settings = settings.model_copy(update={"public_base_url": base})
+    asyncio.run(prepare(settings))  # the schema and the first vendor once, before the processes race
+    spawn = multiprocessing.get_context("spawn")
+    children = [
+        spawn.Process(target=_ingest_process, args=(settings, host, port), name=f"bot-ingest-{index}")
+        for index in range(workers)
+    ] + [
+        spawn.Process(target=_worker_process, args=(settings, 120.0), name=f"bot-worker-{index}")
+        for index in range(processors)
+    ]
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for child in children:
+            child.start()
+        print(
+            f"bot listening on http://{host}:{port} (public URL {base}): {workers} webhook processes, "
+            f"{processors} inbox workers; health: {base}/healthz",
+            flush=True,
+        )
+        while not stopping and all(child.is_alive() for child in children):
+            time.sleep(0.2)
+        failed = [child.name for child in children if not child.is_alive() and child.exitcode]
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+        reserved.close()
+    if failed and not stopping:
+        return _fail(f"stopped: {', '.join(failed)} exited", 1)
+    return 0
+
+
+async def prepare(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await prepare_schema(engine, settings)
+        await ensure_first_vendor(UnitOfWorkFactory(engine), settings, system_clock())
+    finally:
+        await engine.dispose()
+
+
+async def run_worker(settings: Settings, lease: float) -> None:
+    """The inbox worker, the outbox sender and the jobs, until SIGTERM or SIGINT."""
+    app = create_app(settings, role="worker", inbox_lease=timedelta(seconds=lease))
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()  # runs the app's resources (no site: nothing is served)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.sandbox_whatsapp:
+        return _fail("bot worker needs WhatsApp credentials: in sandbox mode, bot serve does everything", 2)
+    print("bot worker: processing the inbox", flush=True)
+    await run_worker(settings, float(args.lease))
     return 0

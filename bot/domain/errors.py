@@ -12,7 +12,8 @@ user-facing text and each locale can say it its own way.
     │                 RequestAlreadyOpen,
     │                 RefundExceedsPaid, RefundPending, RefundResolved,
     │                 GuaranteesOff, GuaranteeAlreadyActive, HoldNotActive, CaptureExceedsHold, ChargePending
-    ├── InputError: InvalidPhone, UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
+    ├── InputError: InvalidPhone, InvalidCustomerReference, AmbiguousCustomer, CustomerPhoneTaken,
+    │               UnknownSetting, InvalidSetting, UnsupportedLocale, UnknownTimezone,
     │               SecretKeyRequired, AdminPhoneTaken, WrongCode, PhoneLocked, InvalidEmail,
     │               InvalidReportFilter, InvertedDateRange, DuplicateSku, ProductNameRequired,
     │               AmbiguousProduct, ProductDisabled, InvalidQuantity, PriceWithItems
@@ -162,6 +163,18 @@ class InputError(DomainError):
 
 class InvalidPhone(InputError):
     code = "invalid_phone"
+
+
+class InvalidCustomerReference(InputError):
+    code = "invalid_customer_reference"
+
+
+class AmbiguousCustomer(InputError):
+    code = "ambiguous_customer"
+
+
+class CustomerPhoneTaken(InputError):
+    code = "customer_phone_taken"
 
 
 class InvalidSku(InputError):

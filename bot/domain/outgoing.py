@@ -1,4 +1,5 @@
-"""A message to send on WhatsApp, as the use cases and chat handlers queue it in the outbox."""
+"""A message to send on WhatsApp (or Instagram Direct), as the use cases and chat handlers queue it in the
+outbox."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from bot.domain.channel import Channel
 
 
 class OutboxStatus(StrEnum):
@@ -41,9 +44,15 @@ class OutgoingMessage:
     buttons: tuple[tuple[str, str], ...] = ()
     # A list message: (button title, section title, rows of (id, title, description)).
     menu: tuple[str, str, tuple[tuple[str, str, str | None], ...]] | None = None
+    # Instagram: ``to_phone`` is then the customer's Instagram-scoped id.
+    channel: Channel = Channel.WHATSAPP
+    # A note to the vendor about this customer (a forwarded message): a reply to it names them.
+    about_customer: uuid.UUID | None = None
 
     def payload(self) -> dict[str, Any]:
         body: dict[str, Any] = {"text": self.text, "template_params": list(self.template_params)}
+        if self.about_customer is not None:
+            body["about_customer"] = str(self.about_customer)
         if self.buttons:
             body["buttons"] = [{"id": button_id, "title": title} for button_id, title in self.buttons]
         if self.menu is not None:

@@ -58,14 +58,12 @@ def _payment_rows(vendor: Vendor, via: callbacks.Via, number: int, ledger: Ledge
 
 async def _card(deps: ChatDeps, actor: AdminActor, view: order_service.OrderView) -> CardToken:
     """The card a charge would use: saved with consent, not expired, at the vendor's provider."""
-    _customer, cards = await saved_cards.customer_cards(
-        deps.payments, actor.vendor, f"+{view.customer.phone}"
-    )
+    _customer, cards = await saved_cards.customer_cards(deps.payments, actor.vendor, view.customer.contact)
     now = deps.clock()
     provider = actor.vendor.payment.provider.value
     usable = [card for card in cards if not card.expired(now) and card.provider == provider]
     if not usable:
-        raise NoSavedCard(customer=f"+{view.customer.phone}", order=view.order.reference)
+        raise NoSavedCard(customer=view.customer.contact, order=view.order.reference)
     return usable[0]
 
 
@@ -95,7 +93,7 @@ async def start_card(deps: ChatDeps, actor: AdminActor, number: int) -> None:
                 menu=menu,
                 order=view.order.reference,
                 label=view.order.label,
-                customer=f"+{view.customer.phone}",
+                customer=view.customer.contact,
                 card=card.label,
                 price=ledger.price,
                 paid=ledger.paid,
@@ -140,7 +138,7 @@ async def card_confirm_step(
                 kind=ledger.request_type(amount).value,
                 amount=amount,
                 order=view.order.reference,
-                customer=f"+{view.customer.phone}",
+                customer=view.customer.contact,
                 card=card.label,
             )
         ]
@@ -151,7 +149,7 @@ async def charge(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, a
     """[Débiter la carte]: charged once, whatever the double taps. Paid; or the bank wants the customer
     there and a normal link went to them instead; or an earlier unanswered charge was found made."""
     taken = await conversations.take(
-        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_CARD, deps.clock()
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_CARD, deps.clock(), number
     )
     if taken is None or taken.state != {"order": number, "ask": ask.value, "amount": amount_text}:
         await deps.queue([to_admin(actor, "stale_card", order=f"#{number}", number=number)])
@@ -258,7 +256,7 @@ async def phone_link(
 ) -> None:
     """The customer's answer: the one-time link, made once whatever the double taps."""
     taken = await conversations.take(
-        deps.payments.uow, actor.vendor.id, actor.phone, PHONE_SAVE, deps.clock()
+        deps.payments.uow, actor.vendor.id, actor.phone, PHONE_SAVE, deps.clock(), number
     )
     what = _GUARANTEE if ask is None else ask.value
     if taken is None or taken.state != {"order": number, "ask": what, "amount": amount_text}:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.channel import Channel
 from bot.domain.outgoing import OutgoingMessage
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
@@ -16,7 +17,7 @@ FLOW_LIFETIME = timedelta(minutes=30)
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """One message or click from WhatsApp, in our terms."""
+    """One message or click from WhatsApp (or a message on Instagram), in our terms."""
 
     phone_number_id: str | None
     sender: str
@@ -27,6 +28,11 @@ class Inbound:
     choice: str | None = None  # the id of the button or list row clicked
     # Handling this very message was cut off before (a crash or restart): what it did is unknown.
     interrupted: bool = False
+    # Instagram Direct: ``sender`` is then the customer's Instagram-scoped id, ``phone_number_id`` the
+    # professional account's id.
+    channel: Channel = Channel.WHATSAPP
+    # The id of the message this one answers (the vendor replying to a forwarded customer message).
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,9 @@ class ChatDeps:
     default_phone_id: str
     clock: Clock
     notify_sender: Callable[[], None]
+    # This process's running sender, taking rows written already claimed for it (None: no sender here;
+    # messages are queued for whichever sender claims them).
+    send_claimed: Callable[[Sequence[int]], None] | None = None
 
     async def queue(self, messages: Sequence[OutgoingMessage]) -> None:
         """Commits the replies to the outbox; the sender sends them at once."""

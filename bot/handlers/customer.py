@@ -65,16 +65,14 @@ async def check_paid(deps: ChatDeps, actor: CustomerActor) -> None:
 
 async def list_cards(deps: ChatDeps, actor: CustomerActor) -> None:
     """``mes cartes``: what the customer saved with this vendor, by label only."""
-    _customer, cards = await saved_cards.customer_cards(
-        deps.payments, actor.vendor, f"+{actor.customer.phone}"
-    )
+    _customer, cards = await saved_cards.customer_cards(deps.payments, actor.vendor, actor.customer.contact)
     labels = [card.label for card in cards]
     await deps.queue([to_customer(actor, CUSTOMER_REPLY, "my_cards", cards=labels)])
 
 
 async def forget_cards(deps: ChatDeps, actor: CustomerActor) -> None:
     """``oublier ma carte``: never charged again from now on, and deleted at the provider."""
-    forgotten = await saved_cards.forget_cards(deps.payments, actor.vendor, f"+{actor.customer.phone}")
+    forgotten = await saved_cards.forget_cards(deps.payments, actor.vendor, actor.customer.contact)
     labels = [card.label for card in forgotten]
     await deps.queue([to_customer(actor, CUSTOMER_REPLY, "cards_forgotten", cards=labels)])
 
@@ -101,8 +99,10 @@ async def on_message(deps: ChatDeps, actor: CustomerActor, inbound: Inbound) -> 
         await deps.queue([to_customer(actor, CUSTOMER_REPLY, "opted_out" if stop else "opted_in")])
     else:
         name = actor.customer.name or inbound.name
+        if name is not None and name == actor.customer.handle:
+            name = None  # ig:<username> says it already
         notes = to_admins(
             actor, "vendor_customer_message", "customer_message",
-            customer=f"+{actor.customer.phone}", name=name, text=text or inbound.choice or "",
+            customer=actor.customer.contact, name=name, text=text or inbound.choice or "",
         )  # fmt: skip
         await deps.queue([to_customer(actor, CUSTOMER_REPLY, "forwarded"), *notes])

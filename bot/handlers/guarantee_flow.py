@@ -48,7 +48,7 @@ async def request(deps: ChatDeps, actor: AdminActor, number: int, typed: str | N
                 "guarantee_sent",
                 order=outcome.order.reference,
                 number=outcome.order.number,
-                customer=f"+{outcome.customer.phone}",
+                customer=outcome.customer.contact,
                 amount=outcome.transaction.amount,
                 url=outcome.url,
                 days=actor.vendor.payment.guarantee.release_days,
@@ -93,7 +93,7 @@ async def capture_step(deps: ChatDeps, actor: AdminActor, number: int, typed: st
 async def capture(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str) -> None:
     """[Débiter X]: the capture is made once, whatever the double taps."""
     taken = await conversations.take(
-        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_CAPTURE, deps.clock()
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_CAPTURE, deps.clock(), number
     )
     if taken is None or taken.state != {"order": number, "amount": amount_text}:
         await deps.queue([to_admin(actor, "stale_capture", order=f"#{number}", number=number)])

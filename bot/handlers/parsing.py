@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from bot.domain.channel import INSTAGRAM_PREFIX
 from bot.handlers.customer_words import CustomerIntent, parse_customer_reply
 from bot.handlers.words import normalise
 
@@ -243,6 +244,12 @@ def _is_phone(word: str) -> bool:
     return 6 <= sum(char.isdigit() for char in word) <= 17
 
 
+def _is_customer(word: str) -> bool:
+    """A phone, or an Instagram customer: ``ig:`` and their username or the end of their id (the domain
+    checks the rest)."""
+    return _is_phone(word) or (word.startswith(INSTAGRAM_PREFIX) and len(word) > len(INSTAGRAM_PREFIX))
+
+
 def _is_price(word: str) -> bool:
     """A number, with a currency sign before it or a currency after it at most ("150€", "€150", "45,50")."""
     match = re.fullmatch(r"([^0-9]*)([0-9][0-9.,']*)([^0-9]*)", word)
@@ -327,9 +334,10 @@ def _items(text: str, args: list[_Token], language: str) -> list[tuple[str, int]
 
 
 def _new_order(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
-    """``nouvelle PHONE PRICE [LABEL...]``; the price may be followed by a currency token ("150 €").
+    """``nouvelle PHONE PRICE [LABEL...]`` (``ig:NAME`` for an Instagram customer's PHONE); the price may be
+    followed by a currency token ("150 €").
     Or ``nouvelle PHONE ITEMS``: the order made of the vendor's products (see ``_items``)."""
-    if not args or not _is_phone(args[0].word):
+    if not args or not _is_customer(args[0].word):
         return Unparsed(text, Verb.NEW, "missing_phone", language)
     if len(args) < 2:
         return Unparsed(text, Verb.NEW, "missing_price", language)
@@ -356,7 +364,7 @@ def _new_order(text: str, args: list[_Token], language: str) -> VendorCommand | 
 
 def _language(text: str, args: list[_Token], language: str) -> VendorCommand | Unparsed:
     """``langue PHONE LOCALE``: the language of one customer's messages."""
-    if not args or not _is_phone(args[0].word):
+    if not args or not _is_customer(args[0].word):
         return Unparsed(text, Verb.LANGUAGE, "missing_phone", language)
     if len(args) < 2:
         return Unparsed(text, Verb.LANGUAGE, "missing_locale", language)

@@ -152,7 +152,7 @@ async def confirm_step(
     deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, typed: str | None
 ) -> None:
     """The source's confirmation: "Un lien de paiement pour Acompte de 45.00 EUR sera envoyé ..."."""
-    _, ledger = await payable(deps, actor, number)
+    view, ledger = await payable(deps, actor, number)
     wanted = None if typed is None else parse_amount_or_percent(typed, actor.vendor.currency)
     try:
         amount = ledger.amount_for(ask, wanted, actor.vendor.payment.deposit_policy)
@@ -171,19 +171,29 @@ async def confirm_step(
         ),
         (callbacks.encode(callbacks.PayChoice(number, "cancel")), admin_text(actor.vendor, "button_cancel")),
     )
-    await deps.queue([to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=amount)])
+    # An Instagram customer's link goes there (or to their WhatsApp once Instagram's window is closed).
+    instagram = view.customer.on_instagram
+    await deps.queue(
+        [to_admin(actor, "confirm", buttons=buttons, kind=kind.value, amount=amount, instagram=instagram)]
+    )
 
 
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, amount_text: str) -> None:
     """[Confirmer et envoyer]: the request is made once, whatever the double clicks."""
-    taken = await conversations.take(deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM, deps.clock())
-    expected = {"order": number, "ask": ask.value, "amount": amount_text}
-    if taken is None or taken.state != expected:
+    step = payment_service.PendingStep(
+        actor.phone, CONFIRM, {"order": number, "ask": ask.value, "amount": amount_text}
+    )
+    typed = parse_amount(amount_text, actor.vendor.currency) if ask is AskKind.DEPOSIT else None
+    # The step is taken in the request's own transaction; the customer's message goes to this process's
+    # sender with its commit.
+    outcome = await payment_service.request_confirmed(
+        deps.payments, actor.vendor, step, number, ask, typed, send_claimed=deps.send_claimed
+    )
+    if outcome is None:
         await deps.queue([to_admin(actor, "stale_confirmation", order=f"#{number}")])
         return
-    typed = parse_amount(amount_text, actor.vendor.currency) if ask is AskKind.DEPOSIT else None
-    outcome = await payment_service.request_payment(deps.payments, actor.vendor, number, ask, typed)
-    deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
+    if deps.send_claimed is None:
+        deps.notify_sender()  # the customer's message is committed: it need not wait for the vendor's reply
     # guarantee_mode=required: the guarantee is asked with the order's payment request.
     guarantee = await guarantee_flow.required_note(deps, actor, number)
     await deps.queue(
@@ -194,7 +204,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
                 kind=outcome.transaction.type.value,
                 amount=outcome.transaction.amount,
                 order=outcome.order.reference,
-                customer=f"+{outcome.customer.phone}",
+                customer=outcome.customer.contact,
                 url=outcome.url,
                 status=outcome.order.status.value,
                 **guarantee,
@@ -204,7 +214,7 @@ async def confirm(deps: ChatDeps, actor: AdminActor, number: int, ask: AskKind, 
 
 
 async def cancel(deps: ChatDeps, actor: AdminActor, number: int) -> None:
-    await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone)
+    await conversations.clear(deps.payments.uow, actor.vendor.id, actor.phone, number)
     await deps.queue([to_admin(actor, "flow_cancelled", order=f"#{number}")])
 
 

@@ -51,7 +51,7 @@ async def confirm_step(deps: ChatDeps, actor: AdminActor, number: int, amount_te
 async def confirm(deps: ChatDeps, actor: AdminActor, number: int, amount_text: str) -> None:
     """[Confirmer le remboursement]: the refund is made once, whatever the double taps."""
     taken = await conversations.take(
-        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, deps.clock()
+        deps.payments.uow, actor.vendor.id, actor.phone, CONFIRM_REFUND, deps.clock(), number
     )
     if taken is None or taken.state != {"order": number, "amount": amount_text}:
         await deps.queue([to_admin(actor, "stale_refund", order=f"#{number}")])

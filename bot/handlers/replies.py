@@ -45,9 +45,11 @@ def to_admin(
 def to_customer(actor: CustomerActor, kind: str, template: str, /, **context: Any) -> OutgoingMessage:
     locale = customer_locale(actor.vendor, actor.customer)
     text = render_for(actor.vendor, f"chat/{template}", locale, vendor=actor.vendor.name, **context)
+    channel, address = actor.reply_to()
     return OutgoingMessage(
         vendor_id=actor.vendor.id,
-        to_phone=actor.customer.phone,
+        to_phone=address,
+        channel=channel,
         kind=kind,
         locale=locale,
         text=text,
@@ -57,6 +59,7 @@ def to_customer(actor: CustomerActor, kind: str, template: str, /, **context: An
 
 
 def to_admins(actor: CustomerActor, kind: str, template: str, /, **context: Any) -> list[OutgoingMessage]:
+    """A note to each admin about the customer (a reply to it names the customer)."""
     text = admin_text(actor.vendor, template, **context)
     return [
         OutgoingMessage(
@@ -66,6 +69,7 @@ def to_admins(actor: CustomerActor, kind: str, template: str, /, **context: Any)
             locale=actor.vendor.locale,
             text=text,
             template_params=(text,),
+            about_customer=actor.customer.id,
         )
         for phone in actor.admin_phones
     ]

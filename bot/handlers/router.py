@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 
+from bot.domain.channel import Channel
 from bot.domain.errors import DomainError
 from bot.handlers import callbacks, card_flow, customer, guarantee_flow, payment_flow, refund_flow, vendor
 from bot.handlers.context import ChatDeps, Inbound
 from bot.handlers.replies import to_admin
 from bot.rendering import explain
-from bot.services.chat import AdminActor, CustomerActor, identify
+from bot.services.chat import AdminActor, CustomerActor, identify, identify_on_channel
 
 log = logging.getLogger(__name__)
 # The taps of ``carte N`` and ``telephone N``.
@@ -24,14 +25,26 @@ _CARD_FLOW = (
 
 
 async def on_inbound(deps: ChatDeps, inbound: Inbound) -> None:
-    actor = await identify(
-        deps.payments.uow,
-        inbound.phone_number_id,
-        deps.default_phone_id,
-        inbound.sender,
-        inbound.at,
-        inbound.name,
-    )
+    actor: AdminActor | CustomerActor | None
+    if inbound.channel is Channel.WHATSAPP:
+        actor = await identify(
+            deps.payments.uow,
+            inbound.phone_number_id,
+            deps.default_phone_id,
+            inbound.sender,
+            inbound.at,
+            inbound.name,
+        )
+    else:
+        # Another channel is the customers' only: vendor commands come from an admin's WhatsApp.
+        actor = await identify_on_channel(
+            deps.payments.uow,
+            inbound.channel,
+            inbound.sender,
+            deps.default_phone_id,
+            inbound.at,
+            inbound.name,
+        )
     if isinstance(actor, AdminActor):
         if inbound.interrupted:
             # Its effects may be committed already: doing it again could record a payment twice, so the

@@ -21,6 +21,7 @@ from bot.rendering import explain
 from bot.services import (
     acceptance,
     cash as cash_service,
+    chat,
     closing,
     conversations,
     customers as customer_service,
@@ -209,9 +210,7 @@ async def _card_labels(
     """The labels of the customer's saved cards that paid something on this order."""
     if not any(t.card_token_id is not None for t in view.transactions):
         return {}
-    _customer, cards = await saved_cards.customer_cards(
-        deps.payments, actor.vendor, f"+{view.customer.phone}"
-    )
+    _customer, cards = await saved_cards.customer_cards(deps.payments, actor.vendor, view.customer.contact)
     return {card.id: card.label for card in cards}
 
 
@@ -255,7 +254,7 @@ async def status(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> N
                 order=view.order.reference,
                 label=view.order.label,
                 status=view.order.status.value,
-                customer=f"+{view.customer.phone}",
+                customer=view.customer.contact,
                 price=view.order.price or "",
                 lines=_lines(view.lines),
                 paid=None if ledger is None else ledger.paid,
@@ -334,9 +333,7 @@ async def set_language(deps: ChatDeps, actor: AdminActor, command: VendorCommand
         [("locale", command.locale or "")],
         deps.clock(),
     )
-    await deps.queue(
-        [to_admin(actor, "language_set", customer=f"+{customer.phone}", language=customer.locale)]
-    )
+    await deps.queue([to_admin(actor, "language_set", customer=customer.contact, language=customer.locale)])
 
 
 async def report(deps: ChatDeps, actor: AdminActor, command: VendorCommand) -> None:
@@ -409,12 +406,24 @@ COMMANDS: dict[Verb, Command] = {
 }
 
 
+def with_customer(text: str, contact: str) -> str:
+    """``contact`` put after the command's first word."""
+    verb, _, rest = text.strip().partition(" ")
+    return f"{verb} {contact} {rest}".strip()
+
+
 async def on_text(deps: ChatDeps, actor: AdminActor, inbound: Inbound) -> None:
     text = inbound.text or ""
     if REDACTION in text:
         await deps.queue([to_admin(actor, "card_refused")])
         return
     parsed = parse_vendor_command(text)
+    if isinstance(parsed, Unparsed) and parsed.problem == "missing_phone" and inbound.reply_to:
+        # A reply to a forwarded customer message names that customer: "nouvelle 150 Gâteau" in answer
+        # to it is "nouvelle <their phone or ig:name> 150 Gâteau".
+        about = await chat.customer_of_note(deps.payments.uow, actor.vendor, inbound.reply_to)
+        if about is not None:
+            parsed = parse_vendor_command(with_customer(text, about.contact))
     if isinstance(parsed, Unparsed):
         flow = await conversations.current(deps.payments.uow, actor.vendor.id, actor.phone, deps.clock())
         if flow is not None and flow.flow == payment_flow.TYPED_AMOUNT:

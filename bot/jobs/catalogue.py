@@ -28,6 +28,7 @@ IPN_BACKLOG = "ipn_backlog"
 GUARANTEES = "guarantees"
 PRODUCT_SYNC = "product_sync"
 CLIENT_SYNC = "client_sync"
+EMAIL_OUTBOX = "email_outbox"
 # Work left unfinished is taken up only once it is this old (it may still be in flight)...
 RECOVERY_GRACE = timedelta(minutes=2)
 
@@ -40,6 +41,8 @@ class JobContext:
     wake_sender: Callable[[], None]
     release_stale_sends: Callable[[], Awaitable[int]]
     resubmit_whatsapp: Callable[[timedelta], Awaitable[int]]
+    # One pass of the email sender; None while email is off (no SMTP_URL).
+    send_emails: Callable[[], Awaitable[int]] | None = None
 
 
 class _Grace:
@@ -68,7 +71,7 @@ def catalogue(context: JobContext) -> list[Job]:
     async def sweep() -> int:
         return await reminders.sweep_all(deps.uow, deps.clock, lambda _count: context.wake_sender())
 
-    return [
+    jobs = [
         Job(REMINDER_SWEEP, settings.reminder_sweep_seconds, sweep),
         Job(
             REQUEST_RECOVERY, recovery,
@@ -92,3 +95,7 @@ def catalogue(context: JobContext) -> list[Job]:
         Job(PRODUCT_SYNC, settings.product_sync_seconds, lambda: products.sync_products(deps)),
         Job(CLIENT_SYNC, settings.client_sync_seconds, lambda: sync_due_customers(deps, client_backoff)),
     ]  # fmt: skip
+    if context.send_emails is not None:
+        # At start too: what a stopped process had queued goes out at once.
+        jobs.append(Job(EMAIL_OUTBOX, settings.email_outbox_seconds, context.send_emails, at_start=True))
+    return jobs

@@ -74,7 +74,8 @@ class LinkRequest:
     amount: Money
     description: str
     vendor_name: str
-    customer_phone: str
+    # None for an Instagram customer whose number is not known (their name then says who they are).
+    customer_phone: str | None
     locale: str
     success_url: str
     cancel_url: str
@@ -171,6 +172,8 @@ class PaymentEvent:
     # but holds no money (an iCount account without J5 pre-approvals).
     hold_lapses_at: datetime | None = None
     card_on_file: bool = False
+    # The address the customer typed on the provider's page (an iCount IPN's customer_email), unchecked.
+    customer_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

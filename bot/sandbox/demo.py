@@ -145,7 +145,8 @@ async def people(uow_factory: UnitOfWorkFactory) -> People | None:
         admins = await uow.vendors.admin_phones(vendor.id)
         rows = await uow.connection.execute(
             select(customers.c.phone, customers.c.name)
-            .where(customers.c.vendor_id == vendor.id)
+            # The WhatsApp phone's customers: an Instagram customer has its own phone on the page.
+            .where(customers.c.vendor_id == vendor.id, customers.c.phone.is_not(None))
             .order_by(customers.c.created_at, customers.c.phone)
         )
         listed = [Person(payloads.digits(phone), name or "") for phone, name in rows]

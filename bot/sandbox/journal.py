@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.sandbox.graph import FakeGraphAPI, SentMessage
+from bot.sandbox.instagram import FakeInstagramAPI, InstagramSent
 from bot.store.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ Side = Literal["bot", "me"]
 # Ticks only move forward: a late "delivered" after "read" changes nothing.
 RANK = {"sending": 0, "sent": 1, "delivered": 2, "read": 3}
 KEPT_EVENTS = 5000
+# The Instagram customer's messages are those of "phone" ig:<Instagram-scoped id>.
+INSTAGRAM_KEY = "ig:"
 TEMPLATE_TEXT_WAIT_SECONDS = 3.0
 
 
@@ -32,7 +35,7 @@ class Bubble:
     typed (or tapped) in it."""
 
     id: str
-    phone: str  # digits only
+    phone: str  # digits only, or ig:<Instagram-scoped id> for the Instagram customer
     side: Side
     text: str
     at: datetime
@@ -116,6 +119,23 @@ class SandboxJournal:
 
     def attach(self, graph: FakeGraphAPI) -> None:
         graph.listen(self._on_send, self._on_status)
+
+    def attach_instagram(self, instagram: FakeInstagramAPI) -> None:
+        """The Instagram customer's phone: its messages are keyed ``ig:<their id>``."""
+        instagram.listen(self._on_instagram)
+
+    def _on_instagram(self, message: InstagramSent) -> None:
+        bubble = Bubble(
+            message.mid,
+            INSTAGRAM_KEY + message.to,
+            "bot",
+            message.text,
+            self._clock(),
+            next(self._order),
+            "sent",
+        )
+        self._bubbles[bubble.id] = bubble
+        self._show(bubble)
 
     # -- what happens -------------------------------------------------------------------------------
 

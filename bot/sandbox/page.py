@@ -1,4 +1,6 @@
-"""The sandbox page (``/sandbox``): the vendor's phone and a customer's, side by side.
+"""The sandbox page (``/sandbox``): the vendor's phone and a customer's, side by side, and an Instagram
+customer's (typed there: a signed Instagram webhook to ``/webhooks/instagram``; the bot's answers come
+through the Send API to the sandbox's fake Instagram).
 
 What is typed in a phone goes to the bot as a signed WhatsApp webhook through the real inbound path
 (``/webhooks/whatsapp``); what the bot sends goes through the real pywa sender to the built-in fake Graph
@@ -28,11 +30,11 @@ from bot.sandbox import whatsapp_payloads as payloads
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.demo import People, ensure_sandbox_templates, people
 from bot.sandbox.graph import FakeGraphAPI
-from bot.sandbox.journal import Event, SandboxJournal
-from bot.sandbox.keys import graph_key, journal_key, sandbox_demo_key
+from bot.sandbox.journal import INSTAGRAM_KEY, Event, SandboxJournal
+from bot.sandbox.keys import graph_key, instagram_fake_key, journal_key, sandbox_demo_key
 from bot.sandbox.ui import page_locale, render_sandbox, vendor_commands, words
 from bot.services import admin_auth, reminders
-from bot.web.keys import clock_key, jobs_key, settings_key, uow_key, whatsapp_key
+from bot.web.keys import clock_key, instagram_key, jobs_key, settings_key, uow_key, whatsapp_key
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,6 +45,10 @@ TICK_DELAY_SECONDS = 0.25
 STEPS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
 PHONE = re.compile(r"\d{8,15}")
 MAX_TEXT = 4096
+MAX_INSTAGRAM_TEXT = 1000
+# The sandbox's Instagram customer: an Instagram-scoped id and the username its profile gives.
+INSTAGRAM_CUSTOMER = "6871234500000042"
+INSTAGRAM_USERNAME = "lea.gourmande"
 
 
 def install(app: web.Application, graph: FakeGraphAPI) -> list[web.AbstractRouteDef]:
@@ -50,6 +56,9 @@ def install(app: web.Application, graph: FakeGraphAPI) -> list[web.AbstractRoute
     composition root adds to the route table."""
     journal = SandboxJournal(lambda: app[uow_key], app[clock_key])
     journal.attach(graph)
+    if instagram_fake_key in app:
+        app[instagram_fake_key].usernames[INSTAGRAM_CUSTOMER] = INSTAGRAM_USERNAME
+        journal.attach_instagram(app[instagram_fake_key])
     graph.status_delay = TICK_DELAY_SECONDS
     app[journal_key] = journal
     app.on_shutdown.append(_close_streams)
@@ -59,6 +68,7 @@ def install(app: web.Application, graph: FakeGraphAPI) -> list[web.AbstractRoute
         web.get("/sandbox/events", events),
         web.post("/sandbox/send", send),
         web.post("/sandbox/reply", reply),
+        web.post("/sandbox/send-instagram", send_instagram),
         web.post("/sandbox/clock", move_clock),
         web.post("/sandbox/dashboard", dashboard),
         web.static("/sandbox/static", STATIC),
@@ -114,7 +124,11 @@ async def page(request: web.Request) -> web.Response:
     # The bot speaks the vendor's language: the guide and the placeholders name what to type in it.
     vendor_locale = found.locale if found else request.app[settings_key].vendor_locale
     clock = _clock_details(request.app, found, locale)
+    instagram = None
+    if instagram_fake_key in request.app:
+        instagram = {"key": INSTAGRAM_KEY + INSTAGRAM_CUSTOMER, "username": INSTAGRAM_USERNAME}
     config = {
+        "instagram": instagram,
         "vendorPhone": found.vendor_phone if found else None,
         "vendorName": found.vendor_name if found else "",
         "customers": [{"phone": p.phone, "name": p.name} for p in found.customers] if found else [],
@@ -132,6 +146,7 @@ async def page(request: web.Request) -> web.Response:
         vendor_locale=vendor_locale,
         commands=vendor_commands(vendor_locale),
         adjustable=isinstance(request.app[clock_key], SandboxClock),
+        instagram=instagram,
         config=json.dumps(config, ensure_ascii=False),
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
@@ -267,6 +282,26 @@ async def reply(request: web.Request) -> web.Response:
             description=choice.get("description"), name=name, timestamp=stamp,
         )  # fmt: skip
     return await _post(request.app, phone, title, payload)
+
+
+async def send_instagram(request: web.Request) -> web.Response:
+    """``{"text": "Bonjour"}``: typed by the Instagram customer; posted to the bot, signed, as Instagram's
+    webhook (``/webhooks/instagram``), the way Meta would."""
+    if instagram_fake_key not in request.app:
+        raise web.HTTPNotFound(text="the sandbox has no Instagram here")
+    body = await _json(request)
+    text = str(body.get("text", "")).strip()
+    if not text or len(text) > MAX_INSTAGRAM_TEXT:
+        raise web.HTTPBadRequest(text=f"text: 1 to {MAX_INSTAGRAM_TEXT} characters")
+    fake = request.app[instagram_fake_key]
+    account = request.app[instagram_key].account_id
+    payload = fake.text_message(account, INSTAGRAM_CUSTOMER, text)
+    mid = str(payload["entry"][0]["messaging"][0]["message"]["mid"])
+    journal = request.app[journal_key]
+    bubble = journal.typed(INSTAGRAM_KEY + INSTAGRAM_CUSTOMER, mid, text)
+    delivery = await fake.deliver(payload)
+    journal.set_status(bubble, "delivered" if delivery.ok else "failed")
+    return web.json_response({"id": mid, "status": bubble.status}, status=200 if delivery.ok else 502)
 
 
 # -- the dashboard ------------------------------------------------------------------------------------

@@ -90,6 +90,7 @@ async def _confirmed_event(deps: PaymentDeps, stored: InboundEvent, at: datetime
         saved_card=confirmed.saved_card,
         hold_lapses_at=confirmed.hold_lapses_at,
         card_on_file=confirmed.card_on_file,
+        customer_email=notice.fields.get("customer_email"),
     )
 
 

@@ -12,7 +12,7 @@ from bot.domain.order import Order
 from bot.domain.transaction import CASH_REGISTER, PaymentTransaction
 from bot.domain.vendor import ProviderName
 from bot.payments.port import ProviderError
-from bot.services import messages
+from bot.services import email_receipts, messages
 from bot.services.closing import close_requests, deactivate_at_provider
 from bot.services.context import PaymentDeps
 from bot.services.guarantees import active_guarantee, release
@@ -120,6 +120,7 @@ async def record_cash_payment(
         if customer is None:  # pragma: no cover
             raise LookupError(order.customer_id)
         await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, after), now)
+        await email_receipts.queue_receipt(uow, vendor, customer, order, transaction, after, now)
         await uow.commit()
     if after.is_covered:
         await _release_guarantee(deps, order)

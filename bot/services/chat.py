@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from bot.domain.channel import Channel
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.order import Order
@@ -15,6 +17,10 @@ from bot.store.repositories.transactions import PaymentLinkRecord
 from bot.store.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+# An admin's last message is recorded again only once the recorded one is this old: a vendor tapping
+# through a flow costs no write (and no commit) per tap. Their 24-hour window is then thought to close at
+# most this much early, which can only send a template where free text was still allowed.
+ADMIN_SEEN_SLACK = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,13 @@ class CustomerActor:
     vendor: Vendor
     customer: Customer
     admin_phones: list[str]
+    # The channel this message came on: the replies go back on it.
+    channel: Channel = Channel.WHATSAPP
+
+    def reply_to(self) -> tuple[Channel, str]:
+        if self.channel is Channel.WHATSAPP and self.customer.phone is not None:
+            return Channel.WHATSAPP, self.customer.phone
+        return self.customer.reach()
 
 
 async def identify(
@@ -42,15 +55,15 @@ async def identify(
     time recorded (it opens WhatsApp's 24-hour window). A stranger becomes a customer of the number's
     first vendor."""
     async with uow_factory() as uow:
-        vendors = await uow.vendors.for_number(phone_number_id, default_phone_id)
+        vendors, admin = await uow.vendors.for_number_and_admin(phone_number_id, default_phone_id, sender)
         if not vendors:
             log.warning("message to business number %s, which no vendor uses", phone_number_id)
             return None
-        admin_of = await uow.vendors.admin_of([v.id for v in vendors], sender)
-        if admin_of is not None:
-            vendor = next(v for v in vendors if v.id == admin_of)
-            await uow.vendors.touch_admin(vendor.id, sender, at)
-            await uow.commit()
+        if admin is not None:
+            vendor = next(v for v in vendors if v.id == admin.vendor_id)
+            if admin.last_inbound_at is None or admin.last_inbound_at < at - ADMIN_SEEN_SLACK:
+                await uow.vendors.touch_admin(vendor.id, sender, at)
+                await uow.commit()
             return AdminActor(vendor, sender)
         vendor, customer = vendors[0], None
         for candidate in vendors:
@@ -66,6 +79,54 @@ async def identify(
         admins = await uow.vendors.admin_phones(vendor.id)
         await uow.commit()
         return CustomerActor(vendor, customer, admins)
+
+
+async def identify_on_channel(
+    uow_factory: UnitOfWorkFactory,
+    channel: Channel,
+    address: str,
+    default_phone_id: str,
+    at: datetime,
+    handle: str | None = None,
+) -> CustomerActor | None:
+    """The customer behind ``address`` on ``channel`` (Instagram Direct), with the message's time recorded
+    (it opens that channel's 24-hour window). The account is the bot's own, so a stranger becomes a
+    customer of the first vendor of the default business number; vendor commands come only by WhatsApp."""
+    async with uow_factory() as uow:
+        vendors = await uow.vendors.for_number(default_phone_id, default_phone_id)
+        if not vendors:
+            log.warning("%s message, but no vendor uses the default business number", channel)
+            return None
+        vendor, customer = vendors[0], None
+        for candidate in vendors:
+            customer = await uow.customers.by_address(candidate.id, channel, address)
+            if customer is not None:
+                vendor = candidate
+                break
+        if customer is None:
+            customer = await uow.customers.get_or_create_at(vendor.id, channel, address, at)
+        await uow.customers.touch_channel(customer.id, at, handle)
+        if customer.channel_inbound_at is None or customer.channel_inbound_at < at:
+            customer.channel_inbound_at = at
+        if handle:
+            customer.handle = handle
+        admins = await uow.vendors.admin_phones(vendor.id)
+        await uow.commit()
+        return CustomerActor(vendor, customer, admins, channel)
+
+
+async def customer_of_note(uow_factory: UnitOfWorkFactory, vendor: Vendor, wamid: str) -> Customer | None:
+    """The customer a note to the vendor was about (a forwarded message), by the id WhatsApp gave it."""
+    async with uow_factory() as uow:
+        row = await uow.outbox.by_wamid(wamid)
+        about = row.payload.get("about_customer") if row is not None and row.vendor_id == vendor.id else None
+        if not isinstance(about, str):
+            return None
+        try:
+            customer = await uow.customers.get(uuid.UUID(about))
+        except ValueError:
+            return None
+    return customer if customer is not None and customer.vendor_id == vendor.id else None
 
 
 @dataclass(frozen=True, slots=True)

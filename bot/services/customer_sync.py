@@ -27,11 +27,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.customer import Customer, apply_customer_setting
-from bot.domain.phone import normalise_phone
 from bot.domain.product import SyncState
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.payments.port import ClientProfile, ClientUpdates, ProviderError
 from bot.services.context import PaymentDeps, with_retries
+from bot.services.customers import check_phone_free, customer_for
 from bot.services.providers import provider_of
 from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
@@ -73,10 +73,10 @@ def mark_changed(customer: Customer, before: tuple[object, ...], syncs: bool) ->
 
 
 def profile_of(customer: Customer) -> ClientProfile:
-    phone = f"+{customer.phone}"
+    phone = f"+{customer.phone}" if customer.phone else ""  # an Instagram customer may have none
     return ClientProfile(
         custom_id=str(customer.id),
-        name=customer.name or phone,
+        name=customer.name or customer.contact,
         phone=phone,
         email=customer.email,
         locale=customer.locale,
@@ -136,11 +136,11 @@ async def change_customer(
 ) -> tuple[Customer, SyncOutcome]:
     """``bot customer set`` and the dashboard's edit form: every ``KEY=VALUE`` (name, email, locale) or
     none; a customer not known yet is made. Then, after the commit, the sync of a changed customer."""
-    number = normalise_phone(phone)
     now = deps.clock()
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        customer = await uow.customers.get_or_create(vendor.id, number, now)
+        # A phone (made if new), or ``ig:name`` for an Instagram customer.
+        customer = await customer_for(uow, vendor, phone, now)
         customer_id = customer.id
         await apply_and_save(deps, uow, vendor, customer, pairs, now)
     outcome = await sync_customer(deps, customer_id)
@@ -161,6 +161,7 @@ async def apply_and_save(
     before = customer.profile()
     for key, value in pairs:
         apply_customer_setting(customer, key, value, CUSTOMER_LOCALES)
+    await check_phone_free(uow, customer, before[1])
     mark_changed(customer, before, keeps_clients(deps, vendor))
     await uow.customers.update_profile(customer, now)
     await uow.commit()

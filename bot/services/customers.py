@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.domain.channel import INSTAGRAM_PREFIX, instagram_reference, is_instagram_reference
 from bot.domain.customer import Customer, apply_customer_setting
-from bot.domain.errors import CustomerNotFound
+from bot.domain.errors import AmbiguousCustomer, CustomerNotFound, CustomerPhoneTaken
 from bot.domain.phone import normalise_phone
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.services.vendors import VendorRef, find_vendor
@@ -30,12 +31,50 @@ async def show_customer(uow_factory: UnitOfWorkFactory, vendor_reference: Vendor
 
 
 async def customer_by_phone(uow: UnitOfWork, vendor: Vendor, phone: str) -> Customer:
-    """The vendor's customer at ``phone`` (any way it is written), or CustomerNotFound."""
+    """The vendor's customer at ``phone`` (any way it is written), or on Instagram as ``ig:name`` (see
+    ``instagram_customer``), or CustomerNotFound."""
+    if is_instagram_reference(phone):
+        return await instagram_customer(uow, vendor, phone)
     number = normalise_phone(phone)
     customer = await uow.customers.by_phone(vendor.id, number)
     if customer is None:
         raise CustomerNotFound(phone=f"+{number}")
     return customer
+
+
+async def instagram_customer(uow: UnitOfWork, vendor: Vendor, reference: str) -> Customer:
+    """``ig:dana.cakes`` or ``ig:123456``: the Instagram customer with that username, or whose id ends so
+    (as the forwarded note shows it). They must have written first: an Instagram conversation is opened
+    by the customer. CustomerNotFound, or AmbiguousCustomer when the end of an id fits several."""
+    name = instagram_reference(reference)
+    found = await uow.customers.on_instagram_named(vendor.id, name)
+    exact = [c for c in found if (c.handle or "").lower() == name or c.address == name]
+    if len(exact) == 1:
+        return exact[0]
+    if not found:
+        raise CustomerNotFound(phone=INSTAGRAM_PREFIX + name)
+    if len(found) > 1:
+        matches = ", ".join(c.contact for c in found)
+        raise AmbiguousCustomer(reference=INSTAGRAM_PREFIX + name, matches=matches)
+    return found[0]
+
+
+async def customer_for(uow: UnitOfWork, vendor: Vendor, reference: str, now: datetime) -> Customer:
+    """The customer a vendor's command names: a phone (made if new, as before) or ``ig:name`` (who must
+    have written on Instagram already)."""
+    if is_instagram_reference(reference):
+        return await instagram_customer(uow, vendor, reference)
+    return await uow.customers.get_or_create(vendor.id, normalise_phone(reference), now)
+
+
+async def check_phone_free(uow: UnitOfWork, customer: Customer, before: str | None) -> None:
+    """An Instagram customer given a WhatsApp number another customer of the vendor already has is
+    refused: one number, one customer."""
+    if customer.phone is None or customer.phone == before:
+        return
+    other = await uow.customers.by_phone(customer.vendor_id, customer.phone)
+    if other is not None and other.id != customer.id:
+        raise CustomerPhoneTaken(phone=f"+{customer.phone}", customer=customer.contact)
 
 
 async def set_customer(
@@ -47,13 +86,13 @@ async def set_customer(
 ) -> Customer:
     """Applies every ``KEY=VALUE`` (``locale``, ``name``, ``email``) or none; a customer not known yet is
     made, so a vendor can set the language before the first order."""
-    number = normalise_phone(phone)
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        customer = await uow.customers.get_or_create(vendor.id, number, now)
+        customer = await customer_for(uow, vendor, phone, now)
         before = customer.profile()
         for key, value in pairs:
             apply_customer_setting(customer, key, value, CUSTOMER_LOCALES)
+        await check_phone_free(uow, customer, before[1])
         customer.changed_from(before)
         await uow.customers.update_profile(customer, now)
         await uow.commit()

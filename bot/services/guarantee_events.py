@@ -14,7 +14,7 @@ from bot.domain.deposit import Ledger
 from bot.domain.guarantee import HOLD_WINDOW_DAYS
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.payments.port import PaymentEvent, ProviderError, SavedCard, SavedCardCharge
-from bot.services import guarantee_messages, messages
+from bot.services import guarantee_messages, messages, push_notes
 from bot.services.context import PaymentDeps, with_retries
 from bot.services.guarantees import capture_in, card_hold, guarantee_provider, record_release
 from bot.services.payments import new_request
@@ -68,6 +68,7 @@ async def record_hold(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
             await uow.outbox.add(guarantee_messages.held(vendor, customer, order, guarantee), now)
             for note in guarantee_messages.held_note(vendor, admins, customer, order, guarantee):
                 await uow.outbox.add(note, now)
+            await push_notes.guarantee_held(uow, vendor, order, guarantee, now)
             await uow.commit()
     if stale:
         await _let_go(deps, guarantee, event)

@@ -32,9 +32,11 @@ def _customer(
     **context: object,
 ) -> OutgoingMessage:  # fmt: skip
     locale = customer_locale(vendor, customer)
+    channel, address = customer.reach()
     return OutgoingMessage(
         vendor_id=vendor.id,
-        to_phone=customer.phone,
+        to_phone=address,
+        channel=channel,
         kind=kind,
         locale=locale,
         text=render_for(vendor, f"messages/{kind}", locale, **context),
@@ -84,7 +86,7 @@ def held_note(
     text = render_for(
         vendor, "messages/vendor_guarantee_held", vendor.locale,
         amount=shown(guarantee.held or guarantee.amount, vendor.locale), order=order.reference,
-        number=order.number, customer=f"+{customer.phone}", card_on_file=guarantee.card_on_file,
+        number=order.number, customer=customer.contact, card_on_file=guarantee.card_on_file,
         release_on=when(guarantee.release_at, vendor, vendor.locale),
     )  # fmt: skip
     return to_admins(vendor, admins, "vendor_guarantee_held", str(guarantee.id), text)

@@ -22,7 +22,14 @@ from bot.payments.port import (
     PaymentEventKind,
     ProviderError,
 )
-from bot.services import guarantee_events, guarantee_messages, guarantees, phone_payments, saved_cards
+from bot.services import (
+    guarantee_events,
+    guarantee_messages,
+    guarantees,
+    phone_payments,
+    push_notes,
+    saved_cards,
+)
 from bot.services.closing import close_requests, deactivate_at_provider
 from bot.services.context import PaymentDeps
 from bot.services.guarantees import apply_capture
@@ -106,6 +113,7 @@ async def _warn(deps: PaymentDeps, guarantee: PaymentTransaction) -> int:
         admins = await uow.vendors.admin_phones(vendor.id)
         for note in guarantee_messages.lapsing_note(vendor, admins, order, fresh):
             await uow.outbox.add(note, now)
+        await push_notes.guarantee_lapsing(uow, vendor, order, fresh, now)
         await uow.commit()
     return 1
 

@@ -68,7 +68,7 @@ async def free_order(deps: PaymentDeps, order_id: uuid.UUID) -> bool:
             admins = await uow.vendors.admin_phones(vendor.id)
             text = render_for(
                 vendor, "messages/vendor_hold_expired", vendor.locale,
-                order=order.reference, label=order.label, customer=f"+{customer.phone}",
+                order=order.reference, label=order.label, customer=customer.contact,
                 minutes=vendor.payment.hold_minutes,
             )  # fmt: skip
             for note in messages.to_admins(vendor, admins, "vendor_hold_expired", str(order.id), text):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from bot.domain.outgoing import OutboxStatus
+from bot.failures import OncePerKind, is_permanent, reason
 from bot.payments.port import PaymentEvent
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
@@ -18,11 +19,14 @@ from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
+_failures = OncePerKind(log)
 PaymentParser = Callable[[str], list[PaymentEvent]]
 T = TypeVar("T")
 BACKLOG_BATCH = 100
 # Long enough for any handler; a crashed processor's events are taken again after it.
 PROCESSING_LEASE = timedelta(minutes=2)
+# The inbox rows the inbox worker (bot worker) takes; the others are processed beside their webhook.
+PROCESSED_BY_WORKER = frozenset({"whatsapp"})
 
 
 async def store_event(
@@ -56,15 +60,42 @@ async def run_claimed(
         await uow.commit()
     if stored is None or not claimed:
         return True, None
+    return await run_held(uow_factory, clock, stored, work, expected=expected)
+
+
+async def run_held(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    stored: InboundEvent,
+    work: Callable[[InboundEvent], Awaitable[T]],
+    *,
+    expected: tuple[type[Exception], ...] = (),
+) -> tuple[bool, T | None]:
+    """Runs ``work`` on an event this processor holds the lease of (``run_claimed``, or a worker's
+    batch claim), then marks it processed, failed to be tried again, or rejected when it failed in a way
+    trying again cannot cure (done: True, with no result)."""
+    event_id = stored.id
     try:
         result = await work(stored)
-    except Exception as error:  # noqa: BLE001 - kept in the inbox and retried; never lost
-        foreseen = isinstance(error, expected)
-        log.log(
-            logging.WARNING if foreseen else logging.ERROR,
-            "%s event %s failed; it stays in the inbox: %s", stored.source, stored.event_key, error,
-            exc_info=not foreseen,
-        )  # fmt: skip
+    except Exception as error:  # noqa: BLE001 - kept in the inbox and retried, or rejected; never lost
+        if is_permanent(error):
+            _failures.failed(
+                (stored.source, stored.event_type), error,
+                "%s event %s rejected, it can never succeed", stored.source, stored.event_key,
+            )  # fmt: skip
+            async with uow_factory() as uow:
+                await uow.inbox.mark_rejected(event_id, reason(error), clock())
+                await uow.commit()
+            return True, None
+        if isinstance(error, expected):
+            log.warning(
+                "%s event %s failed; it stays in the inbox: %s", stored.source, stored.event_key, error
+            )
+        else:
+            _failures.failed(
+                (stored.source, stored.event_type), error,
+                "%s event %s failed; it stays in the inbox", stored.source, stored.event_key,
+            )  # fmt: skip
         async with uow_factory() as uow:
             await uow.inbox.mark_failed(event_id, f"{type(error).__name__}: {error}")
             await uow.commit()
@@ -119,3 +150,10 @@ async def queue_health(uow_factory: UnitOfWorkFactory) -> QueueHealth:
         )
     waiting_to_send = outbox[OutboxStatus.PENDING] + outbox[OutboxStatus.SENDING]
     return QueueHealth(waiting, given_up, waiting_to_send, outbox[OutboxStatus.FAILED])
+
+
+async def inbox_backlog(uow_factory: UnitOfWorkFactory, now: datetime) -> tuple[int, float]:
+    """(events waiting to be processed, seconds the oldest of them has waited)."""
+    async with uow_factory() as uow:
+        waiting, oldest = await uow.inbox.backlog(PROCESSED_BY_WORKER)
+    return waiting, 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())

@@ -24,6 +24,7 @@ from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
 from bot.payments.port import Document, InvoiceOrder, Invoicing, PaidPayment, ProviderError
 from bot.rendering import render_for
+from bot.services import email_receipts
 from bot.services.context import PaymentDeps
 from bot.services.messages import customer_locale
 from bot.services.order_lines import provider_lines
@@ -46,9 +47,11 @@ def invoice_message(
     """The customer's link to the invoice of one payment (iCount's document, or Stripe's invoice)."""
     locale = customer_locale(vendor, customer)
     url = document.url or ""
+    channel, address = customer.reach()
     return OutgoingMessage(
         vendor_id=vendor.id,
-        to_phone=customer.phone,
+        to_phone=address,
+        channel=channel,
         kind="invoice_issued",
         locale=locale,
         text=render_for(
@@ -114,7 +117,7 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         payment=payment,
         doctype=vendor.payment.invoice_doctype.value,
         client_id=client_id,
-        client_name=customer.name or f"+{customer.phone}",
+        client_name=customer.name or customer.contact,
         description=transaction.label,
         lang="he" if customer_locale(vendor, customer) == "he" else "en",
         lines=lines,
@@ -130,6 +133,7 @@ async def issue_invoice(deps: PaymentDeps, transaction_id: uuid.UUID) -> bool:
         )  # fmt: skip
         if added and document.url:
             await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
+            await email_receipts.queue_invoice(uow, vendor, customer, order, transaction, document, now)
         await uow.commit()
     log.info("invoice %s %s for transaction %s", document.doctype, document.number, transaction.id)
     return added

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.domain.channel import Channel
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.money import Money, shown
@@ -13,6 +14,7 @@ from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import CUSTOMER_LOCALES, Vendor
 from bot.rendering import render_for
+from bot.services import push_notes
 from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
@@ -47,9 +49,11 @@ def _to_customer(
     """A message about one request, worded from ``messages/<message>``, queued once per request (or
     once per ``once_per``: one refund of several on it)."""
     locale = customer_locale(vendor, customer)
+    channel, address = customer.reach()
     return OutgoingMessage(
         vendor_id=vendor.id,
-        to_phone=customer.phone,
+        to_phone=address,
+        channel=channel,
         kind=message,
         locale=locale,
         text=render_for(vendor, f"messages/{message}", locale, **context),
@@ -127,7 +131,7 @@ def payment_received_note(
         amount=shown(transaction.amount, vendor.locale),
         order=order.reference,
         label=order.label,
-        customer=f"+{customer.phone}",
+        customer=customer.contact,
         method=transaction.payment_method,
         covered=ledger.is_covered,
         paid=shown(ledger.paid, vendor.locale),
@@ -153,7 +157,7 @@ def refund_note(
         vendor.locale,
         amount=shown(refund.amount, vendor.locale),
         order=order.reference,
-        customer=f"+{customer.phone}",
+        customer=customer.contact,
         method=transaction.payment_method,
         paid=shown(ledger.received, vendor.locale),
         refunded=shown(ledger.refunded, vendor.locale),
@@ -183,7 +187,7 @@ def payment_anomaly_note(
         vendor.locale,
         amount=amount,
         order=order.reference,
-        customer=f"+{customer.phone}",
+        customer=customer.contact,
         reason=reason,
         provider=provider,
         reference=reference,
@@ -206,7 +210,7 @@ def payment_failed_note(
         vendor.locale,
         amount=transaction.amount,
         order=order.reference,
-        customer=f"+{customer.phone}",
+        customer=customer.contact,
         detail=detail,
         # Still open: the customer may try again with the same link; else a new request is needed.
         retry_same_link=transaction.is_open,
@@ -222,9 +226,13 @@ async def delivery_failure_notes(
     admins: list[str] = await uow.vendors.admin_phones(row.vendor_id)
     if vendor is None:  # pragma: no cover
         return []
+    to = f"+{row.to_phone}"
+    if row.channel is Channel.INSTAGRAM and row.customer_id is not None:
+        customer = await uow.customers.get(row.customer_id)
+        to = customer.contact if customer is not None else to
     text = render_for(
         vendor,
-        "messages/vendor_delivery_failed", locale, to=f"+{row.to_phone}", kind=row.kind, reason=reason,
+        "messages/vendor_delivery_failed", locale, to=to, kind=row.kind, reason=reason,
         preview=str(row.payload.get("text", ""))[:120],
     )  # fmt: skip
     return [
@@ -234,7 +242,7 @@ async def delivery_failure_notes(
             kind="vendor_delivery_failed",
             locale=locale,
             text=text,
-            template_params=(f"+{row.to_phone}", reason),
+            template_params=(to, reason),
             dedupe_key=f"vendor_delivery_failed:{row.id}:{phone}",
         )
         for phone in admins
@@ -246,4 +254,5 @@ async def queue(uow_factory: UnitOfWorkFactory, messages: list[OutgoingMessage],
     async with uow_factory() as uow:
         for message in messages:
             await uow.outbox.add(message, now)
+        await push_notes.forwarded_messages(uow, messages, now)
         await uow.commit()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.channel import is_instagram_reference
 from bot.domain.customer import Customer
 from bot.domain.deposit import Ledger
 from bot.domain.errors import OrderNotFound, PriceWithItems
@@ -17,6 +18,7 @@ from bot.domain.product import OrderLine, lines_total
 from bot.domain.refund import Refund
 from bot.domain.transaction import PaymentTransaction
 from bot.domain.vendor import Vendor
+from bot.services.customers import customer_for
 from bot.services.order_lines import ItemRequest, label_of, lines_for
 from bot.services.vendors import VendorRef, find_vendor
 from bot.store.repositories.invoices import InvoiceRecord
@@ -83,7 +85,8 @@ async def create_order_with_lines(
     """``create_order``, with the lines made: the order and its lines are written in one transaction."""
     if items and price_text is not None:
         raise PriceWithItems()
-    phone = normalise_phone(customer_phone)
+    if not is_instagram_reference(customer_phone):
+        normalise_phone(customer_phone)  # a bad number is refused before anything else
     async with uow_factory() as uow:
         vendor = await find_vendor(uow, vendor_reference)
         price = None if price_text is None else parse_amount(price_text, vendor.currency)
@@ -91,7 +94,8 @@ async def create_order_with_lines(
         if lines:
             price = lines_total(lines, vendor.currency)
             label = label.strip() or label_of(lines)
-        customer = await uow.customers.get_or_create(vendor.id, phone, now)
+        # A phone (a new customer is made), or ``ig:name``: an Instagram customer who wrote already.
+        customer = await customer_for(uow, vendor, customer_phone, now)
         order = Order(
             id=uuid.uuid4(),
             vendor_id=vendor.id,

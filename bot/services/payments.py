@@ -5,27 +5,32 @@ transaction and a crash at any point loses nothing:
 1. the ``payment_transactions`` row is committed;
 2. the provider link is created with an idempotency key derived from the transaction id;
 3. one transaction writes the ``payment_links`` row and the customer's message in the outbox.
-A request left between 1 and 3 is completed by ``complete_unlinked_requests`` at the next start.
+A request left between 1 and 3 is completed by ``complete_unlinked_requests`` at the next start; one
+whose link is recorded but whose message is not gets it from ``complete_unsent_requests``, with that link.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from bot.domain.customer import Customer
 from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import (
     DomainError,
     NoOpenRequest,
+    OrderNotFound,
     PaymentLinkDelayed,
     PaymentLinkFailed,
 )
 from bot.domain.money import Money, Percent, parse_amount_or_percent
 from bot.domain.order import Order
+from bot.domain.outgoing import OutgoingMessage
 from bot.domain.transaction import PaymentTransaction, TransactionStatus, TransactionType
 from bot.domain.vendor import Vendor
 from bot.payments.port import ClientSync, LineItem, LinkRequest, PaymentProvider, ProviderError
@@ -38,6 +43,8 @@ from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+# A running sender of this process, given ids of outbox rows written already claimed for it.
+HandOver = Callable[[Sequence[int]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,29 +83,86 @@ async def request_payment(
     number: int,
     ask: AskKind,
     typed: str | Money | Percent | None = None,
+    *,
+    send_claimed: HandOver | None = None,
 ) -> RequestOutcome:
     """Asks the customer of order ``number`` for a deposit (an amount, or ``30%``, typed or already
     read), the full price or the balance; returns the transaction and its link once the customer's
-    message is queued."""
+    message is queued. ``send_claimed``: a sender of this process, handed the customer's message with its
+    commit (it skips the outbox's claim)."""
     now = deps.clock()
     async with deps.uow() as uow:
         vendor = await find_vendor(uow, vendor_reference)
-        order = await order_by_number(uow, vendor, number, lock=True)
-        price = order.check_payable(vendor.payment.confirmation_rule)
-        ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
-        wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
-        amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
-        provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
-        transaction = new_request(vendor, order, ledger, amount, now, provider.name)
-        await uow.transactions.add(transaction)
-        customer = await uow.customers.get(order.customer_id)
-        if customer is None:  # pragma: no cover - a foreign key guarantees it
-            raise LookupError(order.customer_id)
+        provider, parts = await _record_request(deps, uow, vendor, number, ask, typed, now)
         await uow.commit()
-    url = await _link_and_message(
-        deps, provider, transaction.id, _RequestParts(transaction, order, vendor, customer)
-    )
-    return RequestOutcome(order, transaction, url, customer)
+    url = await _link_and_message(deps, provider, parts.transaction.id, parts, send_claimed)
+    return RequestOutcome(parts.order, parts.transaction, url, parts.customer)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    """The admin's chat step a request confirms (``conversations``): taken in the request's own
+    transaction, so the request is made once and a step is never used up by a request that was not."""
+
+    phone: str
+    flow: str
+    state: dict[str, Any]
+
+
+async def request_confirmed(
+    deps: PaymentDeps,
+    vendor: Vendor,
+    step: PendingStep,
+    number: int,
+    ask: AskKind,
+    typed: str | Money | Percent | None = None,
+    *,
+    send_claimed: HandOver | None = None,
+) -> RequestOutcome | None:
+    """``request_payment`` behind the admin's confirmation: None when the step is gone or was for
+    another request (a double click, an older button). A refused request uses the step up too."""
+    now = deps.clock()
+    async with deps.uow() as uow:
+        # The step on this order: a step on another order is not this one (steps are kept per order).
+        subject = None if step.state.get("order") is None else str(step.state["order"])
+        taken = await uow.conversations.take(vendor.id, step.phone, step.flow, now, subject)
+        if taken is None or taken.state != step.state:
+            await uow.commit()
+            return None
+        try:
+            provider, parts = await _record_request(deps, uow, vendor, number, ask, typed, now)
+        except DomainError:
+            await uow.commit()  # only the step's removal: the refusal is answered, not asked again
+            raise
+        await uow.commit()
+    url = await _link_and_message(deps, provider, parts.transaction.id, parts, send_claimed)
+    return RequestOutcome(parts.order, parts.transaction, url, parts.customer)
+
+
+async def _record_request(
+    deps: PaymentDeps,
+    uow: UnitOfWork,
+    vendor: Vendor,
+    number: int,
+    ask: AskKind,
+    typed: str | Money | Percent | None,
+    now: datetime,
+) -> tuple[PaymentProvider, _RequestParts]:
+    """Step 1, in the caller's transaction: the order locked and checked, the request's row written,
+    and everything step 2 needs read with it (nothing is read again before the provider is called)."""
+    found = await uow.orders.by_number_with_customer(vendor.id, number, for_update=True)
+    if found is None:
+        raise OrderNotFound(order=f"#{number}")
+    order, customer = found
+    price = order.check_payable(vendor.payment.confirmation_rule)
+    ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
+    wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
+    amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
+    provider = deps.providers.for_vendor(vendor, await uow.vendors.credentials(vendor.id))
+    transaction = new_request(vendor, order, ledger, amount, now, provider.name)
+    await uow.transactions.add(transaction)
+    lines = await _lines(uow, transaction, order)
+    return provider, _RequestParts(transaction, order, vendor, customer, lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +172,8 @@ class RequestPreview:
     order: Order
     amount: Money
     kind: TransactionType
+    # The link goes to Instagram for such a customer, which the confirmation says.
+    on_instagram: bool = False
 
 
 async def preview_request(
@@ -124,9 +190,11 @@ async def preview_request(
         order = await order_by_number(uow, vendor, number)
         price = order.check_payable(vendor.payment.confirmation_rule)
         ledger = Ledger.of(price, await uow.transactions.for_order(order.id))
+        customer = await uow.customers.get(order.customer_id)
     wanted = parse_amount_or_percent(typed, vendor.currency) if isinstance(typed, str) else typed
     amount = ledger.amount_for(ask, wanted, vendor.payment.deposit_policy)
-    return RequestPreview(order, amount, ledger.request_type(amount))
+    on_instagram = customer is not None and customer.on_instagram
+    return RequestPreview(order, amount, ledger.request_type(amount), on_instagram)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +239,8 @@ def _to_link_request(deps: PaymentDeps, parts: _RequestParts) -> LinkRequest:
         description=f"{vendor.name} {transaction.label}",
         vendor_name=vendor.name,
         customer_phone=customer.phone,
-        customer_name=customer.name,
+        # Who they are at the provider when no number is known (an Instagram customer): ig:username.
+        customer_name=customer.name or (None if customer.phone else customer.contact),
         locale=messages.customer_locale(vendor, customer),
         success_url=f"{deps.base_url}/pay/success?tx={transaction.id}",
         cancel_url=f"{deps.base_url}/pay/cancelled?tx={transaction.id}",
@@ -194,9 +263,11 @@ async def _link_and_message(
     provider: PaymentProvider,
     transaction_id: uuid.UUID,
     parts: _RequestParts | None = None,
+    send_claimed: HandOver | None = None,
 ) -> str:
     """Steps 2 and 3 of a request; safe to run again for the same transaction. ``parts``: what step 1
-    has just read and committed (a recovery reads them afresh)."""
+    has just read and committed (a recovery reads them afresh). ``send_claimed``: the customer's message
+    is written claimed and handed to this process's sender after the commit."""
     if parts is None:
         async with deps.uow() as uow:
             transaction = await uow.transactions.get(transaction_id)
@@ -226,44 +297,63 @@ async def _link_and_message(
         await _give_up(deps, transaction_id, str(error))
         raise PaymentLinkFailed(provider=provider.name, order=order_ref, reason=str(error)) from error
     now = deps.clock()
+    claimed: int | None = None
     async with deps.uow() as uow:
+        # The order's lock keeps a cancellation or a payment from writing the request meanwhile.
         order = await uow.orders.get(transaction.commande_id, for_update=True)
-        current = await uow.transactions.get(transaction_id)
-        if order is None or current is None:  # pragma: no cover
+        if order is None:  # pragma: no cover - a foreign key guarantees it
             raise LookupError(transaction_id)
-        if current.payment_link_id is not None:
-            existing = await uow.links.get(current.payment_link_id)
-            return existing.url if existing else link.url
         record = await uow.links.add(
-            current.vendor_id, link.provider, link.provider_link_id, link.url, current.amount, now
+            transaction.vendor_id, link.provider, link.provider_link_id, link.url, transaction.amount, now
         )
-        current.payment_link_id = record.id
-        current.updated_at = now
-        await uow.transactions.update(current)
+        current = await uow.transactions.attach_link(transaction_id, record.id, now)
+        if current is None:
+            # Linked already (a recovery, a retry): that link is the request's; nothing here is kept.
+            linked = await uow.transactions.get(transaction_id)
+            existing = None
+            if linked is not None and linked.payment_link_id is not None:
+                existing = await uow.links.get(linked.payment_link_id)
+            return existing.url if existing else link.url
         cancelled_meanwhile = current.status is not TransactionStatus.PENDING
         if cancelled_meanwhile:
             await uow.links.deactivate(record.id, now)
         else:
             # The vendor and customer read for the link a moment ago are still the ones to write to.
             vendor, customer = parts.vendor, parts.customer
-            if current.is_guarantee:
-                await uow.outbox.add(
-                    guarantee_messages.request(vendor, customer, order, current, link.url), now
+            if send_claimed is None:
+                await _queue_request(
+                    uow, vendor, customer, order, current, link.url, now, plan_reminders=True
                 )
             else:
-                await uow.outbox.add(
-                    messages.payment_request(vendor, customer, order, current, link.url), now
-                )
-            # A guarantee is not money owed: the customer is not reminded of it.
-            if vendor.reminders.enabled and order.reminders_enabled and not current.is_guarantee:
-                due = vendor.reminders.due_times(current.created_at, vendor.timezone)
-                await uow.reminders.plan(vendor.id, current.id, due, now)
+                message = _request_message(vendor, customer, order, current, link.url)
+                claimed = await uow.outbox.add_claimed(message, now)
+                if claimed is not None:
+                    await _plan_reminders(uow, vendor, order, current, now)
         await uow.commit()
     if cancelled_meanwhile:
         # The vendor cancelled while the link was being made: it must not take money.
         await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
         raise NoOpenRequest(order=order.reference)
+    if send_claimed is not None and claimed is not None:
+        send_claimed([claimed])
     return link.url
+
+
+def _request_message(
+    vendor: Vendor, customer: Customer, order: Order, transaction: PaymentTransaction, url: str
+) -> OutgoingMessage:
+    if transaction.is_guarantee:
+        return guarantee_messages.request(vendor, customer, order, transaction, url)
+    return messages.payment_request(vendor, customer, order, transaction, url)
+
+
+async def _plan_reminders(
+    uow: UnitOfWork, vendor: Vendor, order: Order, transaction: PaymentTransaction, now: datetime
+) -> None:
+    # A guarantee is not money owed: the customer is not reminded of it.
+    if vendor.reminders.enabled and order.reminders_enabled and not transaction.is_guarantee:
+        due = vendor.reminders.due_times(transaction.created_at, vendor.timezone)
+        await uow.reminders.plan(vendor.id, transaction.id, due, now)
 
 
 async def complete_request(
@@ -324,4 +414,63 @@ async def complete_unlinked_requests(deps: PaymentDeps, grace: timedelta = timed
             completed += 1
         except (DomainError, ProviderError) as error:
             log.warning("could not complete request %s: %s", transaction.id, error)
+    return completed + await complete_unsent_requests(deps, grace)
+
+
+async def complete_unsent_requests(deps: PaymentDeps, grace: timedelta = timedelta(0)) -> int:
+    """Queues the customer's message of the requests whose link is recorded but whose message never was
+    (made more than ``grace`` ago), with that same link: the provider is not called. Returns how many."""
+    async with deps.uow() as uow:
+        waiting = [t.id for t in await uow.transactions.linked_without_message(deps.clock() - grace)]
+    completed = 0
+    for transaction_id in waiting:
+        try:
+            completed += await _queue_unsent(deps, transaction_id)
+        except DomainError as error:
+            log.warning("could not queue the message of request %s: %s", transaction_id, error)
     return completed
+
+
+async def _queue_request(
+    uow: UnitOfWork,
+    vendor: Vendor,
+    customer: Customer,
+    order: Order,
+    request: PaymentTransaction,
+    url: str,
+    now: datetime,
+    *,
+    plan_reminders: bool,
+) -> bool:
+    """Step 3's writes for a request already linked: the customer's message with ``url`` and, unless
+    planned already, the reminders; False when the message was queued before (its dedupe key)."""
+    if not await uow.outbox.add(_request_message(vendor, customer, order, request, url), now):
+        return False
+    if plan_reminders:
+        await _plan_reminders(uow, vendor, order, request, now)
+    return True
+
+
+async def _queue_unsent(deps: PaymentDeps, transaction_id: uuid.UUID) -> int:
+    now = deps.clock()
+    async with deps.uow() as uow:
+        found = await uow.transactions.get(transaction_id)
+        if found is None:  # pragma: no cover - selected a moment ago
+            return 0
+        # The order's lock: a cancellation or a payment in flight is seen before the message is written.
+        order = await uow.orders.get(found.commande_id, for_update=True)
+        current = await uow.transactions.get(transaction_id)
+        if order is None or current is None or current.status is not TransactionStatus.PENDING:
+            return 0
+        link = None if current.payment_link_id is None else await uow.links.get(current.payment_link_id)
+        if link is None or not link.active:
+            return 0
+        parts = await _request_parts(uow, current)
+        planned = bool(await uow.reminders.for_transaction(current.id))
+        queued = await _queue_request(
+            uow, parts.vendor, parts.customer, order, current, link.url, now, plan_reminders=not planned
+        )
+        await uow.commit()
+    if queued:
+        log.warning("request %s had its link but no message: the message is queued now", transaction_id)
+    return int(queued)

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.domain.errors import (
     AmountNotPositive,
     DomainError,
@@ -135,12 +133,9 @@ async def add_product(
         product = new_product(vendor, new, now)
         if await uow.products.by_sku(vendor.id, product.sku) is not None:
             raise DuplicateSku(sku=product.sku)
-        try:
-            await uow.products.add(product)
-            await uow.commit()
-        except IntegrityError:
-            # The same SKU added at the same moment by another tab or command.
-            raise DuplicateSku(sku=product.sku) from None
+        # The same SKU added at the same moment by another tab or command: the repository says so too.
+        await uow.products.add(product)
+        await uow.commit()
     return product
 
 

@@ -44,8 +44,8 @@ async def ensure_provider_client(
         return None
     if customer.provider_client_id:
         return customer.provider_client_id
-    phone = f"+{customer.phone}"
-    details = ClientDetails(str(customer.id), customer.name or phone, phone)
+    phone = f"+{customer.phone}" if customer.phone else ""  # an Instagram customer may have none
+    details = ClientDetails(str(customer.id), customer.name or customer.contact, phone)
     try:
         client_id = await with_retries(lambda: provider.ensure_client(details), deps.retry_delay)
     except ProviderError as error:

@@ -176,7 +176,7 @@ def _exhausted_notes(
         note = render_for(
             vendor, "messages/vendor_reminders_exhausted", vendor.locale,
             amount=shown(transaction.amount, vendor.locale), order=order.reference, number=order.number,
-            customer=f"+{customer.phone}",
+            customer=customer.contact,
         )  # fmt: skip
     else:
         listed = [
@@ -211,9 +211,11 @@ def _reminder_message(
         vendor, "messages/payment_reminder", locale,
         vendor_name=vendor.name, amount=amount, order=order.reference, requested=requested, url=url,
     )  # fmt: skip
+    channel, address = customer.reach()
     return OutgoingMessage(
         vendor_id=vendor.id,
-        to_phone=customer.phone,
+        to_phone=address,
+        channel=channel,
         kind="payment_reminder",
         locale=locale,
         text=text,

@@ -91,7 +91,7 @@ async def _usable_card(uow: UnitOfWork, vendor: Vendor, order: Order, now: datet
     cards = [c for c in await uow.cards.usable_for(vendor.id, order.customer_id) if not c.expired(now)]
     ours = [c for c in cards if c.provider == vendor.payment.provider.value]
     if not ours:
-        raise NoSavedCard(customer=f"+{customer.phone}" if customer else "-", order=order.reference)
+        raise NoSavedCard(customer=customer.contact if customer else "-", order=order.reference)
     return ours[0]
 
 

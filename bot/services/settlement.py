@@ -17,7 +17,7 @@ from bot.domain.order import Order, OrderStatus
 from bot.domain.refund import Refund, RefundStatus
 from bot.domain.transaction import PaymentTransaction, TransactionStatus
 from bot.payments.port import PaymentEvent
-from bot.services import messages
+from bot.services import email_receipts, messages, push_notes
 from bot.services.context import PaymentDeps
 from bot.services.invoices import invoice_message
 from bot.store.uow import UnitOfWork
@@ -121,8 +121,11 @@ async def record_paid(
         order.settle(ledger.paid, settlement_type(everything), now)
         await uow.orders.update(order)
     await uow.outbox.add(messages.receipt(vendor, customer, order, transaction, ledger), now)
+    customer = await email_receipts.adopt_email(uow, customer, event.customer_email, now)
+    await email_receipts.queue_receipt(uow, vendor, customer, order, transaction, ledger, now)
     for note in messages.payment_received_note(vendor, admins, customer, order, transaction, ledger):
         await uow.outbox.add(note, now)
+    await push_notes.payment_received(uow, vendor, order, transaction, ledger, now)
     return Outcome.RECORDED
 
 
@@ -165,6 +168,7 @@ async def record_failure(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
             vendor, admins, customer, order, transaction, event.detail, event.event_id
         ):
             await uow.outbox.add(note, now)
+        await push_notes.request_failed(uow, vendor, order, transaction, event.event_id, now)
         await uow.commit()
     return Outcome.RECORDED
 
@@ -269,5 +273,6 @@ async def record_invoice(deps: PaymentDeps, event: PaymentEvent) -> Outcome:
         )  # fmt: skip
         if added and document.url:
             await uow.outbox.add(invoice_message(vendor, customer, order, transaction, document), now)
+            await email_receipts.queue_invoice(uow, vendor, customer, order, transaction, document, now)
         await uow.commit()
     return Outcome.RECORDED if added else Outcome.DUPLICATE

@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -23,9 +24,11 @@ from sqlalchemy import (
 )
 
 from bot.domain.card_token import ConsentSource
+from bot.domain.email import EmailStatus
 from bot.domain.guarantee import GuaranteeMode
 from bot.domain.order import OrderStatus
 from bot.domain.outgoing import OutboxStatus
+from bot.domain.push import PushKind, PushStatus
 from bot.domain.refund import RefundStatus
 from bot.domain.reminders import ReminderStatus
 from bot.domain.transaction import TransactionStatus, TransactionType
@@ -146,7 +149,8 @@ customers = Table(
     metadata,
     Column("id", Uuid(), primary_key=True),
     Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
-    Column("phone", String(20), nullable=False),
+    # Their WhatsApp number; optional for an Instagram customer (the vendor may add it later).
+    Column("phone", String(20), nullable=True),
     Column("name", Text(), nullable=True),
     Column("locale", String(8), nullable=True),
     Column("provider_client_id", String(64), nullable=True),
@@ -160,7 +164,16 @@ customers = Table(
     Column("client_sync_state", String(16), nullable=True),
     Column("client_sync_error", Text(), nullable=True),
     Column("client_synced_at", UTCDateTime(), nullable=True),
+    # The channel they first wrote on and their id there (the Instagram-scoped id; none on WhatsApp, where
+    # the phone is the address), their Instagram username, and their last message on that channel (its own
+    # 24-hour window; last_inbound_at stays WhatsApp's).
+    Column("channel", String(16), nullable=False, server_default=text("'whatsapp'")),
+    Column("address", String(64), nullable=True),
+    Column("handle", String(64), nullable=True),
+    Column("channel_inbound_at", UTCDateTime(), nullable=True),
     UniqueConstraint("vendor_id", "phone"),
+    # An index rather than a constraint: SQLite adds one without rebuilding the table.
+    Index("uq_customers_vendor_id_channel_address", "vendor_id", "channel", "address", unique=True),
 )
 
 commandes = Table(
@@ -347,6 +360,9 @@ inbound_events = Table(
     Column("last_error", Text(), nullable=True),
     # A processor's lease: the background task and the recovery pass never handle one event at once.
     Column("locked_until", UTCDateTime(), nullable=True),
+    # Set (with processed_at, the reason in last_error) on an event that can never succeed: it failed in a
+    # way trying again cannot cure, or could not be stored as it came (a copy is kept instead).
+    Column("rejected_at", UTCDateTime(), nullable=True),
     UniqueConstraint("source", "event_key"),
     Index(None, "processed_at"),
 )
@@ -357,7 +373,9 @@ outbox_messages = Table(
     Column("id", SerialId, primary_key=True, autoincrement=True),
     Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
     Column("customer_id", Uuid(), ForeignKey("customers.id"), nullable=True),
-    Column("to_phone", String(20), nullable=False),
+    # The recipient's address on ``channel``: a WhatsApp number, or an Instagram-scoped id.
+    Column("to_phone", String(64), nullable=False),
+    Column("channel", String(16), nullable=False, server_default=text("'whatsapp'")),
     Column("kind", String(40), nullable=False),
     Column("locale", String(8), nullable=False),
     # What to send: free text or interactive content, and the parameters of the approved template
@@ -374,11 +392,47 @@ outbox_messages = Table(
     Column("sent_at", UTCDateTime(), nullable=True),
     # "auto": free text inside the 24-hour window, else the approved template; "template": always it.
     Column("send_mode", String(16), nullable=False, server_default=text("'auto'")),
+    # A vendor note sent as part of another's digest ("5 payments received: ..."): that message's id.
+    Column("coalesced_into", SerialId, nullable=True),
     *_timestamps(),
     CheckConstraint(
         _in("status", [status.value for status in OutboxStatus]),
         name="outbox_messages_status",
     ),
+    Index(None, "status", "next_attempt_at"),
+)
+
+
+# Customers' emails (payment confirmations, invoice links): written in the transaction of the change that
+# caused them, sent by the email sender, as outbox_messages are by the WhatsApp one.
+email_outbox = Table(
+    "email_outbox",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", Uuid(), ForeignKey("customers.id"), nullable=False),
+    Column("transaction_id", Uuid(), ForeignKey("payment_transactions.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("to_address", String(254), nullable=False),
+    Column("locale", String(8), nullable=False),
+    # The email as it will be sent, and the facts it was rendered from (rendered again with the invoice
+    # link when the invoice arrives before it is sent).
+    Column("subject", Text(), nullable=False),
+    Column("text_body", Text(), nullable=False),
+    Column("html_body", Text(), nullable=False),
+    Column("payload", JSONDocument, nullable=False),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    # A claim's end: a row still "sending" after it was claimed by a sender that died, and is taken again.
+    Column("lease_until", UTCDateTime(), nullable=True),
+    Column("message_id", String(255), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    CheckConstraint(_in("status", [status.value for status in EmailStatus]), name="email_outbox_status"),
+    # One email of each kind per payment, whatever the redeliveries and retries.
+    UniqueConstraint("kind", "transaction_id"),
     Index(None, "status", "next_attempt_at"),
 )
 
@@ -404,13 +458,17 @@ conversations = Table(
     metadata,
     Column("id", Uuid(), primary_key=True),
     Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
-    # The admin's phone: one pending chat flow per admin and vendor.
+    # The admin's phone: one pending step per flow and order ("subject") for each admin, so a step on
+    # one order never overwrites another's, whichever process handles them.
     Column("phone", String(20), nullable=False),
     Column("flow", String(40), nullable=False),
+    Column("subject", String(40), nullable=False, server_default=text("''")),
     Column("state", JSONDocument, nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
+    # Raised at each write, from the admin's highest: the newest step, and a compare-and-set on take.
+    Column("version", Integer(), nullable=False, server_default=text("0")),
     *_timestamps(),
-    UniqueConstraint("vendor_id", "phone"),
+    UniqueConstraint("vendor_id", "phone", "flow", "subject"),
 )
 
 invoices = Table(
@@ -538,4 +596,85 @@ order_lines = Table(
     UniqueConstraint("commande_id", "position"),
     CheckConstraint("quantity > 0", name="order_lines_quantity"),
     CheckConstraint("unit_price >= 0", name="order_lines_unit_price"),
+)
+
+
+# Web Push to the vendor's dashboard (issue 17): the server's VAPID key pair (made once; the private key
+# sealed with SECRET_KEY), each admin's browser subscriptions, their choice of what to be notified of, and
+# the notifications queued in the transaction of the change they are about, sent by the push sender.
+
+web_push_keys = Table(
+    "web_push_keys",
+    metadata,
+    # One row: the key pair every subscription was made with.
+    Column("id", Integer(), primary_key=True, autoincrement=False),
+    Column("public_key", String(100), nullable=False),
+    Column("sealed_private_key", Text(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    CheckConstraint("id = 1", name="web_push_keys_single"),
+)
+
+push_subscriptions = Table(
+    "push_subscriptions",
+    metadata,
+    Column("id", Uuid(), primary_key=True),
+    # The vendor admin (a phone on one vendor) this browser notifies; gone with them.
+    Column(
+        "admin_id", Uuid(), ForeignKey("vendor_admins.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("endpoint", String(2048), nullable=False, unique=True),
+    # The browser's P-256 public key and auth secret (base64url), which every payload is encrypted to.
+    Column("p256dh", String(128), nullable=False),
+    Column("auth", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_success_at", UTCDateTime(), nullable=True),
+    Column("last_failure_at", UTCDateTime(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+)
+
+push_preferences = Table(
+    "push_preferences",
+    metadata,
+    Column("admin_id", Uuid(), ForeignKey("vendor_admins.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("enabled", Boolean(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    CheckConstraint(_in("kind", [kind.value for kind in PushKind]), name="push_preferences_kind"),
+)
+
+push_outbox = Table(
+    "push_outbox",
+    metadata,
+    Column("id", SerialId, primary_key=True, autoincrement=True),
+    Column("vendor_id", Uuid(), ForeignKey("vendors.id", ondelete="CASCADE"), nullable=False),
+    # One row per subscription: a gone subscription takes its notifications with it.
+    Column(
+        "subscription_id", Uuid(), ForeignKey("push_subscriptions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(32), nullable=False),
+    # {"title", "body", "url"}: what the service worker shows, encrypted only when sent.
+    Column("payload", JSONDocument, nullable=False),
+    # Once per event and subscription (a redelivered payment notifies once).
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("status", String(16), nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer(), nullable=False, server_default=text("0")),
+    # Also the claim: a sender takes a row by moving this forward, so a dead sender's row comes back.
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text(), nullable=True),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    *_timestamps(),
+    CheckConstraint(_in("status", [status.value for status in PushStatus]), name="push_outbox_status"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+# WhatsApp's pace shared by every process on Postgres: a token bucket per (number, recipient) in the
+# app's clock, and the next free slot per business number in the database's clock.
+send_pacing = Table(
+    "send_pacing",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float(), nullable=False, server_default=text("0")),
+    Column("stamp", UTCDateTime(), nullable=True),
+    Column("next_slot_at", UTCDateTime(), nullable=True),
+    Column("paused_until", UTCDateTime(), nullable=True),
 )

@@ -6,18 +6,23 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.domain.email import EmailSettings
 from bot.store.repositories.admin import AdminRepository
 from bot.store.repositories.audit import AuditRepository
 from bot.store.repositories.cards import CardRepository
 from bot.store.repositories.conversations import ConversationRepository
+from bot.store.repositories.customer_batch import CustomerBatchRepository
 from bot.store.repositories.customers import CustomerRepository
+from bot.store.repositories.email_outbox import EmailOutboxRepository
 from bot.store.repositories.inbox import InboxRepository
 from bot.store.repositories.invoices import InvoiceRepository
 from bot.store.repositories.links import LinkRepository
 from bot.store.repositories.orders import OrderRepository
 from bot.store.repositories.outbox import OutboxRepository
+from bot.store.repositories.pacing import PacingRepository
 from bot.store.repositories.phone_links import PhoneLinkRepository
 from bot.store.repositories.products import ProductRepository
+from bot.store.repositories.push import PushRepository
 from bot.store.repositories.refunds import RefundRepository
 from bot.store.repositories.reminders import ReminderRepository
 from bot.store.repositories.transactions import TransactionRepository
@@ -27,10 +32,12 @@ from bot.store.repositories.vendors import VendorRepository
 class UnitOfWork:
     vendors: VendorRepository
     customers: CustomerRepository
+    customer_batch: CustomerBatchRepository
     orders: OrderRepository
     transactions: TransactionRepository
     links: LinkRepository
     outbox: OutboxRepository
+    pacing: PacingRepository
     reminders: ReminderRepository
     inbox: InboxRepository
     conversations: ConversationRepository
@@ -41,9 +48,12 @@ class UnitOfWork:
     admin: AdminRepository
     audit: AuditRepository
     products: ProductRepository
+    push: PushRepository
+    emails: EmailOutboxRepository
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, email: EmailSettings | None = None) -> None:
         self._engine = engine
+        self._email = email
         self._connection: AsyncConnection | None = None
 
     async def __aenter__(self) -> UnitOfWork:
@@ -52,10 +62,12 @@ class UnitOfWork:
         self._connection = connection
         self.vendors = VendorRepository(connection)
         self.customers = CustomerRepository(connection)
+        self.customer_batch = CustomerBatchRepository(connection)
         self.orders = OrderRepository(connection)
         self.transactions = TransactionRepository(connection)
         self.links = LinkRepository(connection)
         self.outbox = OutboxRepository(connection)
+        self.pacing = PacingRepository(connection)
         self.reminders = ReminderRepository(connection)
         self.inbox = InboxRepository(connection)
         self.conversations = ConversationRepository(connection)
@@ -66,6 +78,8 @@ class UnitOfWork:
         self.admin = AdminRepository(connection)
         self.audit = AuditRepository(connection)
         self.products = ProductRepository(connection)
+        self.push = PushRepository(connection)
+        self.emails = EmailOutboxRepository(connection, self._email)
         return self
 
     async def __aexit__(
@@ -97,10 +111,12 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory:
-    """Makes a fresh unit of work per use case: ``async with uow_factory() as uow``."""
+    """Makes a fresh unit of work per use case: ``async with uow_factory() as uow``. ``email``: set when
+    customers' emails are on (SMTP_URL), so the payment flows queue them in the same transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, email: EmailSettings | None = None) -> None:
         self.engine = engine
+        self.email = email
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+        return UnitOfWork(self.engine, self.email)

@@ -9,9 +9,9 @@ from dataclasses import asdict
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.services.inbox import queue_health
+from bot.services.inbox import inbox_backlog, queue_health
 from bot.store.database import ping
-from bot.web.keys import engine_key, metrics_key, uow_key
+from bot.web.keys import clock_key, engine_key, metrics_key, uow_key
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_SECONDS = 2.0
@@ -39,4 +39,12 @@ async def metrics(request: web.Request) -> web.Response:
     else:
         for name, value in asdict(health).items():
             registry.queues.labels(name).set(value)
+    try:
+        backlog = await asyncio.wait_for(
+            inbox_backlog(request.app[uow_key], request.app[clock_key]()), READY_TIMEOUT_SECONDS
+        )
+    except (TimeoutError, OSError, SQLAlchemyError) as error:
+        log.warning("inbox backlog not read: %s", type(error).__name__)
+    else:
+        registry.backlog.waiting, registry.backlog.oldest_age_seconds = backlog
     return web.Response(body=registry.exposition(), headers={"Content-Type": registry.content_type})

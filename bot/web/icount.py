@@ -3,13 +3,13 @@ jobs are in ``bot/jobs``)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import webhook_input
 from bot.payments.icount.consts import NAME
 from bot.payments.icount.webhooks import ipn_fields, ipn_notice, transaction_of_secret
 from bot.services.callbacks import EVENT_TYPE, callback_is_ours, process_callback
@@ -22,16 +22,22 @@ MAX_EVENT_KEY = 255  # inbound_events.event_key
 
 
 def _body_fields(body: bytes, content_type: str) -> dict[str, str]:
-    """The IPN's body: form fields (what iCount posts), or a JSON object. ValueError when malformed."""
+    """The IPN's body: form fields (what iCount posts), or a JSON object (bounded in depth). ValueError
+    when malformed."""
     if not body:
         return {}
-    text = body.decode("utf-8")
     if content_type == "application/json":
-        data = json.loads(text)
+        data = webhook_input.loads(body).value
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         return {str(k): str(v) for k, v in data.items() if not isinstance(v, dict | list)}
-    return dict(parse_qsl(text, keep_blank_values=True))
+    return dict(parse_qsl(webhook_input.utf8(body), keep_blank_values=True))
+
+
+def _storable(fields: dict[str, str]) -> dict[str, str]:
+    """The fields without what Postgres cannot store (a NUL, a lone surrogate, from %00 or an escape)."""
+    clean = webhook_input.clean_text
+    return {clean(k): clean(v) for k, v in fields.items()}
 
 
 async def icount_ipn(request: web.Request) -> web.Response:
@@ -42,7 +48,9 @@ async def icount_ipn(request: web.Request) -> web.Response:
     if transaction_id is None:
         return web.json_response({"error": "unknown IPN address"}, status=403)
     try:
-        fields = ipn_fields(request.query, _body_fields(await request.read(), request.content_type))
+        fields = _storable(
+            ipn_fields(request.query, _body_fields(await request.read(), request.content_type))
+        )
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep
         return web.json_response({"error": "malformed body"}, status=400)
     app = request.app

@@ -46,6 +46,8 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     now = request.app[clock_key]()
     try:
         event, signer = stripe_webhooks.verify(body, header, providers.platform_webhook_secrets(), now)
+    except stripe_webhooks.MalformedEvent as error:
+        return _malformed(error)
     except stripe_webhooks.InvalidSignature:
         # Vendors may bring their own Stripe account, each with its own webhook secret.
         try:
@@ -57,13 +59,21 @@ async def stripe_webhook(request: web.Request) -> web.Response:
             event, signer = stripe_webhooks.verify(
                 body, header, providers.vendor_webhook_secrets(sealed), now
             )
+        except stripe_webhooks.MalformedEvent as error:
+            return _malformed(error)
         except stripe_webhooks.InvalidSignature as error:
             log.warning("stripe webhook refused: %s", error)
             return web.json_response({"error": "invalid signature"}, status=400)
-    payload = stripe_webhooks.stored_payload(body.decode("utf-8"), signer)
+    payload = stripe_webhooks.stored_event(body, event, signer)
     return await ingest_payment_event(
         request.app, stripe_consts.NAME, event["id"], str(event["type"]), payload
     )
+
+
+def _malformed(error: Exception) -> web.Response:
+    """Signed by Stripe, yet not an event we can use: a 400, nothing stored (never a 500)."""
+    log.warning("stripe webhook refused: %s", error)
+    return web.json_response({"error": "malformed event"}, status=400)
 
 
 def page_locale(request: web.Request, preferred: str | None) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from bot.web import checkout, health, icount, payments, whatsapp
+from bot.web import checkout, health, icount, instagram, payments, whatsapp
 from bot.web.admin import (
     actions as admin_actions,
     auth as admin_auth,
@@ -15,6 +15,7 @@ from bot.web.admin import (
     orders as admin_orders,
     payments as admin_payments,
     products as admin_products,
+    push as admin_push,
     settings as admin_settings,
 )
 
@@ -29,6 +30,8 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             # Webhooks: verified, stored in the inbox, answered, then processed.
             web.get("/webhooks/whatsapp", whatsapp.verify_subscription),
             web.post("/webhooks/whatsapp", whatsapp.receive),
+            web.get("/webhooks/instagram", instagram.verify_subscription),
+            web.post("/webhooks/instagram", instagram.receive),
             web.post("/webhooks/stripe", payments.stripe_webhook),
             web.post("/webhooks/icount/{secret}", icount.icount_ipn),
             # Customers: where payment links lead and where providers send them back; the vendor's
@@ -45,6 +48,7 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             *admin_payments.payments_routes(),
             *admin_customers.customer_routes(),
             *admin_products.product_routes(),
+            *admin_push.push_routes(),
         ]
     )
     app.router.add_routes(list(sandbox))

@@ -1,5 +1,6 @@
 """The WhatsApp webhook: verify the signature on the raw body, split the batch, commit every event to
-the inbox (shared commits), answer, then handle the events in the background, in order."""
+the inbox (shared commits) and answer. The inbox worker (bot/whatsapp/processor.py) handles them after,
+in this process or another: acknowledging never waits for processing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from aiohttp import web
 
 from bot.store.inbox_writer import NewEvent
 from bot.web.keys import clock_key, inbox_writer_key, processor_key, whatsapp_key
-from bot.whatsapp.processor import Job
 from bot.whatsapp.webhook_events import (
     SIGNATURE_HEADER,
     SOURCE,
@@ -50,11 +50,6 @@ async def receive(request: web.Request) -> web.Response:
     except Exception:  # noqa: BLE001 - whatever the store refused, Meta delivers again later
         log.warning("inbox unavailable; WhatsApp will deliver again", exc_info=True)
         return web.Response(status=503, text="temporarily unavailable")
-    request.app[processor_key].submit(
-        [
-            Job(event_id, event.event_type, event.payload, event.sender)
-            for event_id, event in zip(ids, events, strict=True)
-            if event_id is not None
-        ]
-    )
+    if any(event_id is not None for event_id in ids):
+        request.app[processor_key].wake()  # the worker beside it, if any; others poll the inbox
     return web.Response(text="ok")

@@ -22,17 +22,19 @@ from pywa_async.handlers import (
     MessageHandler,
 )
 
+from bot.failures import OncePerKind, quiet_library_tracebacks
 from bot.handlers import router
 from bot.handlers.context import ChatDeps, Inbound
 from bot.services.clock import Clock
 from bot.services.delivery import DeliveryStatus, apply_statuses
-from bot.services.inbox import run_claimed
+from bot.services.inbox import run_claimed, run_held
 from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.webhook_events import SOURCE
 
 log = logging.getLogger(__name__)
+_handler_failures = OncePerKind(log)
 _failures: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
     "failures", default=None
 )
@@ -43,8 +45,11 @@ def _guarded(work: Callable[[Any], Awaitable[None]]) -> Callable[[Any, Any], Awa
     async def callback(_client: Any, update: Any) -> None:
         try:
             await work(update)
-        except Exception as error:  # noqa: BLE001 - recorded, so the inbox keeps the event
-            log.exception("handling WhatsApp update %s failed", getattr(update, "id", "?"))
+        except Exception as error:  # noqa: BLE001 - recorded: the inbox retries or rejects the event
+            _handler_failures.failed(
+                ("whatsapp", type(update).__name__), error,
+                "handling WhatsApp update %s failed", getattr(update, "id", "?"),
+            )  # fmt: skip
             failures = _failures.get()
             if failures is not None:
                 failures.append(error)
@@ -53,9 +58,13 @@ def _guarded(work: Callable[[Any], Awaitable[None]]) -> Callable[[Any, Any], Awa
 
 
 def _inbound(
-    update: Message | CallbackButton[Any] | CallbackSelection[Any], **content: str | None
+    update: Message | CallbackButton[Any] | CallbackSelection[Any],
+    *,
+    text: str | None = None,
+    choice: str | None = None,
 ) -> Inbound:
     user = update.from_user
+    replied = update.reply_to_message if isinstance(update, Message) else None
     return Inbound(
         phone_number_id=update.metadata.phone_number_id,
         sender=str(user.wa_id or user.bsuid),
@@ -63,7 +72,10 @@ def _inbound(
         at=update.timestamp,
         name=user.name,
         interrupted=_interrupted.get(),
-        **content,
+        text=text,
+        choice=choice,
+        # The message this one answers: a vendor's reply to a forwarded customer message names them.
+        reply_to=replied.id if replied is not None else None,
     )
 
 
@@ -77,6 +89,7 @@ def handlers_installer(deps: Callable[[], ChatDeps]) -> Callable[[WhatsApp], Non
         await router.on_inbound(deps(), _inbound(update, choice=str(update.data), text=update.title))
 
     def install(client: WhatsApp) -> None:
+        quiet_library_tracebacks("pywa.server", "pywa_async.server")  # an unparsable update: once per kind
         client.add_handlers(
             MessageHandler(_guarded(message)),
             CallbackButtonHandler(_guarded(click)),
@@ -135,14 +148,12 @@ class HandlerFailed(Exception):
     """A chat handler raised (pywa reports it to us, it does not raise it): the event is tried again."""
 
 
-async def process_whatsapp_event(
-    uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock, event_id: int
-) -> bool:
-    """Handles one stored WhatsApp event; True when it is done (now or before)."""
-
+def _handler(
+    uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock
+) -> Callable[[InboundEvent], Awaitable[None]]:
     async def handle(stored: InboundEvent) -> None:
         if stored.event_type == "status":
-            await process_status_events(uow_factory, clock, lambda: None, [(event_id, stored.payload)])
+            await process_status_events(uow_factory, clock, lambda: None, [(stored.id, stored.payload)])
             return
         failures: list[BaseException] = []
         token = _failures.set(failures)
@@ -156,9 +167,27 @@ async def process_whatsapp_event(
             _interrupted.reset(interrupted)
             _failures.reset(token)
         if failures:
-            raise HandlerFailed(f"{type(failures[0]).__name__}: {failures[0]}")
+            # Chained: a failure trying again cannot cure (a KeyError, ...) rejects the event.
+            raise HandlerFailed(f"{type(failures[0]).__name__}: {failures[0]}") from failures[0]
 
+    return handle
+
+
+async def process_whatsapp_event(
+    uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock, event_id: int
+) -> bool:
+    """Handles one stored WhatsApp event; True when it is done (now or before)."""
+    handle = _handler(uow_factory, clients, clock)
     done, _ = await run_claimed(
         uow_factory, clock, event_id, handle, expected=(HandlerFailed,), source=SOURCE
     )
+    return done
+
+
+async def process_held_event(
+    uow_factory: UnitOfWorkFactory, clients: WhatsAppClients, clock: Clock, stored: InboundEvent
+) -> bool:
+    """Handles one WhatsApp event the caller claimed (a worker's batch); True when it is done."""
+    handle = _handler(uow_factory, clients, clock)
+    done, _ = await run_held(uow_factory, clock, stored, handle, expected=(HandlerFailed,))
     return done

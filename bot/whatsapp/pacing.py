@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 Monotonic = Callable[[], float]
 
@@ -71,3 +72,45 @@ class PairPacing:
     def penalise(self, phone_id: str, to: str, seconds: float) -> None:
         """After a 131056: nothing more to this user for ``seconds``."""
         self._state[(phone_id, to)] = (-seconds / self._interval, self._now())
+
+
+class Pacer(Protocol):
+    """The sender's view of the pace: in this process's memory, or shared in Postgres by every process."""
+
+    async def take(self, phone_id: str, to: str) -> float:
+        """Takes the recipient's next slot and then the number's: returns 0 once the message may go, else
+        the seconds to wait for the recipient (nothing is used)."""
+        ...
+
+    async def penalise(self, phone_id: str, to: str, seconds: float) -> None: ...
+
+    async def pause(self, phone_id: str, seconds: float) -> None: ...
+
+    async def tidy(self) -> None:
+        """Forgets the recipients whose pace is back to its full burst."""
+        ...
+
+
+class MemoryPacer:
+    """One process's pace (SQLite: the only process)."""
+
+    def __init__(
+        self, per_second: float, pair_interval: float, burst: int = 10, monotonic: Monotonic = time.monotonic
+    ) -> None:
+        self.rate = NumberRate(per_second, monotonic)
+        self.pairs = PairPacing(pair_interval, burst, monotonic)
+
+    async def take(self, phone_id: str, to: str) -> float:
+        wait = self.pairs.take(phone_id, to)
+        if wait == 0:
+            await self.rate.acquire(phone_id)
+        return wait
+
+    async def penalise(self, phone_id: str, to: str, seconds: float) -> None:
+        self.pairs.penalise(phone_id, to, seconds)
+
+    async def pause(self, phone_id: str, seconds: float) -> None:
+        self.rate.pause(phone_id, seconds)
+
+    async def tidy(self) -> None:
+        return None

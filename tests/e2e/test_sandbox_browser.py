@@ -28,6 +28,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 Browser = playwright_api.Browser
 Page = playwright_api.Page
 expect = playwright_api.expect
+PlaywrightError = playwright_api.Error
 
 CHROMIUM = os.environ.get("SANDBOX_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -122,7 +123,15 @@ class Steps:
 
     def shot(self, page: Page, name: str, *, full_page: bool = False) -> None:
         self.count += 1
-        page.screenshot(path=str(self.folder / f"{self.count:02d}-{name}.png"), full_page=full_page)
+        path = str(self.folder / f"{self.count:02d}-{name}.png")
+        try:
+            page.screenshot(path=path, full_page=full_page)
+        except PlaywrightError as error:
+            # A loaded machine sometimes makes chromium refuse one capture; a second one works.
+            if "Unable to capture screenshot" not in str(error):
+                raise
+            page.wait_for_timeout(500)
+            page.screenshot(path=path, full_page=full_page)
 
 
 def console_problems(page: Page, found: list[str] | None = None) -> list[str]:

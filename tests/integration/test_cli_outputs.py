@@ -246,6 +246,7 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
         ("product", "add"): ("--sku", "tarte", "--name", "Tarte", "--price", "9"),
         ("product", "list"): (),
         ("product", "set"): ("tarte", "name=Tarte aux pommes"),
+        ("doctor",): (),
     }
     with_json = {path for path in PATHS if "--json" in leaf_parser(path)._option_string_actions}
     assert with_json == set(runs), "a new command with --json needs a run here"
@@ -267,6 +268,8 @@ def test_every_command_with_json_prints_json(vendor: Path, capsys: pytest.Captur
     assert data[("customers", "sync")]["client_sync"] is False and data[("customers", "sync")]["total"] == 0
     assert data[("customer", "cards")] == {"phone": CUSTOMER, "cards": []}
     assert "/admin/login/link/" in data[("admin", "link")]["url"]
+    # The sandbox: warnings only (no https, no real WhatsApp), nothing failed.
+    assert data[("doctor",)]["ok"] is True and data[("doctor",)]["counts"]["fail"] == 0
     assert (
         data[("product", "add")]["sync"]["state"] == "synced" and data[("product", "add")]["price"] == "9.00"
     )

@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.services import vendors as vendor_service
-from bot.store.database import create_engine
-from bot.store.uow import UnitOfWorkFactory
 from tests.integration.test_cli import check_one_line_failure, in_tmp, run_main
-from tests.report_support import seed_month
+from tests.report_support import seed_month_in
 
 __all__ = ["in_tmp"]
 
@@ -23,21 +20,11 @@ NOVEMBER = ("--from", "2026-11-01", "--to", "2026-12-01")
 HEADER = "date,order,customer,type,method,provider,status,amount,refunded,net,currency"
 
 
-async def _seed(directory: Path) -> None:
-    engine = create_engine(f"sqlite:///{directory / 'bot.db'}")
-    try:
-        uow = UnitOfWorkFactory(engine)
-        vendor = (await vendor_service.show_vendor(uow, None)).vendor
-        await seed_month(uow, vendor)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 def seeded(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     code, _, err = run_main(capsys, "vendor", "add", "--name", "Boulangerie", "--admin", "+33612345678")
     assert code == 0, err
-    asyncio.run(_seed(in_tmp))
+    asyncio.run(seed_month_in(in_tmp))
     return in_tmp
 
 

@@ -203,7 +203,7 @@ async def test_unmodelled_message_types_and_paths_are_refused_like_graph(
         await wa.send_reaction(CUSTOMER, "👍", "wamid.in1")
     assert refused.value.code == 100 and "not modelled" in str(refused.value.details)
     with pytest.raises(errors.WhatsAppError) as unknown:
-        await wa.get_business_phone_number()
+        await wa.get_business_profile()
     assert (unknown.value.code, unknown.value.status_code) == (100, 400)
     assert fake.sent == []
 

@@ -309,6 +309,23 @@ async def test_a_duplicate_sku_whatever_its_case_is_refused_in_three_languages_a
     assert names == ["Gâteau au chocolat"]
 
 
+async def test_the_same_sku_added_at_the_same_moment_is_a_duplicate_sku_from_the_repository(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Both adds passed the service's read before either wrote: the unique (vendor_id, sku) decides.
+    await add_vendor(uow_factory, ProviderName.SANDBOX)
+    vendor = (await vendor_service.show_vendor(uow_factory, None)).vendor
+    async with uow_factory() as uow:
+        await uow.products.add(products.new_product(vendor, CAKE, NOW))
+        await uow.commit()
+    async with uow_factory() as uow:
+        with pytest.raises(DuplicateSku) as caught:
+            await uow.products.add(products.new_product(vendor, CAKE, NOW))
+    assert caught.value.params == {"sku": "gateau-choc"}
+    async with uow_factory() as uow:
+        assert len((await uow.connection.execute(select(products_table.c.id))).all()) == 1
+
+
 async def test_a_bad_change_changes_nothing_and_an_unknown_sku_is_named(
     uow_factory: UnitOfWorkFactory,
 ) -> None:

@@ -154,7 +154,6 @@ class IcountApi(CardCalls):
             "description": request.description,
             "x_order_id": str(request.transaction_id),
             "client_name": request.customer_name or f"+{request.customer_phone}",
-            "phone": f"+{request.customer_phone}",
             "page_lang": _lang(request.locale),
             "success_url": request.success_url,
             "failure_url": request.cancel_url,
@@ -164,6 +163,8 @@ class IcountApi(CardCalls):
             "utm_content": str(request.transaction_id),
             **consts.currency_params(request.amount.currency),
         }
+        if request.customer_phone is not None:  # an Instagram customer may have none
+            params["phone"] = f"+{request.customer_phone}"
         items = sale_items(request.lines, request.amount)
         if items:
             # The whole price of an order made of products: the page and its document show the items.

@@ -56,6 +56,9 @@ IPN_FIELDS = frozenset(
         "doctype", "docnum", "payment_date", "customer_id", "cp", "cc_bill_log_id", "bill_log_id",
         # A saved card's token (never its number): a payment whose customer ticked "save", a guarantee.
         "cc_token_id",
+        # The address the customer typed on the pay page: their confirmation email goes there when the
+        # vendor gave them none.
+        "customer_email",
     }
 )  # fmt: skip
 

@@ -73,6 +73,7 @@ def ipn_key(transaction_id: uuid.UUID, fields: Mapping[str, str]) -> str | None:
 
 
 def ipn_notice(transaction_id: uuid.UUID, received: Mapping[str, str]) -> CallbackNotice:
-    """The IPN as the inbox keeps it: only the fields it needs (not the customer's address...)."""
+    """The IPN as the inbox keeps it: only the fields it needs (not the customer's postal address or
+    phone; their email, for their confirmation)."""
     kept = {k: str(v)[:MAX_FIELD] for k, v in received.items() if k in consts.IPN_FIELDS}
     return CallbackNotice(transaction_id, kept, ipn_key(transaction_id, kept))

@@ -12,6 +12,7 @@ from typing import Any
 
 import stripe
 
+from bot import webhook_input
 from bot.payments.port import (
     PURPOSE_GUARANTEE,
     PURPOSE_PAYMENT,
@@ -21,12 +22,17 @@ from bot.payments.port import (
     PaymentEventKind,
 )
 from bot.payments.stripe import consts, intents
+from bot.payments.stripe.event_model import shape_problem
 
 log = logging.getLogger(__name__)
 
 
 class InvalidSignature(Exception):
     """The body was not signed by Stripe with a secret we know, or is too old."""
+
+
+class MalformedEvent(InvalidSignature):
+    """Signed, but not a Stripe event of the shape we use (too deep, not JSON, a field of a wrong type)."""
 
 
 PLATFORM = "platform"
@@ -62,12 +68,13 @@ def verify(
         except stripe.SignatureVerificationError:
             continue
         try:
-            event = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InvalidSignature("signed body is not JSON") from error
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str) or "type" not in event:
-            raise InvalidSignature("signed body is not a Stripe event")
-        return event, signer
+            parsed = webhook_input.loads(payload)
+        except webhook_input.BadInput as error:
+            raise MalformedEvent(f"signed body: {error}") from error
+        problem = shape_problem(parsed.value)
+        if problem is not None:
+            raise MalformedEvent(f"signed body is not a Stripe event: {problem}")
+        return parsed.value, signer
     raise InvalidSignature("no secret matches the signature")
 
 
@@ -215,6 +222,14 @@ _HANDLERS: dict[str, Callable[[dict[str, Any]], list[PaymentEvent]]] = {
 def stored_payload(raw_event: str, signer: str) -> str:
     """What the inbox keeps: the event and who signed it."""
     return json.dumps({"signer": signer, "event": raw_event})
+
+
+def stored_event(body: bytes, event: dict[str, Any], signer: str) -> str:
+    """``stored_payload`` of a verified body: as it came, or re-encoded when ``verify`` cleaned its text
+    (a NUL escape, a lone surrogate: what Postgres could not store)."""
+    if webhook_input.needs_cleaning(body):
+        return stored_payload(webhook_input.dumps(event), signer)
+    return stored_payload(body.decode("utf-8"), signer)
 
 
 def payment_events(payload: str) -> list[PaymentEvent]:

@@ -16,6 +16,7 @@ import httpx
 from aiohttp import web
 
 from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.graph.account import AccountPages, FakeTemplate
 from bot.sandbox.graph.records import Json, ReadMark, SentMessage, WebhookDelivery
 from bot.sandbox.graph.requests import (
     GraphError,
@@ -80,6 +81,12 @@ class FakeGraphAPI:
         self._access_token = access_token
         self._phone_ids = known_phone_ids
         self._clock = clock
+        # The account reads (`bot doctor`): the business number's name and quality, the templates.
+        self.account = AccountPages(
+            waba_id=lambda: self.waba_id,
+            display_number=self.display_number,
+            known_phone_ids=lambda: self._phone_ids,
+        )
         self.sent: list[SentMessage] = []
         self.read_marks: list[ReadMark] = []
         self._seq = itertools.count(1)
@@ -106,8 +113,11 @@ class FakeGraphAPI:
         ``bot.whatsapp.transport.GraphRewriteTransport``. Under a non-empty prefix, any other path answers
         with Graph's "unsupported request" error, so an unmodelled call fails loudly."""
         prefix = prefix.rstrip("/")
+        version = prefix + r"/{version:v\d+\.\d+}"
         found: list[web.AbstractRouteDef] = [
-            web.post(prefix + r"/{version:v\d+\.\d+}/{phone_id}/messages", self._handle_messages)
+            web.post(version + "/{phone_id}/messages", self._handle_messages),
+            web.get(version + "/{waba_id}/message_templates", self._handle_templates),
+            web.get(version + "/{phone_id}", self._handle_phone_number),
         ]
         if prefix:
             found.append(web.route("*", prefix + "/{tail:.*}", self._handle_unsupported))
@@ -304,6 +314,21 @@ class FakeGraphAPI:
         body = error_envelope(100, message, error_type="GraphMethodException")
         body["error"]["error_subcode"] = 33
         return web.json_response(body, status=400)
+
+    @property
+    def templates(self) -> list[FakeTemplate]:
+        """The business account's message templates (``GET /{waba-id}/message_templates``)."""
+        return self.account.templates
+
+    async def _handle_phone_number(self, request: web.Request) -> web.Response:
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        return self.account.phone_number(request.match_info["phone_id"], request)
+
+    async def _handle_templates(self, request: web.Request) -> web.Response:
+        if (denied := self._check_auth(request)) is not None:
+            return denied
+        return self.account.message_templates(request.match_info["waba_id"], request)
 
     async def _handle_messages(self, request: web.Request) -> web.Response:
         self.attempts += 1

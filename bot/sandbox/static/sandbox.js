@@ -8,6 +8,10 @@
   const W = config.words;
   const vendorPanel = document.getElementById("vendor-phone");
   const customerPanel = document.getElementById("customer-phone");
+  // The Instagram customer's own phone (its messages are those of "phone" ig:<their id>), when there is one.
+  const instagramPanel = document.getElementById("instagram-phone");
+  const instagramKey = config.instagram ? config.instagram.key : null;
+  const panels = [vendorPanel, customerPanel, instagramPanel].filter(Boolean);
   const select = document.getElementById("customer-select");
   const messages = new Map();
   const unread = new Map();
@@ -57,11 +61,13 @@
   // -- bubbles ----------------------------------------------------------------------------------------
 
   function phoneOf(panel) {
+    if (panel === instagramPanel) return instagramKey;
     return panel === vendorPanel ? config.vendorPhone : current;
   }
 
   function panelFor(phone) {
     if (phone && phone === config.vendorPhone) return vendorPanel;
+    if (phone && instagramPanel && phone === instagramKey) return instagramPanel;
     if (phone && phone === current) return customerPanel;
     return null;
   }
@@ -197,7 +203,7 @@
       button.setAttribute("aria-pressed", String(mine));
       if (mine) button.querySelector(".unread").textContent = "";
     }
-    for (const other of [vendorPanel, customerPanel]) other.classList.toggle("away", other !== panel);
+    for (const other of panels) other.classList.toggle("away", other !== panel);
     scrollDown(chatOf(panel));
   }
 
@@ -211,6 +217,37 @@
 
   for (const button of switches) {
     button.addEventListener("click", () => showPhone(document.getElementById(button.dataset.show)));
+  }
+
+  // -- the customer's place on a wide screen: the WhatsApp customer or the Instagram one ----------------
+
+  const tabs = Array.from(document.querySelectorAll("[data-tab]"));
+  const tabAway = new Map(); // panel -> bot messages it got while the other customer was shown
+  let wideCustomer = customerPanel;
+
+  function showCustomer(panel) {
+    wideCustomer = panel;
+    tabAway.set(panel, 0);
+    for (const other of [customerPanel, instagramPanel].filter(Boolean)) {
+      other.classList.toggle("wide-away", other !== panel);
+    }
+    for (const button of tabs) {
+      if (button.dataset.tab === panel.id) button.querySelector(".unread").textContent = "";
+    }
+    scrollDown(chatOf(panel));
+  }
+
+  function tabNews(panel) {
+    if (narrow.matches || !instagramPanel || panel === vendorPanel || panel === wideCustomer) return;
+    const count = (tabAway.get(panel) || 0) + 1;
+    tabAway.set(panel, count);
+    for (const button of tabs) {
+      if (button.dataset.tab === panel.id) button.querySelector(".unread").textContent = `${count} ${W.new_messages}`;
+    }
+  }
+
+  for (const button of tabs) {
+    button.addEventListener("click", () => showCustomer(document.getElementById(button.dataset.tab)));
   }
 
   function place(message, fresh) {
@@ -237,7 +274,10 @@
     });
     list.insertBefore(node, later || null);
     scrollDown(list);
-    if (fresh && message.side === "bot") news(panel);
+    if (fresh && message.side === "bot") {
+      news(panel);
+      tabNews(panel);
+    }
   }
 
   // -- talking to the server --------------------------------------------------------------------------
@@ -282,15 +322,14 @@
         messages.clear();
         clock.offset = 0;
         showClock();
-        renderPanel(vendorPanel);
-        renderPanel(customerPanel);
+        for (const panel of panels) renderPanel(panel);
       }
       instance = run;
     });
     source.addEventListener("message", (event) => {
       const message = JSON.parse(event.data).message;
       messages.set(message.id, message);
-      if (message.phone !== config.vendorPhone) {
+      if (message.phone !== config.vendorPhone && !message.phone.startsWith("ig:")) {
         addCustomer(message.phone, "");
         if (!current) choose(message.phone);
       }
@@ -375,6 +414,12 @@
       event.preventDefault();
       const input = form.querySelector("input");
       const text = input.value.trim();
+      if (form.dataset.for === "instagram") {
+        if (!text) return;
+        input.value = "";
+        sendInTurn(instagramKey, "/sandbox/send-instagram", { text });
+        return;
+      }
       const phone = form.dataset.for === "vendor" ? config.vendorPhone : current;
       if (!text || !phone) return;
       input.value = "";
@@ -411,6 +456,7 @@
   if (remembered) addCustomer(remembered, "");
   choose(remembered || (select.options.length ? select.options[0].value : null));
   renderPanel(vendorPanel);
+  if (instagramPanel) renderPanel(instagramPanel);
   showPhone(vendorPanel);
   showClock();
   setInterval(showClock, CLOCK_TICK_MS);

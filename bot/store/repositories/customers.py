@@ -6,17 +6,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, RowMapping, case, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.channel import Channel
 from bot.domain.customer import Customer
 from bot.domain.product import SyncState
 from bot.store.tables import commandes, customers, payment_settings
 
 
 def _to_customer(row: Row[Any]) -> Customer:
-    m = row._mapping
+    return customer_from(row._mapping)
+
+
+def customer_columns(prefix: str) -> list[ColumnElement[Any]]:
+    """The customer's columns under ``prefix`` (read beside another table's, in one statement)."""
+    return [column.label(f"{prefix}{column.name}") for column in customers.c]
+
+
+def customer_from(row: RowMapping, prefix: str = "") -> Customer:
+    """A customer from its columns, read under ``prefix`` (``customer_columns``) or as they are."""
+    m = (
+        {name[len(prefix) :]: value for name, value in row.items() if name.startswith(prefix)}
+        if prefix
+        else row
+    )
     return Customer(
         id=m["id"],
         vendor_id=m["vendor_id"],
@@ -31,6 +46,10 @@ def _to_customer(row: Row[Any]) -> Customer:
         client_sync_state=SyncState(m["client_sync_state"]) if m["client_sync_state"] else None,
         client_sync_error=m["client_sync_error"],
         client_synced_at=m["client_synced_at"],
+        channel=Channel(m["channel"]),
+        address=m["address"],
+        handle=m["handle"],
+        channel_inbound_at=m["channel_inbound_at"],
     )
 
 
@@ -57,6 +76,7 @@ def _search_filters(vendor_id: uuid.UUID, text: str | None, digits: str | None) 
     if text:
         terms.append(customers.c.name.ilike(_like(text), escape="\\"))
         terms.append(customers.c.email.ilike(_like(text), escape="\\"))
+        terms.append(customers.c.handle.ilike(_like(text.lstrip("@")), escape="\\"))
     if text or digits:
         filters.append(or_(*terms) if terms else false())
     return filters
@@ -104,6 +124,74 @@ class CustomerRepository:
             raise LookupError(phone)
         return customer
 
+    async def by_address(self, vendor_id: uuid.UUID, channel: Channel, address: str) -> Customer | None:
+        query = select(customers).where(
+            customers.c.vendor_id == vendor_id,
+            customers.c.channel == channel.value,
+            customers.c.address == address,
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _to_customer(row)
+
+    async def get_or_create_at(
+        self, vendor_id: uuid.UUID, channel: Channel, address: str, now: datetime
+    ) -> Customer:
+        """The vendor's customer with this id on ``channel`` (Instagram), created if new (no phone yet);
+        safe when two requests race."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(customers)
+            .values(
+                id=uuid.uuid4(),
+                vendor_id=vendor_id,
+                channel=channel.value,
+                address=address,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["vendor_id", "channel", "address"])
+        )
+        await self._conn.execute(statement)
+        customer = await self.by_address(vendor_id, channel, address)
+        if customer is None:  # pragma: no cover - the insert above guarantees a row
+            raise LookupError(address)
+        return customer
+
+    async def touch_channel(self, customer_id: uuid.UUID, at: datetime, handle: str | None) -> None:
+        """Records a message on their channel (Instagram's 24-hour window opens), never moving it back; the
+        username, when the profile gave it, is kept up to date."""
+        await self._conn.execute(
+            update(customers)
+            .where(customers.c.id == customer_id)
+            .where(or_(customers.c.channel_inbound_at.is_(None), customers.c.channel_inbound_at < at))
+            .values(channel_inbound_at=at, updated_at=at)
+        )
+        if handle:
+            await self._conn.execute(
+                update(customers).where(customers.c.id == customer_id).values(handle=handle)
+            )
+
+    async def on_instagram_named(self, vendor_id: uuid.UUID, name: str) -> list[Customer]:
+        """The vendor's Instagram customers ``name`` designates: their username, their whole id, or the end
+        of their id (what the forwarded note shows when the username is not known)."""
+        address = customers.c.address
+        terms: list[ColumnElement[bool]] = [func.lower(customers.c.handle) == name, address == name]
+        if name.isdigit():  # digits only: nothing to escape in the pattern
+            terms.append(address.like(f"%{name}"))
+        query = (
+            select(customers)
+            .where(customers.c.vendor_id == vendor_id, customers.c.channel == Channel.INSTAGRAM.value)
+            .where(or_(*terms))
+            .order_by(customers.c.created_at)
+            .limit(10)
+        )
+        return [_to_customer(row) for row in await self._conn.execute(query)]
+
+    async def set_phone(self, customer_id: uuid.UUID, phone: str | None, at: datetime) -> None:
+        await self._conn.execute(
+            update(customers).where(customers.c.id == customer_id).values(phone=phone, updated_at=at)
+        )
+
     async def touch(self, customer_id: uuid.UUID, at: datetime, name: str | None) -> None:
         """Records an inbound message: it opens the 24-hour window; the profile name fills a blank one."""
         # A redelivered old message never moves the 24-hour window backwards.
@@ -139,6 +227,8 @@ class CustomerRepository:
                 name=customer.name,
                 email=customer.email,
                 locale=customer.locale,
+                # Only an Instagram customer's can change (a WhatsApp customer's is who they are).
+                phone=customer.phone,
                 client_sync_state=None
                 if customer.client_sync_state is None
                 else customer.client_sync_state.value,
@@ -146,6 +236,22 @@ class CustomerRepository:
                 updated_at=at,
             )
         )
+
+    async def adopt_email(self, customer_id: uuid.UUID, email: str, at: datetime) -> bool:
+        """An address the customer gave while paying (an iCount IPN), kept only when they have none: the
+        vendor's own choice is never overwritten. Their provider client, if kept, is synced again."""
+        result = await self._conn.execute(
+            update(customers)
+            .where(customers.c.id == customer_id, customers.c.email.is_(None))
+            .values(
+                email=email,
+                client_sync_state=case(
+                    (customers.c.client_sync_state.is_(None), None), else_=SyncState.PENDING.value
+                ),
+                updated_at=at,
+            )
+        )
+        return bool(result.rowcount)
 
     async def get_for_update(self, customer_id: uuid.UUID) -> Customer | None:
         query = select(customers).where(customers.c.id == customer_id)

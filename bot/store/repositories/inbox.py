@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, false, func, or_, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +28,17 @@ class InboundEvent:
     # the processor was stopped part-way (a crash or a restart).
     locked_until: datetime | None = None
 
+
+_EVENT_COLUMNS = (
+    inbound_events.c.id,
+    inbound_events.c.source,
+    inbound_events.c.event_key,
+    inbound_events.c.event_type,
+    inbound_events.c.payload,
+    inbound_events.c.received_at,
+    inbound_events.c.attempts,
+    inbound_events.c.processed_at,
+)
 
 # After this many failed tries an event is left for a person to look at (it stays in the table).
 MAX_ATTEMPTS = 10
@@ -96,6 +109,106 @@ class InboxRepository:
         )
         return bool(result.rowcount)
 
+    async def claim_batch(
+        self,
+        sources: Collection[str],
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        sender: Callable[[InboundEvent], str] | None = None,
+    ) -> list[InboundEvent]:
+        """Takes up to ``limit`` events to process, oldest first, under a lease. On Postgres the rows
+        another worker is taking are skipped (SKIP LOCKED), so several workers share the inbox; each
+        event comes back with the lease it had (set: a worker stopped while holding it). ``sender``: who
+        wrote a message ("" for none); a message is then not taken while an earlier one of its sender is
+        in another worker's hands, so each sender's messages are handled in order by every worker."""
+        waiting = (
+            select(inbound_events.c.id, inbound_events.c.locked_until)
+            .where(
+                inbound_events.c.processed_at.is_(None),
+                inbound_events.c.source.in_(list(sources)),
+                inbound_events.c.attempts < MAX_ATTEMPTS,
+                (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
+            )
+            .order_by(inbound_events.c.id)
+            .limit(limit)
+        )
+        held: list[InboundEvent] = []
+        if self._conn.dialect.name == "postgresql":
+            picked = waiting.with_for_update(skip_locked=True).cte("picked")
+            statement: Any = (
+                update(inbound_events)
+                .where(inbound_events.c.id == picked.c.id)
+                .values(locked_until=now + lease)
+                .returning(*_EVENT_COLUMNS, picked.c.locked_until.label("held_until"))
+            )
+            rows: list[tuple[Any, ...]] = []
+            if sender is None:
+                rows = [tuple(row) for row in await self._conn.execute(statement)]
+            else:
+                for row in await self._conn.execute(_with_held_messages(statement, picked, sources)):
+                    if row.mine:
+                        rows.append(tuple(row)[:-1])
+                    else:
+                        held.append(InboundEvent(*tuple(row)[:-1]))
+        else:
+            # SQLite has one writer at a time (BEGIN IMMEDIATE) and one worker (no `bot serve --workers`):
+            # nobody else can take these meanwhile.
+            taken = {row.id: row.locked_until for row in await self._conn.execute(waiting)}
+            if not taken:
+                return []
+            await self._conn.execute(
+                update(inbound_events)
+                .where(inbound_events.c.id.in_(list(taken)))
+                .values(locked_until=now + lease)
+            )
+            query = select(*_EVENT_COLUMNS).where(inbound_events.c.id.in_(list(taken)))
+            rows = [(*row, taken[row.id]) for row in await self._conn.execute(query)]
+        events = sorted((InboundEvent(*row) for row in rows), key=lambda e: e.id)
+        if sender is not None and held:
+            events = await self._behind_held(events, held, sender)
+        return events
+
+    async def _behind_held(
+        self, events: list[InboundEvent], held: list[InboundEvent], sender: Callable[[InboundEvent], str]
+    ) -> list[InboundEvent]:
+        """``events`` but those whose sender has an earlier message held elsewhere: those are given back,
+        in this same transaction, with the lease they had."""
+        first_held: dict[str, int] = {}
+        for event in held:
+            who = sender(event)
+            if who:
+                first_held[who] = min(first_held.get(who, event.id), event.id)
+        if not first_held:
+            return events
+        later = [e for e in events if (who := sender(e)) and first_held.get(who, e.id) < e.id]
+        if not later:
+            return events
+        await self._conn.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id.in_([e.id for e in later]))
+            .values(
+                locked_until=case(
+                    {e.id: e.locked_until for e in later},
+                    value=inbound_events.c.id,
+                    else_=inbound_events.c.locked_until,  # typed: the lease given back may be NULL
+                )
+            )
+        )
+        given_back = {e.id for e in later}
+        return [e for e in events if e.id not in given_back]
+
+    async def backlog(self, sources: Collection[str]) -> tuple[int, datetime | None]:
+        """(events waiting to be processed, when the oldest of them arrived)."""
+        query = select(func.count(), func.min(inbound_events.c.received_at)).where(
+            inbound_events.c.processed_at.is_(None),
+            inbound_events.c.source.in_(list(sources)),
+            inbound_events.c.attempts < MAX_ATTEMPTS,
+        )
+        count, oldest = (await self._conn.execute(query)).one()
+        return int(count), oldest
+
     async def mark_processed(self, event_id: int, now: datetime) -> None:
         await self._conn.execute(
             update(inbound_events)
@@ -110,6 +223,20 @@ class InboxRepository:
             update(inbound_events)
             .where(inbound_events.c.id == event_id)
             .values(attempts=inbound_events.c.attempts + 1, last_error=error[:2000], locked_until=None)
+        )
+
+    async def mark_rejected(self, event_id: int, reason: str, now: datetime) -> None:
+        """Done with, unprocessed: it can never succeed (``reason`` says why); never taken again."""
+        await self._conn.execute(
+            update(inbound_events)
+            .where(inbound_events.c.id == event_id)
+            .values(
+                processed_at=now,
+                rejected_at=now,
+                attempts=inbound_events.c.attempts + 1,
+                last_error=reason[:2000],
+                locked_until=None,
+            )
         )
 
     async def status_events_for(self, wamid: str) -> list[tuple[str, int | None]]:
@@ -157,6 +284,25 @@ class InboxRepository:
             or_(*(inbound_events.c.event_key.startswith(f"{t}:", autoescape=True) for t in transaction_ids)),
         )
         return (await self._conn.execute(query.limit(1))).first() is not None
+
+
+def _with_held_messages(claim: Any, picked: Any, sources: Collection[str]) -> Any:
+    """The claim, its rows marked ``mine``, followed by the messages earlier than the last one it takes
+    that are unprocessed and not among them: held by another worker (its lease running, or being claimed
+    this instant). Read in the claim's own statement; as many as the other workers hold."""
+    claimed = claim.cte("claimed")
+    mine = select(*claimed.c, true().label("mine"))
+    others = select(
+        *_EVENT_COLUMNS, inbound_events.c.locked_until.label("held_until"), false().label("mine")
+    ).where(
+        inbound_events.c.processed_at.is_(None),
+        inbound_events.c.source.in_(list(sources)),
+        inbound_events.c.attempts < MAX_ATTEMPTS,
+        inbound_events.c.event_type == "message",
+        inbound_events.c.id < select(func.max(picked.c.id)).scalar_subquery(),
+        inbound_events.c.id.not_in(select(picked.c.id)),
+    )
+    return union_all(mine, others)
 
 
 def status_error_code(payload: str) -> int | None:

@@ -40,9 +40,10 @@ class LinkRepository:
         amount: Money,
         now: datetime,
     ) -> PaymentLinkRecord:
-        """The link row, created once: a recovery that finds the same provider link reuses it."""
+        """The link row, created once: a recovery that finds the same provider link reuses it. One
+        statement: the no-op update on a conflict makes RETURNING give the row already there."""
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        await self._conn.execute(
+        result = await self._conn.execute(
             dialect.insert(payment_links)
             .values(
                 id=uuid.uuid4(),
@@ -56,12 +57,13 @@ class LinkRepository:
                 created_at=now,
                 updated_at=now,
             )
-            .on_conflict_do_nothing(index_elements=["provider", "provider_link_id"])
+            .on_conflict_do_update(
+                index_elements=["provider", "provider_link_id"],
+                set_={"updated_at": payment_links.c.updated_at},
+            )
+            .returning(payment_links)
         )
-        found = await self.by_provider_id(provider, provider_link_id)
-        if found is None:  # pragma: no cover - inserted or already there
-            raise LookupError(provider_link_id)
-        return found
+        return to_link(result.one())
 
     async def by_provider_id(self, provider: str, provider_link_id: str) -> PaymentLinkRecord | None:
         query = select(payment_links).where(

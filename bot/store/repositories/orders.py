@@ -8,10 +8,14 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.customer import Customer
 from bot.domain.money import Money
 from bot.domain.order import Order, OrderStatus, PaymentType
+from bot.store.repositories.customers import customer_columns, customer_from
 from bot.store.repositories.invoices import RECEIVED
-from bot.store.tables import commandes, payment_settings, payment_transactions
+from bot.store.tables import commandes, customers, payment_settings, payment_transactions
+
+_CUSTOMER = "customer__"  # not "customer_": commandes has a customer_id
 
 
 def _to_order(row: Row[Any]) -> Order:
@@ -81,6 +85,21 @@ class OrderRepository:
             query = query.with_for_update()
         row = (await self._conn.execute(query)).first()
         return None if row is None else _to_order(row)
+
+    async def by_number_with_customer(
+        self, vendor_id: uuid.UUID, number: int, *, for_update: bool = False
+    ) -> tuple[Order, Customer] | None:
+        """The order ``#number`` and its customer in one statement; ``for_update`` locks the order (only
+        the order: the customer row is read, not locked)."""
+        query = (
+            select(commandes, *customer_columns(_CUSTOMER))
+            .join(customers, customers.c.id == commandes.c.customer_id)
+            .where(commandes.c.vendor_id == vendor_id, commandes.c.number == number)
+        )
+        if for_update:
+            query = query.with_for_update(of=commandes)
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else (_to_order(row), customer_from(row._mapping, _CUSTOMER))
 
     async def get_many(self, ids: list[uuid.UUID]) -> dict[uuid.UUID, Order]:
         if not ids:

@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, Text, Uuid, bindparam, func, select, text, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.channel import Channel
 from bot.domain.outgoing import OutboxStatus, OutgoingMessage
 from bot.store.tables import customers, outbox_messages, vendor_admins
 
@@ -35,6 +36,11 @@ class OutboxRow:
     transaction_id: uuid.UUID | None
     wamid: str | None
     last_inbound_at: datetime | None
+    channel: Channel = Channel.WHATSAPP
+    # For an Instagram message: the customer's last Instagram message (its window) and their phone, if
+    # known (where the message goes once that window is closed).
+    channel_inbound_at: datetime | None = None
+    customer_phone: str | None = None
 
 
 def _row(row: Any) -> OutboxRow:
@@ -53,6 +59,9 @@ def _row(row: Any) -> OutboxRow:
         transaction_id=m["transaction_id"],
         wamid=m["wamid"],
         last_inbound_at=m.get("last_inbound_at"),
+        channel=Channel(m["channel"]),
+        channel_inbound_at=m.get("channel_inbound_at"),
+        customer_phone=m.get("customer_phone"),
     )
 
 
@@ -60,10 +69,11 @@ _SQLITE_INSERT = sqlite.insert(outbox_messages).on_conflict_do_nothing(index_ele
 # Postgres: one statement whatever the number of messages, each column sent as one array.
 _UNNEST_INSERT = text(
     "INSERT INTO outbox_messages (vendor_id, customer_id, to_phone, kind, locale, payload, transaction_id, "
-    "dedupe_key, status, attempts, next_attempt_at, created_at, updated_at) "
-    "SELECT v, c, p, k, l, j::jsonb, t, d, 'pending', 0, :now, :now, :now "
-    "FROM unnest(:vendors, :customers, :phones, :kinds, :locales, :payloads, :transactions, :keys) "
-    "AS m(v, c, p, k, l, j, t, d) "
+    "dedupe_key, channel, status, attempts, next_attempt_at, created_at, updated_at) "
+    "SELECT v, c, p, k, l, j::jsonb, t, d, ch, 'pending', 0, :now, :now, :now "
+    "FROM unnest(:vendors, :customers, :phones, :kinds, :locales, :payloads, :transactions, :keys, "
+    ":channels) "
+    "AS m(v, c, p, k, l, j, t, d, ch) "
     "ON CONFLICT (dedupe_key) DO NOTHING"
 ).bindparams(
     bindparam("vendors", type_=postgresql.ARRAY(Uuid())),
@@ -74,6 +84,7 @@ _UNNEST_INSERT = text(
     bindparam("payloads", type_=postgresql.ARRAY(Text())),
     bindparam("transactions", type_=postgresql.ARRAY(Uuid())),
     bindparam("keys", type_=postgresql.ARRAY(Text())),
+    bindparam("channels", type_=postgresql.ARRAY(Text())),
     bindparam("now", type_=DateTime(timezone=True)),
 )
 
@@ -88,6 +99,7 @@ def _columns(messages: list[OutgoingMessage], now: datetime) -> dict[str, Any]:
         "payloads": [json.dumps(m.payload(), ensure_ascii=False) for m in messages],
         "transactions": [m.transaction_id for m in messages],
         "keys": [m.dedupe_key for m in messages],
+        "channels": [m.channel.value for m in messages],
         "now": now,
     }
 
@@ -111,6 +123,7 @@ class OutboxRepository:
             next_attempt_at=now,
             transaction_id=message.transaction_id,
             dedupe_key=message.dedupe_key,
+            channel=message.channel.value,
             created_at=now,
             updated_at=now,
         )
@@ -118,6 +131,33 @@ class OutboxRepository:
             statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
         result = await self._conn.execute(statement)
         return bool(result.rowcount)
+
+    async def add_claimed(self, message: OutgoingMessage, now: datetime) -> int | None:
+        """Queues the message already claimed by the caller's sender (status sending, its first attempt),
+        which sends it straight after the commit: no claim of its own. Its id, or None when its dedupe
+        key was queued before. A sender that stops first leaves it to ``release_stale``."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(outbox_messages).values(
+            vendor_id=message.vendor_id,
+            customer_id=message.customer_id,
+            to_phone=message.to_phone,
+            kind=message.kind,
+            locale=message.locale,
+            payload=message.payload(),
+            status=OutboxStatus.SENDING.value,
+            attempts=1,
+            next_attempt_at=now,
+            transaction_id=message.transaction_id,
+            dedupe_key=message.dedupe_key,
+            channel=message.channel.value,
+            created_at=now,
+            updated_at=now,
+        )
+        if message.dedupe_key is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        result = await self._conn.execute(statement.returning(outbox_messages.c.id))
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
 
     async def add_many(self, messages: list[OutgoingMessage], now: datetime) -> None:
         """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
@@ -139,6 +179,7 @@ class OutboxRepository:
                 "next_attempt_at": now,
                 "transaction_id": m.transaction_id,
                 "dedupe_key": m.dedupe_key,
+                "channel": m.channel.value,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -178,6 +219,94 @@ class OutboxRepository:
         )
         return sorted(result.scalars())
 
+    async def claim_companions(
+        self, row: OutboxRow, kinds: frozenset[str], limit: int, now: datetime
+    ) -> list[OutboxRow]:
+        """Claims the other queued notes of these ``kinds`` to the same admin, oldest first, whenever they
+        are due (they are waiting behind the same pace): a digest carries them. Rows another sender
+        holds are skipped."""
+        waiting = (
+            select(outbox_messages.c.id)
+            .where(
+                outbox_messages.c.vendor_id == row.vendor_id,
+                outbox_messages.c.to_phone == row.to_phone,
+                outbox_messages.c.channel == Channel.WHATSAPP.value,
+                outbox_messages.c.status == OutboxStatus.PENDING.value,
+                outbox_messages.c.kind.in_(sorted(kinds)),
+                outbox_messages.c.id != row.id,
+            )
+            .order_by(outbox_messages.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id.in_(waiting.scalar_subquery()))
+            .values(status=OutboxStatus.SENDING.value, updated_at=now)
+            .returning(*outbox_messages.c)
+        )
+        return sorted((_row(found) for found in claimed), key=lambda found: found.id)
+
+    async def claimed_companions(
+        self, row: OutboxRow, ids: list[int], kinds: frozenset[str]
+    ) -> list[OutboxRow]:
+        """Among ``ids`` (claimed by the caller and not sent yet), the notes to the same admin."""
+        if not ids:
+            return []
+        query = (
+            select(outbox_messages)
+            .where(
+                outbox_messages.c.id.in_(ids),
+                outbox_messages.c.vendor_id == row.vendor_id,
+                outbox_messages.c.to_phone == row.to_phone,
+                outbox_messages.c.channel == Channel.WHATSAPP.value,
+                outbox_messages.c.status == OutboxStatus.SENDING.value,
+                outbox_messages.c.kind.in_(sorted(kinds)),
+            )
+            .order_by(outbox_messages.c.id)
+        )
+        return [_row(found) for found in await self._conn.execute(query)]
+
+    async def digest_groups(self, ids: list[int], kinds: frozenset[str]) -> list[list[int]]:
+        """Among ``ids``, the notes of these ``kinds`` to one admin, by admin (only groups of two or more)."""
+        query = select(outbox_messages.c.id, outbox_messages.c.vendor_id, outbox_messages.c.to_phone).where(
+            outbox_messages.c.id.in_(ids),
+            outbox_messages.c.kind.in_(sorted(kinds)),
+            outbox_messages.c.channel == Channel.WHATSAPP.value,
+        )
+        groups: dict[tuple[uuid.UUID, str], list[int]] = {}
+        for found in await self._conn.execute(query):
+            groups.setdefault((found.vendor_id, found.to_phone), []).append(found.id)
+        return [sorted(group) for group in groups.values() if len(group) > 1]
+
+    async def mark_coalesced(self, message_ids: list[int], into: int, now: datetime) -> None:
+        """These notes went out inside message ``into`` (a digest): sent, with no WhatsApp id of their own."""
+        if not message_ids:
+            return
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id.in_(message_ids))
+            .values(
+                status=OutboxStatus.SENT.value,
+                coalesced_into=into,
+                sent_at=now,
+                updated_at=now,
+                last_error=None,
+            )
+        )
+
+    async def unclaim(self, message_ids: list[int], now: datetime) -> None:
+        """Claimed for a digest that did not go: queued again as they were (no attempt used)."""
+        if not message_ids:
+            return
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(
+                outbox_messages.c.id.in_(message_ids), outbox_messages.c.status == OutboxStatus.SENDING.value
+            )
+            .values(status=OutboxStatus.PENDING.value, updated_at=now)
+        )
+
     async def get_for_sending(self, message_id: int) -> OutboxRow | None:
         """The message with the last inbound time of its recipient (customer or admin)."""
         customer_seen = (
@@ -193,8 +322,19 @@ class OutboxRepository:
             )
             .scalar_subquery()
         )
+        channel_seen = (
+            select(customers.c.channel_inbound_at)
+            .where(customers.c.id == outbox_messages.c.customer_id)
+            .scalar_subquery()
+        )
+        customer_phone = (
+            select(customers.c.phone).where(customers.c.id == outbox_messages.c.customer_id).scalar_subquery()
+        )
         query = select(
-            outbox_messages, func.coalesce(customer_seen, admin_seen).label("last_inbound_at")
+            outbox_messages,
+            func.coalesce(customer_seen, admin_seen).label("last_inbound_at"),
+            channel_seen.label("channel_inbound_at"),
+            customer_phone.label("customer_phone"),
         ).where(outbox_messages.c.id == message_id)
         row = (await self._conn.execute(query)).first()
         return None if row is None else _row(row)
@@ -245,6 +385,23 @@ class OutboxRepository:
                 next_attempt_at=when,
                 updated_at=now,
                 attempts=outbox_messages.c.attempts - 1,
+            )
+        )
+
+    async def move_to_whatsapp(self, message_id: int, phone: str, note: str, now: datetime) -> None:
+        """An Instagram message whose window closed goes to the customer's WhatsApp instead, under
+        WhatsApp's own rules (its window, the vendor's templates), sent at once without using an attempt."""
+        await self._conn.execute(
+            update(outbox_messages)
+            .where(outbox_messages.c.id == message_id)
+            .values(
+                channel=Channel.WHATSAPP.value,
+                to_phone=phone,
+                status=OutboxStatus.PENDING.value,
+                next_attempt_at=now,
+                attempts=outbox_messages.c.attempts - 1,
+                last_error=note,
+                updated_at=now,
             )
         )
 

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.domain.errors import DuplicateSku
 from bot.domain.money import Money
 from bot.domain.product import OrderLine, Product, SyncState
 from bot.store.tables import order_lines, products
@@ -78,9 +80,14 @@ class ProductRepository:
         self._conn = connection
 
     async def add(self, product: Product) -> None:
-        await self._conn.execute(
-            insert(products).values(id=product.id, created_at=product.created_at, **_values(product))
-        )
+        """DuplicateSku when the vendor has this SKU already: the unique (vendor_id, sku) closes the race a
+        read first cannot (two adds of one SKU at once), and the service never sees the driver's error."""
+        try:
+            await self._conn.execute(
+                insert(products).values(id=product.id, created_at=product.created_at, **_values(product))
+            )
+        except IntegrityError:
+            raise DuplicateSku(sku=product.sku) from None
 
     async def update(self, product: Product) -> None:
         await self._conn.execute(

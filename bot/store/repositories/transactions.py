@@ -11,7 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
 from bot.domain.transaction import OPEN_STATUSES, PaymentTransaction, TransactionStatus, TransactionType
-from bot.store.tables import commandes, payment_links, payment_transactions, phone_links
+from bot.store.tables import commandes, outbox_messages, payment_links, payment_transactions, phone_links
+
+# The customer's message that carries a request's link (its outbox kind).
+REQUEST_MESSAGE_KINDS = ("payment_request", "guarantee_request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +113,22 @@ class TransactionRepository:
             .values(**_values(transaction))
         )
 
+    async def attach_link(
+        self, transaction_id: uuid.UUID, link_id: uuid.UUID, now: datetime
+    ) -> PaymentTransaction | None:
+        """Gives the request its link, once: the request as it now is, or None when it had a link
+        already (a recovery or a retry got there first). Read and written in one statement."""
+        result = await self._conn.execute(
+            update(payment_transactions)
+            .where(
+                payment_transactions.c.id == transaction_id, payment_transactions.c.payment_link_id.is_(None)
+            )
+            .values(payment_link_id=link_id, updated_at=now)
+            .returning(payment_transactions)
+        )
+        row = result.first()
+        return None if row is None else _to_transaction(row)
+
     async def set_failure_reason(self, transaction_id: uuid.UUID, reason: str) -> None:
         await self._conn.execute(
             update(payment_transactions)
@@ -171,6 +190,33 @@ class TransactionRepository:
                 ~exists().where(phone_links.c.transaction_id == payment_transactions.c.id),
             )
             .order_by(payment_transactions.c.created_at)
+            .limit(limit)
+        )
+        return [_to_transaction(row) for row in await self._conn.execute(query)]
+
+    async def linked_without_message(
+        self, created_before: datetime, limit: int = 100
+    ) -> list[PaymentTransaction]:
+        """Open requests whose link is recorded but whose customer message was never queued."""
+        t = payment_transactions
+        query = (
+            select(t)
+            .join(payment_links, payment_links.c.id == t.c.payment_link_id)
+            .where(
+                t.c.status == TransactionStatus.PENDING.value,
+                t.c.created_at <= created_before,
+                payment_links.c.active.is_(True),
+                # A phone payment's link is given to the vendor, a charge has none: no message to the
+                # customer is owed for them.
+                t.c.card_token_id.is_(None),
+                t.c.guarantee_id.is_(None),
+                ~exists().where(phone_links.c.transaction_id == t.c.id),
+                ~exists().where(
+                    outbox_messages.c.transaction_id == t.c.id,
+                    outbox_messages.c.kind.in_(REQUEST_MESSAGE_KINDS),
+                ),
+            )
+            .order_by(t.c.created_at)
             .limit(limit)
         )
         return [_to_transaction(row) for row in await self._conn.execute(query)]

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.deposit import DepositMode
@@ -104,6 +105,14 @@ def _to_vendor(row: Row[Any]) -> Vendor:
         whatsapp_templates=dict(m["whatsapp_templates"] or {}),
         message_overrides={k: dict(v) for k, v in (m["message_overrides"] or {}).items()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSeen:
+    """The vendor a phone administers, and when that admin last wrote (their 24-hour window)."""
+
+    vendor_id: uuid.UUID
+    last_inbound_at: datetime | None
 
 
 _SELECT = select(
@@ -212,6 +221,34 @@ class VendorRepository:
             condition = condition | vendors.c.phone_number_id.is_(None)
         rows = await self._conn.execute(_SELECT.where(condition).order_by(vendors.c.created_at))
         return [_to_vendor(row) for row in rows]
+
+    async def for_number_and_admin(
+        self, phone_number_id: str | None, default_phone_id: str, phone: str
+    ) -> tuple[list[Vendor], AdminSeen | None]:
+        """``for_number`` and ``admin_of`` in one statement: the vendors of this business number, and
+        the one ``phone`` administers (the oldest admin row when several) with when that admin last wrote."""
+        condition = vendors.c.phone_number_id == phone_number_id
+        if phone_number_id in (None, default_phone_id):
+            condition = condition | vendors.c.phone_number_id.is_(None)
+        query = (
+            _SELECT.add_columns(
+                vendor_admins.c.created_at.label("admin_since"),
+                vendor_admins.c.last_inbound_at.label("admin_seen"),
+            )
+            .outerjoin(
+                vendor_admins, and_(vendor_admins.c.vendor_id == vendors.c.id, vendor_admins.c.phone == phone)
+            )
+            .where(condition)
+            .order_by(vendors.c.created_at)
+        )
+        rows = list(await self._conn.execute(query))
+        admin = min(
+            (row for row in rows if row.admin_since is not None),
+            key=lambda row: row.admin_since,
+            default=None,
+        )
+        seen = None if admin is None else AdminSeen(admin.id, admin.admin_seen)
+        return [_to_vendor(row) for row in rows], seen
 
     async def admin_of(self, vendor_ids: list[uuid.UUID], phone: str) -> uuid.UUID | None:
         """Which of these vendors ``phone`` administers (the oldest when several)."""

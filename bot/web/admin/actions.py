@@ -109,7 +109,13 @@ async def _pay(posted: Posted) -> Confirmation | str:
     seen = await payments.preview_request(posted.deps, posted.vendor, posted.number, ask, typed)
     amount = f"{seen.amount.amount}"
     if posted.reviewing:
-        text = render("chat/confirm", posted.locale, kind=seen.kind.value, amount=seen.amount)
+        text = render(
+            "chat/confirm",
+            posted.locale,
+            kind=seen.kind.value,
+            amount=seen.amount,
+            instagram=seen.on_instagram,
+        )
         return posted.confirming("pay", text, kind=ask.value, amount=amount, shown=amount)
     if ask is not AskKind.DEPOSIT and posted.text("shown") != amount:
         raise Refused("stale")

@@ -100,7 +100,7 @@ async def save_customer(request: web.Request) -> web.StreamResponse:
         return await _render_customer(request, customer, status=400, typed=typed, errors=errors)
     admin = current(request)
     pairs = [(key, value or ("default" if key == "locale" else "")) for key, value in typed.items()]
-    await customer_sync.change_customer(request.app[payments_key], admin.vendor, f"+{customer.phone}", pairs)
+    await customer_sync.change_customer(request.app[payments_key], admin.vendor, customer.contact, pairs)
     raise web.HTTPSeeOther(f"/admin/customers/{customer.id}?done=saved")
 
 

@@ -25,6 +25,7 @@ _MAX_VALUE = 64
 # The chart's drawing area, in its own units (the SVG scales to the page's width).
 CHART_WIDTH = 600
 CHART_HEIGHT = 160
+HEADROOM = 4  # the top of the largest bar, under a dashed line the page labels with its amount
 _GAP = 0.2
 
 
@@ -45,6 +46,7 @@ class Chart:
     largest: Money
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
+    headroom: int = HEADROOM
 
 
 def _label(by: str, line: reports.PeriodLine) -> str:
@@ -59,7 +61,7 @@ def chart(found: reports.Report, report: reports.CurrencyReport) -> Chart:
     bars = []
     for index, line in enumerate(periods):
         share = Decimal(0) if not largest.is_positive() else line.figures.collected.amount / largest.amount
-        height = round(float(share) * (CHART_HEIGHT - 4), 2)
+        height = round(float(share) * (CHART_HEIGHT - HEADROOM), 2)
         bars.append(
             Bar(
                 x=round(index * slot + slot * _GAP / 2, 2),

@@ -1,0 +1,1 @@
+"""Reliability across crashes and processes: several app instances or senders over one Postgres database."""
