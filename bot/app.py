@@ -192,7 +192,7 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     app[sender_key] = sender
     role = app[role_key]
     # Where the sender runs, the customer's payment link is handed to it with its commit.
-    send_claimed = sender.send_claimed if role != "ingest" else None
+    send_claimed = sender if role != "ingest" else None
     app[chat_key] = ChatDeps(
         app[payments_key], config.default_phone_id, app[clock_key], sender.wake, send_claimed
     )

@@ -11,6 +11,7 @@ from bot.domain.outgoing import OutgoingMessage
 from bot.services.clock import Clock
 from bot.services.context import PaymentDeps
 from bot.services.messages import queue
+from bot.services.payments import HandOver
 
 FLOW_LIFETIME = timedelta(minutes=30)
 
@@ -44,7 +45,7 @@ class ChatDeps:
     notify_sender: Callable[[], None]
     # This process's running sender, taking rows written already claimed for it (None: no sender here;
     # messages are queued for whichever sender claims them).
-    send_claimed: Callable[[Sequence[int]], None] | None = None
+    send_claimed: HandOver | None = None
 
     async def queue(self, messages: Sequence[OutgoingMessage]) -> None:
         """Commits the replies to the outbox; the sender sends them at once."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
+from bot.domain.channel import Channel
 from bot.domain.customer import Customer
 from bot.domain.deposit import AskKind, Ledger
 from bot.domain.errors import (
@@ -43,8 +44,25 @@ from bot.services.vendors import VendorRef, find_vendor
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-# A running sender of this process, given ids of outbox rows written already claimed for it.
-HandOver = Callable[[Sequence[int]], None]
+
+
+class HandOver(Protocol):
+    """A running sender of this process, given ids of outbox rows written already claimed for it."""
+
+    def send_claimed(self, message_ids: Sequence[int]) -> None: ...
+
+    async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
+        """The WhatsApp pace of a message to ``to``, taken in ``uow``'s transaction: the seconds until the
+        number's slot, or None when the recipient has none now (the message is queued as usual)."""
+        ...
+
+    def send_paced(self, message_id: int, wait: float) -> None:
+        """Sends a row written claimed whose pace ``pace_in`` took with its commit."""
+        ...
+
+    def wake(self) -> None:
+        """A message was queued as usual: look now."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +316,8 @@ async def _link_and_message(
         raise PaymentLinkFailed(provider=provider.name, order=order_ref, reason=str(error)) from error
     now = deps.clock()
     claimed: int | None = None
+    paced: float | None = None
+    queued = False
     async with deps.uow() as uow:
         # The order's lock keeps a cancellation or a payment from writing the request meanwhile.
         order = await uow.orders.get(transaction.commande_id, for_update=True)
@@ -320,12 +340,17 @@ async def _link_and_message(
         else:
             # The vendor and customer read for the link a moment ago are still the ones to write to.
             vendor, customer = parts.vendor, parts.customer
-            if send_claimed is None:
+            message = _request_message(vendor, customer, order, current, link.url)
+            if send_claimed is not None and message.channel is Channel.WHATSAPP:
+                # The pace in this transaction too: the link, the message and its pace, one commit.
+                paced = await send_claimed.pace_in(uow, vendor, message.to_phone)
+            if send_claimed is None or (paced is None and message.channel is Channel.WHATSAPP):
+                # No sender here, or the customer's pace is used up: queued, sent when it comes back.
                 await _queue_request(
                     uow, vendor, customer, order, current, link.url, now, plan_reminders=True
                 )
+                queued = True
             else:
-                message = _request_message(vendor, customer, order, current, link.url)
                 claimed = await uow.outbox.add_claimed(message, now)
                 if claimed is not None:
                     await _plan_reminders(uow, vendor, order, current, now)
@@ -334,8 +359,13 @@ async def _link_and_message(
         # The vendor cancelled while the link was being made: it must not take money.
         await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
         raise NoOpenRequest(order=order.reference)
-    if send_claimed is not None and claimed is not None:
-        send_claimed([claimed])
+    if send_claimed is not None:
+        if claimed is not None and paced is not None:
+            send_claimed.send_paced(claimed, paced)
+        elif claimed is not None:
+            send_claimed.send_claimed([claimed])
+        elif queued:
+            send_claimed.wake()
     return link.url
 
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from bot.store.uow import UnitOfWork
+
 Monotonic = Callable[[], float]
 
 
@@ -82,6 +84,15 @@ class Pacer(Protocol):
         the seconds to wait for the recipient (nothing is used)."""
         ...
 
+    async def take_in(self, uow: UnitOfWork, phone_id: str, to: str) -> float | None:
+        """``take`` in the caller's transaction, without waiting: the seconds until the number's slot
+        (``slot`` waits for it before the send), or None when the recipient has no token (nothing used)."""
+        ...
+
+    async def slot(self, phone_id: str, wait: float) -> None:
+        """Waits for the number's slot ``take_in`` took."""
+        ...
+
     async def penalise(self, phone_id: str, to: str, seconds: float) -> None: ...
 
     async def pause(self, phone_id: str, seconds: float) -> None: ...
@@ -105,6 +116,12 @@ class MemoryPacer:
         if wait == 0:
             await self.rate.acquire(phone_id)
         return wait
+
+    async def take_in(self, uow: UnitOfWork, phone_id: str, to: str) -> float | None:
+        return None if self.pairs.take(phone_id, to) > 0 else 0.0
+
+    async def slot(self, phone_id: str, wait: float) -> None:
+        await self.rate.acquire(phone_id)
 
     async def penalise(self, phone_id: str, to: str, seconds: float) -> None:
         self.pairs.penalise(phone_id, to, seconds)

@@ -27,6 +27,7 @@ from bot.channels.instagram.client import InstagramClient, InstagramError
 from bot.domain.channel import Channel
 from bot.domain.customer import SERVICE_WINDOW
 from bot.domain.outgoing import OutboxStatus
+from bot.domain.vendor import Vendor
 from bot.services.clock import Clock
 from bot.services.delivery import replay_early_statuses
 from bot.services.messages import delivery_failure_notes
@@ -39,7 +40,7 @@ from bot.services.vendor_digest import (
     digest,
 )
 from bot.store.repositories.outbox import OutboxRow
-from bot.store.uow import UnitOfWorkFactory
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.pacing import MemoryPacer, Pacer
 from bot.whatsapp.shared_pacing import SharedPacer
@@ -186,9 +187,23 @@ class OutboxSender:
             self._inflight.add(task)
             task.add_done_callback(self._claimed_done)
 
-    async def _send_claimed(self, message_id: int) -> None:
+    async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
+        """Takes the pace of a WhatsApp message to ``to`` in the caller's transaction, the one that writes
+        it claimed (no commit of the pace's own): the seconds until the number's slot, to give
+        ``send_paced`` with the row's id after the commit; None when the recipient has no token left
+        (nothing is used: the message is queued as usual instead)."""
+        phone_id = vendor.phone_number_id or self._clients.config.default_phone_id
+        return await self._pace.take_in(uow, phone_id, to)
+
+    def send_paced(self, message_id: int, wait: float) -> None:
+        """``send_claimed`` for a row whose pace ``pace_in`` took with its commit."""
+        task = asyncio.create_task(self._send_claimed(message_id, wait))
+        self._inflight.add(task)
+        task.add_done_callback(self._claimed_done)
+
+    async def _send_claimed(self, message_id: int, paced: float | None = None) -> None:
         async with self._slots:
-            await self._send_one(message_id)
+            await self._send_one(message_id, paced=paced)
 
     def _claimed_done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -225,19 +240,22 @@ class OutboxSender:
             groups = await uow.outbox.digest_groups(ids, DIGEST_KINDS)
         return {group[0]: group[1:] for group in groups}
 
-    async def _send_one(self, message_id: int, batch: list[int] | None = None) -> None:
+    async def _send_one(
+        self, message_id: int, batch: list[int] | None = None, *, paced: float | None = None
+    ) -> None:
         """Sends one claimed message; ``batch``: notes of the same batch to the same admin, claimed too,
-        for its digest (given back to the queue if it does not take them)."""
+        for its digest (given back to the queue if it does not take them); ``paced``: its pace was taken
+        with its commit, the number's slot that many seconds away."""
         batch = list(batch or [])
         try:
-            await self._send_row(message_id, batch)
+            await self._send_row(message_id, batch, paced)
         finally:
             if batch:
                 async with self._uow() as uow:
                     await uow.outbox.unclaim(batch, self._clock())
                     await uow.commit()
 
-    async def _send_row(self, message_id: int, batch: list[int]) -> None:
+    async def _send_row(self, message_id: int, batch: list[int], paced: float | None = None) -> None:
         async with self._uow() as uow:
             row = await uow.outbox.get_for_sending(message_id)
         if row is None or row.status is not OutboxStatus.SENDING:
@@ -254,7 +272,11 @@ class OutboxSender:
             await self._fail(row, context, "no_template")
             return
         # The recipient's slot and the number's, taken together (the number's waited for).
-        wait = await self._pace.take(context.phone_id, row.to_phone)
+        wait = 0.0
+        if paced is None:
+            wait = await self._pace.take(context.phone_id, row.to_phone)
+        else:
+            await self._pace.slot(context.phone_id, paced)
         if wait > 0:
             # Woken: the loop may be asleep until a due time computed before this row came back.
             await self._wait(row.id, now + timedelta(seconds=wait))

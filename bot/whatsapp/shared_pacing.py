@@ -8,7 +8,7 @@ import asyncio
 from datetime import timedelta
 
 from bot.services.clock import Clock
-from bot.store.uow import UnitOfWorkFactory
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 
 def pair_key(phone_id: str, to: str) -> str:
@@ -31,18 +31,29 @@ class SharedPacer:
 
     async def take(self, phone_id: str, to: str) -> float:
         async with self._uow() as uow:
-            pair_wait, number_wait = await uow.pacing.take(
-                pair_key(phone_id, to),
-                number_key(phone_id),
-                self._clock(),
-                self._interval,
-                self._burst,
-                self._step,
-            )
+            pair_wait, number_wait = await self._take(uow, phone_id, to)
             await uow.commit()
-        if number_wait > 0:
-            await asyncio.sleep(number_wait)
+        await self.slot(phone_id, number_wait)
         return pair_wait
+
+    async def take_in(self, uow: UnitOfWork, phone_id: str, to: str) -> float | None:
+        # In the transaction that writes the message: its commit is the pace's, one commit fewer.
+        pair_wait, number_wait = await self._take(uow, phone_id, to)
+        return None if pair_wait > 0 else number_wait
+
+    async def slot(self, phone_id: str, wait: float) -> None:
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    async def _take(self, uow: UnitOfWork, phone_id: str, to: str) -> tuple[float, float]:
+        return await uow.pacing.take(
+            pair_key(phone_id, to),
+            number_key(phone_id),
+            self._clock(),
+            self._interval,
+            self._burst,
+            self._step,
+        )
 
     async def penalise(self, phone_id: str, to: str, seconds: float) -> None:
         async with self._uow() as uow:

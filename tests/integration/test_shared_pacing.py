@@ -111,3 +111,22 @@ async def test_a_send_takes_its_pace_in_one_statement_and_one_commit(
         event.remove(uow.engine.sync_engine, "before_cursor_execute", statement)
         event.remove(uow.engine.sync_engine, "commit", commit)
     assert counts == {"statements": 1, "commits": 1}
+
+
+async def test_a_pace_taken_in_the_caller_s_transaction_counts_only_once_it_commits(
+    processes: tuple[UnitOfWorkFactory, UnitOfWorkFactory],
+) -> None:
+    clock = FrozenClock()
+    uow = processes[0]
+    pacer = SharedPacer(uow, clock, 1000.0, 6.0, burst=1)
+    async with uow() as unit:  # rolled back: the token is not used
+        assert await pacer.take_in(unit, "phone", "user") is not None
+    async with uow() as unit:
+        wait = await pacer.take_in(unit, "phone", "user")
+        await unit.commit()
+    assert wait is not None and 0.0 <= wait < 0.01  # the number's slot, a millisecond away at most
+    async with uow() as unit:  # no token left: None, and nothing used
+        assert await pacer.take_in(unit, "phone", "user") is None
+        await unit.commit()
+    clock.advance(timedelta(seconds=6))
+    assert await pacer.take("phone", "user") == 0.0
