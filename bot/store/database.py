@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Supabase's transaction pooler (PgBouncer in transaction mode) cannot keep prepared statements.
 TRANSACTION_POOLER_PORT = 6543
+# A pooled connection idle longer than this is pinged before use (a restarted server, a pooler's idle
+# timeout); one used a moment ago is not: asyncpg's ping is three round trips on every checkout.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "idle_since"
 
 
 def async_url(database_url: str) -> URL:
@@ -41,14 +46,42 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.port == TRANSACTION_POOLER_PORT or url.query.get("pgbouncer") == "true":
         url = url.difference_update_query(["pgbouncer"])
         connect_args["statement_cache_size"] = 0
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_size=pool_size,
-            pool_pre_ping=True,
+            pool_use_lifo=True,
             connect_args=connect_args,
             prepared_statement_cache_size=0,
         )
-    return create_async_engine(url, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args)
+    else:
+        engine = create_async_engine(url, pool_size=pool_size, pool_use_lifo=True, connect_args=connect_args)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """``pool_pre_ping`` for connections that sat idle only. The pool is LIFO, so a busy process keeps
+    reusing connections it just had; one that breaks in use anyway (the server restarted within the
+    second) fails that unit of work with a disconnect, which invalidates the whole pool, and the caller's
+    own retry (the inbox's lease, Meta's redelivery) gets fresh connections."""
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return  # fresh, or used a moment ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            # As pre-ping does: drop this and every older connection, the pool connects anew.
+            raise exc.InvalidatePoolError("pooled connection lost while idle") from error
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:

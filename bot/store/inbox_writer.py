@@ -265,12 +265,14 @@ class InboxWriter:
         return sources, keys, types, payloads, times
 
     async def _write_postgres(self, connection: AsyncConnection, rows: list[Row]) -> Ids:
-        # asyncpg itself: one prepared statement whatever the batch size, one round trip, one commit.
+        # asyncpg itself: one prepared statement whatever the batch size, one round trip, one commit. Outside
+        # a transaction (this connection never opens one through SQLAlchemy but in _reject, which commits
+        # it) the statement is its own: all or nothing, committed before asyncpg returns its rows, with no
+        # BEGIN and COMMIT round trips.
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         columns = self._columns(rows)
-        async with driver.transaction():
-            found = await driver.fetch(_UNNEST_INSERT, *columns)
+        found = await driver.fetch(_UNNEST_INSERT, *columns)
         return {(row[1], row[2]): int(row[0]) for row in found}
 
     async def _write_sqlite(self, connection: AsyncConnection, rows: list[Row]) -> Ids:

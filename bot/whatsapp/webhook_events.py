@@ -121,24 +121,39 @@ def _split_change(entry_id: Any, change: dict[str, Any]) -> list[SingleEvent]:
     return events
 
 
-def _single_status(data: Any, body: bytes) -> SingleEvent | None:
-    """The common case, one status alone in its body: kept as it came, with nothing to re-encode."""
+def _single_update(data: Any, body: bytes) -> SingleEvent | None:
+    """The common cases, one status or one message alone in its body, that splitting would not change
+    (the sender's contact with its ``user_id``, no card number): kept as it came, nothing re-encoded."""
     try:
         [entry] = data["entry"]
         [change] = entry["changes"]
         value = change["value"]
-        [status] = value["statuses"]
     except (KeyError, TypeError, ValueError):
         return None
-    if "messages" in value or not isinstance(status, dict) or not isinstance(status.get("id"), str):
+    if not isinstance(value, dict) or not isinstance(change.get("field"), str):
         return None
-    if not isinstance(value.get("contacts"), list) or not value["contacts"]:
+    messages, statuses, contacts = value.get("messages"), value.get("statuses"), value.get("contacts")
+    if not isinstance(contacts, list) or not contacts:
         return None
     metadata = value.get("metadata")
     phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-    return SingleEvent(
-        f"{status['id']}:{status.get('status')}", "status", phone_number_id, body.decode("utf-8")
-    )
+    if messages is None and isinstance(statuses, list) and len(statuses) == 1:
+        status = statuses[0]
+        if not isinstance(status, dict) or not isinstance(status.get("id"), str):
+            return None
+        key = f"{status['id']}:{status.get('status')}"
+        return SingleEvent(key, "status", phone_number_id, body.decode("utf-8"))
+    if statuses is None and isinstance(messages, list) and len(messages) == 1 and len(contacts) == 1:
+        message, contact = messages[0], contacts[0]
+        if not isinstance(message, dict) or not isinstance(message.get("id"), str):
+            return None
+        sender = message.get("from")
+        if not isinstance(contact, dict) or contact.get("wa_id") != sender or "user_id" not in contact:
+            return None
+        if _redacted(message) is not message:
+            return None  # a card number: re-encoded without it
+        return SingleEvent(message["id"], "message", phone_number_id, body.decode("utf-8"), str(sender))
+    return None
 
 
 def split_webhook(body: bytes) -> list[SingleEvent]:
@@ -153,7 +168,7 @@ def split_webhook(body: bytes) -> list[SingleEvent]:
     if problem is not None:
         raise MalformedWebhook(problem)
     if not parsed.cleaned:  # else re-encoded from the cleaned value, below
-        single = _single_status(data, body)
+        single = _single_update(data, body)
         if single is not None:
             return [single]
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):

@@ -40,6 +40,26 @@ def test_a_lone_status_is_kept_as_it_came() -> None:
     assert (event.key, event.phone_number_id) == ("wamid.B:read", PHONE_ID)
 
 
+def test_a_lone_message_is_kept_as_it_came_with_its_sender() -> None:
+    body = payloads.encode(payloads.text_message(PHONE_ID, "33600000001", "bonjour", wamid="wamid.C"))
+    [event] = split_webhook(body)
+    assert event.payload == body.decode()
+    assert (event.key, event.event_type, event.sender, event.phone_number_id) == (
+        "wamid.C",
+        "message",
+        "33600000001",
+        PHONE_ID,
+    )
+
+
+def test_a_lone_message_whose_contact_lacks_its_user_id_is_given_one() -> None:
+    message = payloads.text_message(PHONE_ID, "33600000001", "bonjour", wamid="wamid.D")
+    del message["entry"][0]["changes"][0]["value"]["contacts"][0]["user_id"]
+    [event] = split_webhook(payloads.encode(message))
+    contact = json.loads(event.payload)["entry"][0]["changes"][0]["value"]["contacts"][0]
+    assert contact["user_id"] == "33600000001"
+
+
 def test_card_numbers_are_redacted_before_storing() -> None:
     body = payloads.encode(payloads.text_message(PHONE_ID, "33600000001", "carte 4242424242424242"))
     [event] = split_webhook(body)

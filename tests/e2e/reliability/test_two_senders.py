@@ -132,7 +132,8 @@ async def test_two_senders_share_the_number_s_rate(database: str) -> None:
     # Spaced evenly in the database's clock. Times here are arrivals at the fake, which a loaded machine
     # can delay by more than a slot, so one send may crowd into a second; the span below is the exact check.
     assert in_a_second <= rate + 1
-    assert times[-1] - times[0] >= (len(phones) - 1) / rate - SLACK
+    # Two arrivals can each be off by up to SLACK (the first late, the last on time).
+    assert times[-1] - times[0] >= (len(phones) - 1) / rate - 2 * SLACK
 
 
 async def test_a_message_claimed_by_a_sender_that_died_is_sent_once_by_the_other(database: str) -> None:
