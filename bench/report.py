@@ -31,6 +31,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 from bot.domain.vendor import Vendor  # noqa: E402
 from bot.services import reports, vendors as vendor_service  # noqa: E402
 from bot.services.reports import ReportQuery  # noqa: E402
@@ -117,11 +118,7 @@ async def export(uow: UnitOfWorkFactory, vendor: Vendor) -> tuple[int, int]:
 
 
 async def run_size(admin_url: str, size: int) -> dict[str, float]:
-    name = f"bench_report_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    url = await create_database(admin_url, "bench_report")
     engine = create_engine(url, pool_size=5)
     try:
         await migrate.upgrade(engine)
@@ -148,9 +145,7 @@ async def run_size(admin_url: str, size: int) -> dict[str, float]:
         }  # fmt: skip
     finally:
         await engine.dispose()
-        admin = await asyncpg.connect(admin_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(admin_url, url)
 
 
 async def main() -> int:

@@ -40,6 +40,7 @@ import asyncpg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 from bot.sandbox import whatsapp_payloads as payloads  # noqa: E402
 
 PHONE_ID = "100200300400500"
@@ -184,20 +185,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-
-
-async def create_database(admin_url: str) -> str:
-    name = f"bot_bench_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin_url)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-async def drop_database(admin_url: str, url: str) -> None:
-    connection = await asyncpg.connect(admin_url)
-    await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await connection.close()
 
 
 async def inbox_counts(url: str) -> tuple[int, int, int]:

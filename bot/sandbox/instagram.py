@@ -9,7 +9,6 @@ was given. Tests use it as the wire fake of the Send API, faults included.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -22,6 +21,7 @@ import httpx
 from aiohttp import web
 
 from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.waiters import Waiters
 from bot.services.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,7 @@ class FakeInstagramAPI:
     # The body of every Send API call, as it came (tests check its shape).
     requests: list[dict[str, Any]] = field(default_factory=list)
     _faults: list[_Fault] = field(default_factory=list)
-    _waiters: list[tuple[Callable[[InstagramSent], bool], asyncio.Future[InstagramSent]]] = field(
-        default_factory=list
-    )
+    _waiters: Waiters[InstagramSent] = field(default_factory=Waiters)
     _listeners: list[Callable[[InstagramSent], None]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _http: httpx.AsyncClient | None = None
@@ -148,19 +146,7 @@ class FakeInstagramAPI:
         predicate: Callable[[InstagramSent], bool],
         timeout: float = 5.0,  # noqa: ASYNC109 - reads better in tests than an asyncio.timeout block
     ) -> InstagramSent:
-        for message in self.sent:
-            if predicate(message):
-                return message
-        future: asyncio.Future[InstagramSent] = asyncio.get_running_loop().create_future()
-        waiter = (predicate, future)
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise TimeoutError(f"no matching Instagram message sent within {timeout} s") from None
-        finally:
-            self._waiters.remove(waiter)
+        return await self._waiters.wait_for(self.sent, predicate, timeout, "Instagram message")
 
     def fail_next(self, status: int, error: dict[str, Any], times: int = 1) -> None:
         """The next ``times`` sends answer ``status`` with Meta's ``{"error": ...}``."""
@@ -211,9 +197,7 @@ class FakeInstagramAPI:
             next(self._seq), request.match_info["account"], to, text, "m_" + secrets.token_hex(16)
         )
         self.sent.append(sent)
-        for predicate, future in list(self._waiters):
-            if not future.done() and predicate(sent):
-                future.set_result(sent)
+        self._waiters.recorded(sent)
         for listener in self._listeners:
             listener(sent)
         return web.json_response({"recipient_id": to, "message_id": sent.mid})

@@ -30,6 +30,7 @@ from bot.sandbox.graph.requests import (
     parse_reply_to,
 )
 from bot.sandbox.graph.webhooks import StatusWebhooks
+from bot.sandbox.waiters import Waiters
 from bot.services.clock import Clock, system_clock
 
 # The package's logger, as when the fake was one module: log settings and readers keep working.
@@ -93,7 +94,7 @@ class FakeGraphAPI:
         self.attempts = 0  # every POST to /messages, refused ones included
         self._attempts_to: Counter[str] = Counter()
         self._faults: list[_Fault] = []
-        self._waiters: list[tuple[Callable[[SentMessage], bool], asyncio.Future[SentMessage]]] = []
+        self._waiters: Waiters[SentMessage] = Waiters()
         self._queues: list[asyncio.Queue[SentMessage]] = []
         self._send_listeners: list[Callable[[SentMessage], None]] = []
         self._status_listeners: list[Callable[[SentMessage, str], None]] = []
@@ -212,19 +213,7 @@ class FakeGraphAPI:
         timeout: float = 5.0,  # noqa: ASYNC109 - reads better in tests than an asyncio.timeout block
     ) -> SentMessage:
         """The first record matching ``predicate``, already sent or still to come; TimeoutError otherwise."""
-        for message in self.sent:
-            if predicate(message):
-                return message
-        future: asyncio.Future[SentMessage] = asyncio.get_running_loop().create_future()
-        waiter = (predicate, future)
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise TimeoutError(f"no matching message sent within {timeout} s") from None
-        finally:
-            self._waiters.remove(waiter)
+        return await self._waiters.wait_for(self.sent, predicate, timeout, "message")
 
     def subscribe(self) -> asyncio.Queue[SentMessage]:
         """A queue that gets every record from now on (for the sandbox page's server-sent events)."""
@@ -399,12 +388,5 @@ class FakeGraphAPI:
                 listener(message)
             except Exception:  # noqa: BLE001 - a watcher's bug must not refuse the send
                 log.exception("sandbox WhatsApp: a send listener failed")
-        for predicate, future in self._waiters:
-            if future.done():
-                continue
-            try:
-                if predicate(message):
-                    future.set_result(message)
-            except Exception as error:  # noqa: BLE001 - the waiting caller should see its predicate's bug
-                future.set_exception(error)
+        self._waiters.recorded(message)
         self._webhooks.after_send(message)

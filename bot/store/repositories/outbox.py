@@ -110,42 +110,31 @@ class OutboxRepository:
 
     async def add(self, message: OutgoingMessage, now: datetime) -> bool:
         """Queues the message; False when its dedupe key was queued before (nothing is added)."""
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(outbox_messages).values(
-            vendor_id=message.vendor_id,
-            customer_id=message.customer_id,
-            to_phone=message.to_phone,
-            kind=message.kind,
-            locale=message.locale,
-            payload=message.payload(),
-            status=OutboxStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            transaction_id=message.transaction_id,
-            dedupe_key=message.dedupe_key,
-            channel=message.channel.value,
-            created_at=now,
-            updated_at=now,
-        )
-        if message.dedupe_key is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = await self._conn.execute(statement)
+        result = await self._conn.execute(self._insert(message, now, OutboxStatus.PENDING, attempts=0))
         return bool(result.rowcount)
 
     async def add_claimed(self, message: OutgoingMessage, now: datetime) -> int | None:
         """Queues the message already claimed by the caller's sender (status sending, its first attempt),
         which sends it straight after the commit: no claim of its own. Its id, or None when its dedupe
         key was queued before. A sender that stops first leaves it to ``release_stale``."""
+        statement = self._insert(message, now, OutboxStatus.SENDING, attempts=1)
+        result = await self._conn.execute(statement.returning(outbox_messages.c.id))
+        found = result.scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def _insert(
+        self, message: OutgoingMessage, now: datetime, status: OutboxStatus, *, attempts: int
+    ) -> postgresql.Insert | sqlite.Insert:
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(outbox_messages).values(
+        statement: postgresql.Insert | sqlite.Insert = dialect.insert(outbox_messages).values(
             vendor_id=message.vendor_id,
             customer_id=message.customer_id,
             to_phone=message.to_phone,
             kind=message.kind,
             locale=message.locale,
             payload=message.payload(),
-            status=OutboxStatus.SENDING.value,
-            attempts=1,
+            status=status.value,
+            attempts=attempts,
             next_attempt_at=now,
             transaction_id=message.transaction_id,
             dedupe_key=message.dedupe_key,
@@ -155,9 +144,7 @@ class OutboxRepository:
         )
         if message.dedupe_key is not None:
             statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        result = await self._conn.execute(statement.returning(outbox_messages.c.id))
-        found = result.scalar_one_or_none()
-        return None if found is None else int(found)
+        return statement
 
     async def add_many(self, messages: list[OutgoingMessage], now: datetime) -> None:
         """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
