@@ -6,47 +6,33 @@ tests/e2e/artifacts/ (git-ignored)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox.page import INSTAGRAM_USERNAME
-from tests.e2e.test_sandbox_browser import CHROMIUM, WAIT_MS, Steps, console_problems, serve, vendor_says
+from tests.e2e.test_sandbox_browser import (
+    WAIT_MS,
+    Steps,
+    browser,  # noqa: F401 - the fixtures
+    console_problems,
+    serve,
+    shots,  # noqa: F401
+    vendor_says,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Browser = playwright_api.Browser
 expect = playwright_api.expect
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"no Chromium at {CHROMIUM}: .ci/run installs Debian's chromium")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def shots(request: pytest.FixtureRequest) -> Path:
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return folder
-
-
 def test_the_instagram_customer_writes_gets_a_deposit_link_and_pays_it_in_the_browser(
-    tmp_path: Path, browser: Browser, shots: Path
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811
+    shots: Path,  # noqa: F811
 ) -> None:
     steps = Steps(shots)
     who = f"ig:{INSTAGRAM_USERNAME}"
