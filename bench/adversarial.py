@@ -30,6 +30,7 @@ from sqlalchemy import func, update
 from bot.handlers import callbacks
 from bot.rendering import render
 from bot.sandbox import whatsapp_payloads as payloads
+from bot.sandbox.graph import FakeGraphAPI
 from bot.services import orders as order_service, vendors as vendor_service
 from bot.store import migrate
 from bot.store.database import create_engine
@@ -41,8 +42,9 @@ from tests.e2e.reliability.serve_support import (
     Deliveries,
     ServeProcess,
     deliver,
-    end_leases,
-    in_flight,
+    end_inbox_leases,
+    end_send_leases,
+    left_sending,
     signed,
     wamid,
 )
@@ -51,6 +53,7 @@ from tests.e2e.reliability.test_kill_serve import (
     Stream,
     counted,
     drained,
+    graph_reports_to,
     lost_and_doubled,
     vendors_with_orders,
 )
@@ -173,15 +176,19 @@ async def part_b(serve: ServeProcess) -> dict[str, Any]:
     return {"healthy": 60, "healthy failed": failed, "poison statuses": dict(poison_statuses)}
 
 
-async def part_c(tmp: Path, graph_url: str, received: list[Received], flows: int) -> dict[str, Any]:
+async def part_c(
+    tmp: Path, graph: FakeGraphAPI, graph_url: str, received: list[Received], flows: int
+) -> dict[str, Any]:
     database = await create_postgres_database("bot_adversarial_c")
     try:
         await _migrate(database)
         numbers = await vendors_with_orders(database, flows)
         serve = ServeProcess(tmp / "c", database, graph_url)
+        graph_reports_to(graph, serve)
         await serve.start()
         rng = random.Random(73)
-        leftover: Counter[tuple[str, str]] = Counter()
+        leftover: Counter[tuple[int, str, str]] = Counter()
+        recorded_from_status = 0
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
                 stream = Stream(http, serve, received, stagger=0.1)
@@ -189,10 +196,12 @@ async def part_c(tmp: Path, graph_url: str, received: list[Received], flows: int
                 for _ in range(3):
                     await asyncio.sleep(rng.uniform(2.0, 6.0))
                     serve.kill()
-                    leftover += await in_flight(database)
-                    await end_leases(database)
+                    left = await left_sending(database)
+                    leftover += left
+                    await end_inbox_leases(database)
                     await asyncio.sleep(rng.uniform(0.2, 1.0))
                     await serve.start()
+                    recorded_from_status += await end_send_leases(database, left, received)
                 await asyncio.wait_for(running, timeout=180)
                 deadline = time.monotonic() + 60
                 while not await drained(database, received, flows) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -200,11 +209,13 @@ async def part_c(tmp: Path, graph_url: str, received: list[Received], flows: int
                 await asyncio.sleep(1.0)
         finally:
             serve.stop()
+            graph.auto_statuses = ()  # the next part's process is not this one
         counts = counted(received, flows)
         lost = sum(lost_and_doubled(c)[0] for c in counts.values())
         doubled = sum(lost_and_doubled(c)[1] for c in counts.values())
         return {
             "flows": flows, "lost": lost, "doubled": doubled, "left sending by kills": sum(leftover.values()),
+            "recorded from status": recorded_from_status,
             "statuses": dict(sorted(stream.record.statuses.items())),
             "refused while down": stream.record.refused,
             "tracebacks": serve.output().count("Traceback"),
@@ -325,7 +336,7 @@ async def main(bad: int, flows: int, parts: str) -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        async with graph_on_a_port() as (_graph, graph_url, received):
+        async with graph_on_a_port() as (graph, graph_url, received):
             if "a" in parts or "b" in parts:
                 database = await create_postgres_database("bot_adversarial_ab")
                 try:
@@ -342,7 +353,7 @@ async def main(bad: int, flows: int, parts: str) -> None:
                 finally:
                     await drop_postgres_database(database)
             if "c" in parts:
-                results["(c) kill -9 x3"] = await part_c(tmp, graph_url, received, flows)
+                results["(c) kill -9 x3"] = await part_c(tmp, graph, graph_url, received, flows)
             if "d" in parts:
                 results["(d) two processes"] = await part_d(tmp, graph_url, received)
     print("\npart                  | figures")

@@ -66,3 +66,23 @@ class OutgoingMessage:
                 ],
             }
         return body
+
+
+# Sent with each WhatsApp message as `biz_opaque_callback_data` and echoed in its statuses: a status can
+# name the outbox row (and the digest's notes) whose send a crash left unrecorded.
+_TRACKER_PREFIX = "wpa-outbox:"
+
+
+def send_tracker(message_id: int, joined: list[int] | tuple[int, ...] = ()) -> str:
+    """The tracker of one send: the row's id, then the notes carried in it (a digest)."""
+    return _TRACKER_PREFIX + ",".join(str(i) for i in (message_id, *joined))
+
+
+def tracked_rows(tracker: object) -> list[int]:
+    """The outbox ids a status's tracker names ([] for anything that is not one of ours)."""
+    if not isinstance(tracker, str) or not tracker.startswith(_TRACKER_PREFIX):
+        return []
+    parts = tracker.removeprefix(_TRACKER_PREFIX).split(",")
+    if not all(part.isascii() and part.isdigit() and len(part) <= 18 for part in parts):
+        return []
+    return [int(part) for part in parts]

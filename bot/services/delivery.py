@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.outgoing import TICKS, OutboxStatus
+from bot.domain.outgoing import TICKS, OutboxStatus, tracked_rows
 from bot.services.messages import delivery_failure_notes
 from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork
@@ -20,13 +20,19 @@ class DeliveryStatus:
     wamid: str
     status: str
     error_code: int | None = None
+    # Our `send_tracker` echoed by WhatsApp, and who the message went to: they name a send not recorded.
+    tracker: str | None = None
+    recipient: str | None = None
 
 
 async def apply_statuses(uow: UnitOfWork, statuses: list[DeliveryStatus], now: datetime) -> list[str]:
     """Applies statuses inside the caller's unit of work, ticks in a few statements whatever their
     number; returns what each did. A status for a message not recorded yet ("unknown") is replayed by
     ``replay_early_statuses`` once the sender records the send."""
-    rows = await uow.outbox.by_wamids(list({item.wamid for item in statuses}))
+    wamids = list({item.wamid for item in statuses})
+    rows = await uow.outbox.by_wamids(wamids)
+    if await _adopt_unrecorded(uow, [item for item in statuses if item.wamid not in rows], now):
+        rows = await uow.outbox.by_wamids(wamids)
     outcomes = []
     ticks: dict[OutboxStatus, list[int]] = {status: [] for status in TICKS}
     for item in statuses:
@@ -45,6 +51,18 @@ async def apply_statuses(uow: UnitOfWork, statuses: list[DeliveryStatus], now: d
     for status in TICKS:
         await uow.outbox.advance_many(ticks[status], status, now)
     return outcomes
+
+
+async def _adopt_unrecorded(uow: UnitOfWork, statuses: list[DeliveryStatus], now: datetime) -> bool:
+    """A status for a send never recorded (the process died between WhatsApp's answer and its record)
+    names its outbox rows by the tracker: they are recorded as sent with its wamid, so the release of
+    stale claims does not send them again. True when any was."""
+    adopted = False
+    for item in statuses:
+        ids = tracked_rows(item.tracker)
+        if ids and item.recipient is not None:
+            adopted |= await uow.outbox.adopt_send(ids[0], ids[1:], item.wamid, item.recipient, now)
+    return adopted
 
 
 async def _failed(uow: UnitOfWork, row: OutboxRow, error_code: int | None, now: datetime) -> str:

@@ -107,8 +107,13 @@ def parse_status(payload: str) -> DeliveryStatus | None:
         return None
     errors = status.get("errors") or []
     code = errors[0].get("code") if errors and isinstance(errors[0], dict) else None
+    tracker, recipient = status.get("biz_opaque_callback_data"), status.get("recipient_id")
     return DeliveryStatus(
-        str(status["id"]), str(status.get("status", "")).lower(), code if isinstance(code, int) else None
+        str(status["id"]),
+        str(status.get("status", "")).lower(),
+        code if isinstance(code, int) else None,
+        tracker if isinstance(tracker, str) else None,
+        recipient if isinstance(recipient, str) else None,
     )
 
 

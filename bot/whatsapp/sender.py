@@ -26,7 +26,7 @@ from pywa_async.types.templates import BodyText, TemplateLanguage
 from bot.channels.instagram.client import InstagramClient, InstagramError
 from bot.domain.channel import Channel
 from bot.domain.customer import SERVICE_WINDOW
-from bot.domain.outgoing import OutboxStatus
+from bot.domain.outgoing import OutboxStatus, send_tracker
 from bot.domain.vendor import Vendor
 from bot.services.clock import Clock
 from bot.services.delivery import replay_early_statuses
@@ -332,17 +332,19 @@ class OutboxSender:
     ) -> bool:
         """Sends ``row`` (and the notes ``joined`` into it), its pace taken; True once recorded as sent."""
         client = self._clients.for_number(context.phone_id)
+        # Echoed in the send's statuses: a send a crash left unrecorded is recognised, not repeated.
+        tracker = send_tracker(row.id, joined)
         try:
             if use_template and template is not None:
                 values: list[Any] = [template_parameter(v) for v in row.payload.get("template_params", [])]
                 params = [BodyText.params(*values)]
                 language = LANGUAGES.get(row.locale, TemplateLanguage.ENGLISH)
                 sent: Any = await client.send_template(
-                    to=row.to_phone, name=template, language=language, params=params
+                    to=row.to_phone, name=template, language=language, params=params, tracker=tracker
                 )
             else:
                 sent = await client.send_message(
-                    to=row.to_phone, text=row.payload["text"], buttons=_buttons(row.payload)
+                    to=row.to_phone, text=row.payload["text"], buttons=_buttons(row.payload), tracker=tracker
                 )
         except wa_errors.ReEngagementMessage:
             await self._retry(row, context, "131047 outside the 24-hour window", now, send_mode="template")

@@ -385,6 +385,31 @@ async def test_a_webhook_to_a_closed_port_is_kept_as_an_error(wa: WhatsApp, fake
     assert delivery.status_code is None and delivery.error is not None and not delivery.ok
 
 
+async def test_a_status_the_bot_did_not_take_is_posted_again_until_it_answers_as_meta_does(
+    wa: WhatsApp, fake: FakeGraphAPI, aiohttp_server: AiohttpServer
+) -> None:
+    answers = [503, 503, 200]
+    bodies: list[bytes] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        bodies.append(await request.read())
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    server = await aiohttp_server(app)
+    fake.set_webhook(str(server.make_url("/webhook")), SECRET)
+    fake.auto_statuses = ("sent",)
+    fake.redeliver_for = 30.0
+    sent = await wa.send_message(CUSTOMER, "hello", tracker="wpa-outbox:7")
+    await fake.drain()
+
+    assert [d.status_code for d in fake.deliveries] == [503, 503, 200]
+    assert len(set(bodies)) == 1
+    status = json.loads(bodies[0])["entry"][0]["changes"][0]["value"]["statuses"][0]
+    assert (status["id"], status["biz_opaque_callback_data"]) == (sent.id, "wpa-outbox:7")
+
+
 # -- inbound builders, parsed by pywa --------------------------------------------------------------
 
 

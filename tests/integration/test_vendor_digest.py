@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.domain.outgoing import OutgoingMessage
+from bot.domain.outgoing import OutgoingMessage, send_tracker
 from bot.services import vendors as vendor_service
 from bot.services.messages import to_admins
 from bot.store.tables import outbox_messages, vendor_admins
@@ -67,6 +67,11 @@ async def test_five_payment_notes_queued_for_one_admin_go_as_one_digest_and_are_
     assert {r.status for r in rows} == {"sent"}
     head = notes[0].id
     assert [r.coalesced_into for r in notes] == [None, head, head, head, head]
+    # Each send names its rows, for WhatsApp to echo in its statuses (a crash's unrecorded send).
+    [digest_send] = [r.message for r in received if "paiements reçus" in r.message.text]
+    assert digest_send.tracker == send_tracker(head, [r.id for r in notes[1:]])
+    [reply_send] = [r.message for r in received if r.message is not digest_send]
+    assert reply_send.tracker == send_tracker(next(r.id for r in rows if r.kind == "vendor_reply"))
 
 
 async def test_a_digest_that_fails_gives_its_notes_back_to_the_queue(

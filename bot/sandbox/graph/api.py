@@ -49,8 +49,10 @@ class FakeGraphAPI:
     """``POST /{version}/{phone_id}/messages`` of Graph, in process, with recording and fault injection.
 
     ``webhook_url``/``app_secret`` make it post signed status webhooks after each accepted send, one per
-    entry of ``auto_statuses``, ``status_delay`` seconds apart. ``access_token`` (optional) is the only
-    bearer token accepted; ``phone_ids`` (optional) the only business numbers that exist.
+    entry of ``auto_statuses``, ``status_delay`` seconds apart; with ``redeliver_for`` > 0, a status the
+    bot did not take (down, or 5xx) is posted again for that many seconds, as Meta does.
+    ``access_token`` (optional) is the only bearer token accepted; ``phone_ids`` (optional) the only
+    business numbers that exist.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class FakeGraphAPI:
         app_secret: str = "",
         auto_statuses: Sequence[str] = ("sent", "delivered", "read"),
         status_delay: float = 0.0,
+        redeliver_for: float = 0.0,
         access_token: str | None = None,
         phone_ids: Collection[str] | None = None,
         waba_id: str = payloads.DEFAULT_WABA_ID,
@@ -73,6 +76,7 @@ class FakeGraphAPI:
             app_secret=app_secret,
             auto_statuses=auto_statuses,
             status_delay=status_delay,
+            redeliver_for=redeliver_for,
             waba_id=waba_id,
             display_numbers=display_numbers,
             clock=clock,
@@ -145,6 +149,14 @@ class FakeGraphAPI:
     @auto_statuses.setter
     def auto_statuses(self, value: tuple[str, ...]) -> None:
         self._webhooks.auto_statuses = value
+
+    @property
+    def redeliver_for(self) -> float:
+        return self._webhooks.redeliver_for
+
+    @redeliver_for.setter
+    def redeliver_for(self, value: float) -> None:
+        self._webhooks.redeliver_for = value
 
     @property
     def status_delay(self) -> float:

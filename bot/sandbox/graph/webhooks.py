@@ -15,6 +15,8 @@ from bot.services.clock import Clock
 
 # The package's logger, as when the fake was one module: log settings and readers keep working.
 log = logging.getLogger(__package__)
+REDELIVER_FIRST_WAIT = 0.2
+REDELIVER_MAX_WAIT = 3.0
 
 
 class StatusWebhooks:
@@ -28,6 +30,7 @@ class StatusWebhooks:
         app_secret: str,
         auto_statuses: Sequence[str],
         status_delay: float,
+        redeliver_for: float,
         waba_id: str,
         display_numbers: Mapping[str, str] | None,
         clock: Clock,
@@ -40,6 +43,7 @@ class StatusWebhooks:
             self.set_webhook(webhook_url, app_secret)
         self.auto_statuses = tuple(auto_statuses)
         self.status_delay = status_delay
+        self.redeliver_for = redeliver_for
         self.waba_id = waba_id
         self._display_numbers = dict(display_numbers or {})
         self._clock = clock
@@ -92,8 +96,25 @@ class StatusWebhooks:
     async def _post_statuses(self, message: SentMessage) -> None:
         for status in self.auto_statuses:
             await asyncio.sleep(self.status_delay)
-            await self.deliver(self._status_payload(message, status))
+            await self._deliver_until_answered(self._status_payload(message, status))
             self._on_status(message, status)
+
+    async def _deliver_until_answered(self, payload: Mapping[str, Any]) -> None:
+        """As Meta does: a status the bot did not take (down, or 5xx) is posted again, less and less often
+        (here for ``redeliver_for`` seconds, not Meta's 7 days)."""
+        wait, deadline = REDELIVER_FIRST_WAIT, self._clock_monotonic() + self.redeliver_for
+        while True:
+            delivery = await self.deliver(payload)
+            if delivery.status_code is not None and delivery.status_code < 500:
+                return
+            if self._clock_monotonic() + wait > deadline or self._webhook_url is None:
+                return
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, REDELIVER_MAX_WAIT)
+
+    @staticmethod
+    def _clock_monotonic() -> float:
+        return asyncio.get_running_loop().time()
 
     async def deliver(self, payload: Mapping[str, Any]) -> WebhookDelivery:
         """POST a webhook body to the bot, signed with the app secret, as Meta would.

@@ -282,6 +282,48 @@ class OutboxRepository:
             )
         )
 
+    async def adopt_send(
+        self, message_id: int, joined: list[int], wamid: str, recipient: str | None, now: datetime
+    ) -> bool:
+        """WhatsApp reports a send of ``message_id`` (with the notes ``joined`` in it) that was never
+        recorded: it is recorded now, as the sender would have. Only a row with no WhatsApp id yet that
+        is being sent or queued again, to this recipient; True when it was."""
+        waiting = (OutboxStatus.SENDING.value, OutboxStatus.PENDING.value)
+        to_phone = func.replace(outbox_messages.c.to_phone, "+", "")
+        adopted = await self._conn.execute(
+            update(outbox_messages)
+            .where(
+                outbox_messages.c.id == message_id,
+                outbox_messages.c.wamid.is_(None),
+                outbox_messages.c.status.in_(waiting),
+                outbox_messages.c.channel == Channel.WHATSAPP.value,
+                *([to_phone == recipient.lstrip("+")] if recipient is not None else []),
+            )
+            .values(status=OutboxStatus.SENT.value, wamid=wamid, sent_at=now, updated_at=now, last_error=None)
+        )
+        if not adopted.rowcount:
+            return False
+        if joined:
+            await self._conn.execute(
+                update(outbox_messages)
+                .where(
+                    outbox_messages.c.id.in_(joined),
+                    outbox_messages.c.status.in_(waiting),
+                    outbox_messages.c.vendor_id
+                    == select(outbox_messages.c.vendor_id)
+                    .where(outbox_messages.c.id == message_id)
+                    .scalar_subquery(),
+                )
+                .values(
+                    status=OutboxStatus.SENT.value,
+                    coalesced_into=message_id,
+                    sent_at=now,
+                    updated_at=now,
+                    last_error=None,
+                )  # fmt: skip
+            )
+        return True
+
     async def unclaim(self, message_ids: list[int], now: datetime) -> None:
         """Claimed for a digest that did not go: queued again as they were (no attempt used)."""
         if not message_ids:
@@ -416,7 +458,9 @@ class OutboxRepository:
         return found
 
     async def release_stale(self, older_than: datetime, now: datetime) -> int:
-        """Messages a crashed sender left "sending" go back to the queue (sent at least once)."""
+        """Messages a crashed sender left "sending" go back to the queue: those WhatsApp took are recorded
+        from their status by then (``adopt_send``); one whose status is later than ``older_than`` goes
+        again (at least once)."""
         result = await self._conn.execute(
             update(outbox_messages)
             .where(

@@ -21,19 +21,25 @@ from typing import Any
 import aiohttp
 import asyncpg
 
+from bot.domain.outgoing import tracked_rows
 from bot.sandbox import whatsapp_payloads as payloads
 from tests.cli_support import clean_env
+from tests.e2e.reliability.support import Received
 
 PHONE_ID = "100200300400500"
 APP_SECRET = "secret"
 START_LIMIT = 30.0
-# What a process killed with SIGKILL leaves held: inbox events under their lease (2 min) and outbox rows
-# claimed "sending" (release after 5 min, at least once). The next process takes them after those bounds;
-# a test ends the leases in the database rather than waiting them out.
-END_LEASES = (
-    "UPDATE inbound_events SET locked_until = NULL WHERE processed_at IS NULL AND locked_until IS NOT NULL",
-    "UPDATE outbox_messages SET updated_at = updated_at - interval '10 minutes' WHERE status = 'sending'",
+# What a process killed with SIGKILL leaves held: inbox events under their lease (2 min), ended by the test
+# rather than waited out, and outbox rows claimed "sending" (released after STALE_SENDING): see
+# `end_send_leases`.
+END_INBOX_LEASES = (
+    "UPDATE inbound_events SET locked_until = NULL WHERE processed_at IS NULL AND locked_until IS NOT NULL"
 )
+END_SEND_LEASES = (
+    "UPDATE outbox_messages SET updated_at = updated_at - interval '10 minutes'"
+    " WHERE status = 'sending' AND id = ANY($1::bigint[])"
+)
+SEND_LEASE_LIMIT = 30.0
 
 
 def free_port() -> int:
@@ -117,24 +123,48 @@ class ServeProcess:
         return self.log.read_text(errors="replace") if self.log is not None and self.log.exists() else ""
 
 
-async def end_leases(database: str) -> None:
-    """What the dead process held is free again (see END_LEASES)."""
+async def end_inbox_leases(database: str) -> None:
+    """The inbox events the dead process held are free again."""
     connection = await asyncpg.connect(database)
     try:
-        for statement in END_LEASES:
-            await connection.execute(statement)
+        await connection.execute(END_INBOX_LEASES)
     finally:
         await connection.close()
 
 
-async def in_flight(database: str) -> Counter[tuple[str, str]]:
-    """Outbox rows left "sending" (by recipient and kind): claimed, perhaps sent, never marked."""
+async def left_sending(database: str) -> Counter[tuple[int, str, str]]:
+    """Outbox rows left "sending" (id, recipient, kind): claimed, perhaps sent, never marked."""
     connection = await asyncpg.connect(database)
     try:
-        rows = await connection.fetch("SELECT to_phone, kind FROM outbox_messages WHERE status = 'sending'")
+        query = "SELECT id, to_phone, kind FROM outbox_messages WHERE status = 'sending'"
+        rows = await connection.fetch(query)
     finally:
         await connection.close()
-    return Counter((str(row["to_phone"]), str(row["kind"])) for row in rows)
+    return Counter((int(row["id"]), str(row["to_phone"]), str(row["kind"])) for row in rows)
+
+
+async def end_send_leases(
+    database: str, left: Counter[tuple[int, str, str]], received: list[Received]
+) -> int:
+    """After the restart, what STALE_SENDING's wait gives in production, without waiting it out. Of the
+    rows the dead process left "sending", those the fake Graph API accepted get their "sent" status
+    redelivered (as Meta does) until the new process takes it and records the send by its tracker: they
+    are waited for. The others' claim ends now, for the new process to send them. Returns how many
+    were recorded by their status."""
+    ids = [row_id for row_id, _to, _kind in left]
+    reached = {row for item in received for row in tracked_rows(item.message.tracker)} & set(ids)
+    connection = await asyncpg.connect(database)
+    try:
+        await connection.execute(END_SEND_LEASES, [i for i in ids if i not in reached])
+        deadline = time.monotonic() + SEND_LEASE_LIMIT
+        query = "SELECT count(*) FROM outbox_messages WHERE status = 'sending' AND id = ANY($1::bigint[])"
+        while await connection.fetchval(query, list(reached)):
+            if time.monotonic() > deadline:
+                raise AssertionError("a send that reached WhatsApp was never recorded from its status")
+            await asyncio.sleep(0.1)
+    finally:
+        await connection.close()
+    return len(reached)
 
 
 @dataclass

@@ -99,9 +99,11 @@ async def test_two_senders_send_each_message_once_and_keep_one_pace_to_one_admin
     print(f"\ntwo senders, one admin: {len(sent)} sent, {doubled} doubled, {violations} pacing violations")
     assert sorted(sent) == sorted(texts) and doubled == 0
     assert violations == 0
-    # The pace held the last ten behind the burst: at least 9 intervals after the eleventh.
+    # The pace held the last ten behind the burst: the last at least 10 intervals after the first (the
+    # eleventh's own slot is one interval in). Arrivals at the fake lag by up to SLACK each on a loaded
+    # machine, and one in the middle can lag more: the span from the first is the check that holds.
     times = sorted(r.at for r in received)
-    assert times[-1] - times[10] >= 9 * interval - SLACK
+    assert times[-1] - times[0] >= 10 * interval - 2 * SLACK
 
 
 async def test_two_senders_share_the_number_s_rate(database: str) -> None:
