@@ -11,6 +11,7 @@ whose link is recorded but whose message is not gets it from ``complete_unsent_r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -41,22 +42,23 @@ from bot.services.order_lines import provider_lines
 from bot.services.orders import order_by_number
 from bot.services.providers import ensure_provider_client
 from bot.services.vendors import VendorRef, find_vendor
+from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 class HandOver(Protocol):
-    """A running sender of this process, given ids of outbox rows written already claimed for it."""
+    """A running sender of this process, given outbox rows written already claimed for it."""
 
-    def send_claimed(self, message_ids: Sequence[int]) -> None: ...
+    def send_claimed(self, rows: Sequence[OutboxRow]) -> None: ...
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         """The WhatsApp pace of a message to ``to``, taken in ``uow``'s transaction: the seconds until the
         number's slot, or None when the recipient has none now (the message is queued as usual)."""
         ...
 
-    def send_paced(self, message_id: int, wait: float) -> None:
+    def send_paced(self, row: OutboxRow, wait: float) -> None:
         """Sends a row written claimed whose pace ``pace_in`` took with its commit."""
         ...
 
@@ -315,7 +317,7 @@ async def _link_and_message(
         await _give_up(deps, transaction_id, str(error))
         raise PaymentLinkFailed(provider=provider.name, order=order_ref, reason=str(error)) from error
     now = deps.clock()
-    claimed: int | None = None
+    claimed: OutboxRow | None = None
     paced: float | None = None
     queued = False
     async with deps.uow() as uow:
@@ -351,7 +353,14 @@ async def _link_and_message(
                 )
                 queued = True
             else:
-                claimed = await uow.outbox.add_claimed(message, now)
+                # The customer was read with the order in step 1: their window as the sender needs it.
+                claimed = await uow.outbox.add_claimed(
+                    message,
+                    now,
+                    last_inbound_at=customer.last_inbound_at,
+                    channel_inbound_at=customer.channel_inbound_at,
+                    customer_phone=customer.phone,
+                )
                 if claimed is not None:
                     await _plan_reminders(uow, vendor, order, current, now)
         await uow.commit()
@@ -366,6 +375,10 @@ async def _link_and_message(
             send_claimed.send_claimed([claimed])
         elif queued:
             send_claimed.wake()
+        if claimed is not None:
+            # The customer's message goes out before the vendor's reply is written: the sender's task
+            # runs to its Graph API call (it has the row in hand) before this one goes on.
+            await asyncio.sleep(0)
     return link.url
 
 

@@ -178,12 +178,12 @@ class OutboxSender:
             task.add_done_callback(self._done)
         return len(ids)
 
-    def send_claimed(self, message_ids: Sequence[int]) -> None:
+    def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
         """Sends at once rows written already claimed for this sender (``outbox.add_claimed``, committed
-        with the change that caused them): no claim of their own, no wait for the next pass. The checks
-        and the pacing of every send still apply."""
-        for message_id in message_ids:
-            task = asyncio.create_task(self._send_claimed(message_id))
+        with the change that caused them): no claim or read of their own, no wait for the next pass. The
+        checks and the pacing of every send still apply."""
+        for row in rows:
+            task = asyncio.create_task(self._send_claimed(row))
             self._inflight.add(task)
             task.add_done_callback(self._claimed_done)
 
@@ -195,15 +195,15 @@ class OutboxSender:
         phone_id = vendor.phone_number_id or self._clients.config.default_phone_id
         return await self._pace.take_in(uow, phone_id, to)
 
-    def send_paced(self, message_id: int, wait: float) -> None:
+    def send_paced(self, row: OutboxRow, wait: float) -> None:
         """``send_claimed`` for a row whose pace ``pace_in`` took with its commit."""
-        task = asyncio.create_task(self._send_claimed(message_id, wait))
+        task = asyncio.create_task(self._send_claimed(row, wait))
         self._inflight.add(task)
         task.add_done_callback(self._claimed_done)
 
-    async def _send_claimed(self, message_id: int, paced: float | None = None) -> None:
+    async def _send_claimed(self, row: OutboxRow, paced: float | None = None) -> None:
         async with self._slots:
-            await self._send_one(message_id, paced=paced)
+            await self._send_one(row.id, paced=paced, written=row)
 
     def _claimed_done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -241,23 +241,33 @@ class OutboxSender:
         return {group[0]: group[1:] for group in groups}
 
     async def _send_one(
-        self, message_id: int, batch: list[int] | None = None, *, paced: float | None = None
+        self,
+        message_id: int,
+        batch: list[int] | None = None,
+        *,
+        paced: float | None = None,
+        written: OutboxRow | None = None,
     ) -> None:
         """Sends one claimed message; ``batch``: notes of the same batch to the same admin, claimed too,
         for its digest (given back to the queue if it does not take them); ``paced``: its pace was taken
-        with its commit, the number's slot that many seconds away."""
+        with its commit, the number's slot that many seconds away; ``written``: the row as its writer
+        committed it claimed (not read again)."""
         batch = list(batch or [])
         try:
-            await self._send_row(message_id, batch, paced)
+            await self._send_row(message_id, batch, paced, written)
         finally:
             if batch:
                 async with self._uow() as uow:
                     await uow.outbox.unclaim(batch, self._clock())
                     await uow.commit()
 
-    async def _send_row(self, message_id: int, batch: list[int], paced: float | None = None) -> None:
-        async with self._uow() as uow:
-            row = await uow.outbox.get_for_sending(message_id)
+    async def _send_row(
+        self, message_id: int, batch: list[int], paced: float | None = None, written: OutboxRow | None = None
+    ) -> None:
+        row = written
+        if row is None:
+            async with self._uow() as uow:
+                row = await uow.outbox.get_for_sending(message_id)
         if row is None or row.status is not OutboxStatus.SENDING:
             return
         context = await self._context(row.vendor_id)

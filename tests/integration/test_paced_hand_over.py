@@ -13,6 +13,7 @@ from bot.domain.deposit import AskKind
 from bot.domain.outgoing import OutboxStatus
 from bot.domain.vendor import Vendor
 from bot.services import payments
+from bot.store.repositories.outbox import OutboxRow
 from bot.store.tables import outbox_messages, reminders
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 from tests.payment_support import CUSTOMER, deps_for, vendor_with_order
@@ -24,18 +25,18 @@ class FakeSender:
 
     pace: float | None
     paced_in: list[tuple[bool, str]] = field(default_factory=list)
-    handed: list[tuple[int, float | None]] = field(default_factory=list)
+    handed: list[tuple[OutboxRow, float | None]] = field(default_factory=list)
     woken: int = 0
 
-    def send_claimed(self, message_ids: Sequence[int]) -> None:
-        self.handed.extend((message_id, None) for message_id in message_ids)
+    def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
+        self.handed.extend((row, None) for row in rows)
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         self.paced_in.append((uow.connection.in_transaction(), to))
         return self.pace
 
-    def send_paced(self, message_id: int, wait: float) -> None:
-        self.handed.append((message_id, wait))
+    def send_paced(self, row: OutboxRow, wait: float) -> None:
+        self.handed.append((row, wait))
 
     def wake(self) -> None:
         self.woken += 1
@@ -67,7 +68,11 @@ async def test_a_handed_request_takes_its_pace_with_the_message_and_goes_to_the_
     assert sender.paced_in == [(True, CUSTOMER)]  # inside the transaction that writes the message
     [(message_id, status)] = await customer_messages(uow_factory)
     assert status == OutboxStatus.SENDING.value  # written claimed: the sender needs no claim of its own
-    assert sender.handed == [(message_id, 0.25)]
+    [(row, wait)] = sender.handed
+    assert (row.id, row.status, row.to_phone, wait) == (message_id, OutboxStatus.SENDING, CUSTOMER, 0.25)
+    # As the sender would read it: with the customer's window, so it needs no read of its own.
+    async with uow_factory() as uow:
+        assert row == await uow.outbox.get_for_sending(message_id)
     assert sender.woken == 0
     assert await reminder_count(uow_factory) > 0
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Callable, Collection
@@ -7,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, false, func, or_, select, true, union_all, update
+from sqlalchemy import bindparam, case, false, func, or_, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.tables import inbound_events
+from bot.store.types import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,31 +125,15 @@ class InboxRepository:
         event comes back with the lease it had (set: a worker stopped while holding it). ``sender``: who
         wrote a message ("" for none); a message is then not taken while an earlier one of its sender is
         in another worker's hands, so each sender's messages are handled in order by every worker."""
-        waiting = (
-            select(inbound_events.c.id, inbound_events.c.locked_until)
-            .where(
-                inbound_events.c.processed_at.is_(None),
-                inbound_events.c.source.in_(list(sources)),
-                inbound_events.c.attempts < MAX_ATTEMPTS,
-                (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
-            )
-            .order_by(inbound_events.c.id)
-            .limit(limit)
-        )
         held: list[InboundEvent] = []
         if self._conn.dialect.name == "postgresql":
-            picked = waiting.with_for_update(skip_locked=True).cte("picked")
-            statement: Any = (
-                update(inbound_events)
-                .where(inbound_events.c.id == picked.c.id)
-                .values(locked_until=now + lease)
-                .returning(*_EVENT_COLUMNS, picked.c.locked_until.label("held_until"))
-            )
+            statement = _postgres_claim(tuple(sorted(sources)), limit, sender is not None)
+            times = {"now": now, "until": now + lease}
             rows: list[tuple[Any, ...]] = []
             if sender is None:
-                rows = [tuple(row) for row in await self._conn.execute(statement)]
+                rows = [tuple(row) for row in await self._conn.execute(statement, times)]
             else:
-                for row in await self._conn.execute(_with_held_messages(statement, picked, sources)):
+                for row in await self._conn.execute(statement, times):
                     if row.mine:
                         rows.append(tuple(row)[:-1])
                     else:
@@ -155,6 +141,17 @@ class InboxRepository:
         else:
             # SQLite has one writer at a time (BEGIN IMMEDIATE) and one worker (no `bot serve --workers`):
             # nobody else can take these meanwhile.
+            waiting = (
+                select(inbound_events.c.id, inbound_events.c.locked_until)
+                .where(
+                    inbound_events.c.processed_at.is_(None),
+                    inbound_events.c.source.in_(list(sources)),
+                    inbound_events.c.attempts < MAX_ATTEMPTS,
+                    (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
+                )
+                .order_by(inbound_events.c.id)
+                .limit(limit)
+            )
             taken = {row.id: row.locked_until for row in await self._conn.execute(waiting)}
             if not taken:
                 return []
@@ -284,6 +281,32 @@ class InboxRepository:
             or_(*(inbound_events.c.event_key.startswith(f"{t}:", autoescape=True) for t in transaction_ids)),
         )
         return (await self._conn.execute(query.limit(1))).first() is not None
+
+
+@functools.cache
+def _postgres_claim(sources: tuple[str, ...], limit: int, with_held: bool) -> Any:
+    """The claim as one statement, built once per shape (its times are bound parameters): it runs
+    before every batch, and building it cost more than running it."""
+    now, until = bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    waiting = (
+        select(inbound_events.c.id, inbound_events.c.locked_until)
+        .where(
+            inbound_events.c.processed_at.is_(None),
+            inbound_events.c.source.in_(list(sources)),
+            inbound_events.c.attempts < MAX_ATTEMPTS,
+            (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
+        )
+        .order_by(inbound_events.c.id)
+        .limit(limit)
+    )
+    picked = waiting.with_for_update(skip_locked=True).cte("picked")
+    statement = (
+        update(inbound_events)
+        .where(inbound_events.c.id == picked.c.id)
+        .values(locked_until=until)
+        .returning(*_EVENT_COLUMNS, picked.c.locked_until.label("held_until"))
+    )
+    return _with_held_messages(statement, picked, sources) if with_held else statement
 
 
 def _with_held_messages(claim: Any, picked: Any, sources: Collection[str]) -> Any:

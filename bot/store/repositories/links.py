@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,20 @@ def to_link(row: Row[Any]) -> PaymentLinkRecord:
     )
 
 
+@functools.cache
+def _upsert(dialect_name: str) -> Any:
+    """Built once; the values go as parameters."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return (
+        dialect.insert(payment_links)
+        .on_conflict_do_update(
+            index_elements=["provider", "provider_link_id"],
+            set_={"updated_at": payment_links.c.updated_at},
+        )
+        .returning(payment_links)
+    )
+
+
 class LinkRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -42,27 +57,19 @@ class LinkRepository:
     ) -> PaymentLinkRecord:
         """The link row, created once: a recovery that finds the same provider link reuses it. One
         statement: the no-op update on a conflict makes RETURNING give the row already there."""
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        result = await self._conn.execute(
-            dialect.insert(payment_links)
-            .values(
-                id=uuid.uuid4(),
-                vendor_id=vendor_id,
-                provider=provider,
-                provider_link_id=provider_link_id,
-                url=url,
-                amount=amount.amount,
-                currency=amount.currency,
-                active=True,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["provider", "provider_link_id"],
-                set_={"updated_at": payment_links.c.updated_at},
-            )
-            .returning(payment_links)
-        )
+        row = {
+            "id": uuid.uuid4(),
+            "vendor_id": vendor_id,
+            "provider": provider,
+            "provider_link_id": provider_link_id,
+            "url": url,
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "active": True,
+            "created_at": now,
+            "updated_at": now,
+        }
+        result = await self._conn.execute(_upsert(self._conn.dialect.name), row)
         return to_link(result.one())
 
     async def by_provider_id(self, provider: str, provider_link_id: str) -> PaymentLinkRecord | None:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text, Uuid, bindparam, func, select, text, update
+from sqlalchemy import CursorResult, DateTime, Text, Uuid, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -65,6 +66,16 @@ def _row(row: Any) -> OutboxRow:
     )
 
 
+@functools.cache
+def _single_insert(dialect_name: str, deduplicated: bool, returning: bool) -> Any:
+    """The INSERT of one message, by shape: a dedupe key does nothing on a conflict; RETURNING the row."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement: Any = dialect.insert(outbox_messages)
+    if deduplicated:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return statement.returning(*outbox_messages.c) if returning else statement
+
+
 _SQLITE_INSERT = sqlite.insert(outbox_messages).on_conflict_do_nothing(index_elements=["dedupe_key"])
 # Postgres: one statement whatever the number of messages, each column sent as one array.
 _UNNEST_INSERT = text(
@@ -104,47 +115,77 @@ def _columns(messages: list[OutgoingMessage], now: datetime) -> dict[str, Any]:
     }
 
 
+_MARK_SENT = (
+    update(outbox_messages)
+    .where(outbox_messages.c.id == bindparam("message_id"))
+    .values(
+        status=OutboxStatus.SENT.value,
+        wamid=bindparam("sent_wamid"),
+        send_mode=bindparam("mode"),
+        sent_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        last_error=None,
+    )
+)
+
+
 class OutboxRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     async def add(self, message: OutgoingMessage, now: datetime) -> bool:
         """Queues the message; False when its dedupe key was queued before (nothing is added)."""
-        result = await self._conn.execute(self._insert(message, now, OutboxStatus.PENDING, attempts=0))
+        result = await self._insert(message, now, OutboxStatus.PENDING, attempts=0, returning=False)
         return bool(result.rowcount)
 
-    async def add_claimed(self, message: OutgoingMessage, now: datetime) -> int | None:
+    async def add_claimed(
+        self,
+        message: OutgoingMessage,
+        now: datetime,
+        *,
+        last_inbound_at: datetime | None,
+        channel_inbound_at: datetime | None = None,
+        customer_phone: str | None = None,
+    ) -> OutboxRow | None:
         """Queues the message already claimed by the caller's sender (status sending, its first attempt),
-        which sends it straight after the commit: no claim of its own. Its id, or None when its dedupe
-        key was queued before. A sender that stops first leaves it to ``release_stale``."""
-        statement = self._insert(message, now, OutboxStatus.SENDING, attempts=1)
-        result = await self._conn.execute(statement.returning(outbox_messages.c.id))
-        found = result.scalar_one_or_none()
-        return None if found is None else int(found)
-
-    def _insert(
-        self, message: OutgoingMessage, now: datetime, status: OutboxStatus, *, attempts: int
-    ) -> postgresql.Insert | sqlite.Insert:
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        statement: postgresql.Insert | sqlite.Insert = dialect.insert(outbox_messages).values(
-            vendor_id=message.vendor_id,
-            customer_id=message.customer_id,
-            to_phone=message.to_phone,
-            kind=message.kind,
-            locale=message.locale,
-            payload=message.payload(),
-            status=status.value,
-            attempts=attempts,
-            next_attempt_at=now,
-            transaction_id=message.transaction_id,
-            dedupe_key=message.dedupe_key,
-            channel=message.channel.value,
-            created_at=now,
-            updated_at=now,
+        which sends it straight after the commit: no claim and no read of its own. The row as
+        ``get_for_sending`` reads it, with the recipient's last inbound times the caller read in this
+        transaction; None when its dedupe key was queued before. A sender that stops first leaves it to
+        ``release_stale``."""
+        found = (await self._insert(message, now, OutboxStatus.SENDING, attempts=1, returning=True)).first()
+        if found is None:
+            return None
+        return replace(
+            _row(found),
+            last_inbound_at=last_inbound_at,
+            channel_inbound_at=channel_inbound_at,
+            customer_phone=customer_phone,
         )
-        if message.dedupe_key is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        return statement
+
+    async def _insert(
+        self, message: OutgoingMessage, now: datetime, status: OutboxStatus, *, attempts: int, returning: bool
+    ) -> CursorResult[Any]:
+        """One message's row; its values go as parameters of a statement built once (building an
+        INSERT's values costs more than sending it)."""
+        row = {
+            "vendor_id": message.vendor_id,
+            "customer_id": message.customer_id,
+            "to_phone": message.to_phone,
+            "kind": message.kind,
+            "locale": message.locale,
+            "payload": message.payload(),
+            "status": status.value,
+            "attempts": attempts,
+            "next_attempt_at": now,
+            "transaction_id": message.transaction_id,
+            "dedupe_key": message.dedupe_key,
+            "channel": message.channel.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        statement = _single_insert(self._conn.dialect.name, message.dedupe_key is not None, returning)
+        result: CursorResult[Any] = await self._conn.execute(statement, row)
+        return result
 
     async def add_many(self, messages: list[OutgoingMessage], now: datetime) -> None:
         """Queues several messages in one statement; those whose dedupe key was queued before are skipped."""
@@ -377,16 +418,7 @@ class OutboxRepository:
 
     async def mark_sent(self, message_id: int, wamid: str, send_mode: str, now: datetime) -> None:
         await self._conn.execute(
-            update(outbox_messages)
-            .where(outbox_messages.c.id == message_id)
-            .values(
-                status=OutboxStatus.SENT.value,
-                wamid=wamid,
-                send_mode=send_mode,
-                sent_at=now,
-                updated_at=now,
-                last_error=None,
-            )
+            _MARK_SENT, {"message_id": message_id, "sent_wamid": wamid, "mode": send_mode, "now": now}
         )
 
     async def retry_at(

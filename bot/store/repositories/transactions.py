@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, exists, insert, select, update
+from sqlalchemy import Row, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.money import Money
@@ -91,20 +91,32 @@ def _values(t: PaymentTransaction) -> dict[str, Any]:
     }
 
 
+_INSERT = insert(payment_transactions)
+_ATTACH_LINK = (
+    update(payment_transactions)
+    .where(
+        payment_transactions.c.id == bindparam("transaction_id"),
+        payment_transactions.c.payment_link_id.is_(None),
+    )
+    .values(payment_link_id=bindparam("link_id"), updated_at=bindparam("now"))
+    .returning(payment_transactions)
+)
+
+
 class TransactionRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     async def add(self, transaction: PaymentTransaction) -> None:
-        await self._conn.execute(
-            insert(payment_transactions).values(
-                id=transaction.id,
-                commande_id=transaction.commande_id,
-                vendor_id=transaction.vendor_id,
-                created_at=transaction.created_at,
-                **_values(transaction),
-            )
-        )
+        # Values as parameters, not .values(): the statement is compiled once for every request.
+        row = {
+            "id": transaction.id,
+            "commande_id": transaction.commande_id,
+            "vendor_id": transaction.vendor_id,
+            "created_at": transaction.created_at,
+            **_values(transaction),
+        }
+        await self._conn.execute(_INSERT, row)
 
     async def update(self, transaction: PaymentTransaction) -> None:
         await self._conn.execute(
@@ -119,12 +131,7 @@ class TransactionRepository:
         """Gives the request its link, once: the request as it now is, or None when it had a link
         already (a recovery or a retry got there first). Read and written in one statement."""
         result = await self._conn.execute(
-            update(payment_transactions)
-            .where(
-                payment_transactions.c.id == transaction_id, payment_transactions.c.payment_link_id.is_(None)
-            )
-            .values(payment_link_id=link_id, updated_at=now)
-            .returning(payment_transactions)
+            _ATTACH_LINK, {"transaction_id": transaction_id, "link_id": link_id, "now": now}
         )
         row = result.first()
         return None if row is None else _to_transaction(row)
