@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from bot.domain.customer import Customer, checked_email
@@ -28,7 +30,7 @@ from bot.payments.port import Document
 from bot.rendering import render, render_html
 from bot.services.messages import customer_locale
 from bot.store.repositories.invoices import InvoiceStatus
-from bot.store.uow import UnitOfWork
+from bot.store.uow import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -148,3 +150,41 @@ async def adopt_email(uow: UnitOfWork, customer: Customer, given: str | None, no
     if email is None or not await uow.customers.adopt_email(customer.id, email, now):
         return customer
     return dataclasses.replace(customer, email=email)
+
+
+class GivenEmail(StrEnum):
+    """What an address typed on the page after paying did."""
+
+    QUEUED = "queued"  # kept; the payment's confirmation goes to it (or will, once the payment is in)
+    ALREADY = "already"  # the customer has an address already: it is not replaced from a page
+    UNAVAILABLE = "unavailable"  # email is off, or no such payment, or a guarantee (nothing is paid)
+
+
+async def receipt_to_given_email(
+    uow_factory: UnitOfWorkFactory, transaction_id: uuid.UUID, typed: str, now: datetime
+) -> GivenEmail:
+    """The customer gave an address on the page they land on after paying: kept when they have none
+    (the vendor's or an earlier one is never replaced by whoever holds the page's link), and the
+    payment's confirmation is queued to it: once per payment, whatever the repeats. ``InvalidEmail``
+    when it is not an address."""
+    email = checked_email(typed)
+    if email is None:
+        raise InvalidEmail(email="")
+    async with uow_factory() as uow:
+        transaction = await uow.transactions.get(transaction_id)
+        if uow.emails.settings is None or transaction is None or transaction.is_guarantee:
+            return GivenEmail.UNAVAILABLE
+        order = await uow.orders.get(transaction.commande_id)
+        vendor = await uow.vendors.get(transaction.vendor_id)
+        customer = None if order is None else await uow.customers.get(order.customer_id)
+        if order is None or vendor is None or customer is None:  # pragma: no cover - foreign keys
+            return GivenEmail.UNAVAILABLE
+        if customer.email or not await uow.customers.adopt_email(customer.id, email, now):
+            return GivenEmail.ALREADY
+        customer = dataclasses.replace(customer, email=email)
+        if transaction.received:
+            # Paid before the address came: the confirmation that could not be queued then.
+            ledger = Ledger.of(order.require_price(), await uow.transactions.for_order(order.id))
+            await queue_receipt(uow, vendor, customer, order, transaction, ledger, now)
+        await uow.commit()
+    return GivenEmail.QUEUED

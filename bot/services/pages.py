@@ -28,6 +28,8 @@ class PaymentPage:
     offers_save_card: bool = False
     # A guarantee: how long after it is authorised the hold is released at the latest.
     release_after: timedelta | None = None
+    # The customer has an email address: the page after paying does not ask for one.
+    customer_has_email: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -89,6 +91,7 @@ async def _page(
     return PaymentPage(
         transaction, link, vendor.name, order.reference, order.label, locale,
         timezone=vendor.timezone, offers_save_card=offers, release_after=release_after,
+        customer_has_email=customer is not None and bool(customer.email),
     )  # fmt: skip
 
 

@@ -39,6 +39,7 @@ def setup_routes(app: web.Application, sandbox: Iterable[web.AbstractRouteDef] =
             web.get("/pay/phone/{token}", checkout.phone_payment),
             web.get("/pay/{provider}/{transaction}", checkout.hosted_checkout),
             web.get("/pay/success", payments.pay_success),
+            web.post("/pay/success/email", payments.pay_success_email),
             web.get("/pay/cancelled", payments.pay_cancelled),
             # The vendor's dashboard (every page behind the sign-in, bot/web/admin/session.py).
             *admin_auth.auth_routes(),

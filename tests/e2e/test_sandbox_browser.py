@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests.cli_support import clean_env
 from tests.e2e.test_serve import free_port
+from tests.email_support import Mailbox
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Browser = playwright_api.Browser
@@ -158,7 +160,11 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
     tmp_path: Path, browser: Browser, shots: Path
 ) -> None:
     steps = Steps(shots)
-    with serve(tmp_path) as served:
+    mailbox = Mailbox()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    email = {"SMTP_URL": f"smtp://127.0.0.1:{smtp.port}", "EMAIL_FROM": "recus@boulangerie.test"}
+    with serve(tmp_path, **email) as served:
         page = browser.new_page(viewport=DESKTOP, locale="en-GB")
         problems = console_problems(page)
         page.goto(served.url)
@@ -208,6 +214,23 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
         expect(checkout.get_by_role("heading", name=re.compile("Merci"))).to_be_visible(timeout=WAIT_MS)
         expect(checkout.get_by_text("45.00 EUR")).to_be_visible()
         steps.shot(checkout, "paid")
+        # The customer has no email address yet: the page offers the receipt by email too.
+        address = checkout.get_by_label("Recevoir aussi le reçu par email")
+        address.fill("lea at mail")
+        before = len(problems)
+        checkout.get_by_role("button", name="Envoyer le reçu").click()
+        expect(checkout.get_by_role("alert")).to_contain_text("ne semble pas valide")
+        # The refused address is answered 400 (with the page): chromium logs that status, nothing else.
+        assert [p for p in problems[before:] if "status of 400" not in p] == []
+        del problems[before:]
+        expect(address).to_have_value("lea at mail")
+        steps.shot(checkout, "paid-email-refused")
+        address.fill("lea@example.fr")
+        checkout.get_by_role("button", name="Envoyer le reçu").click()
+        expect(checkout.get_by_role("status")).to_contain_text("votre reçu part aussi par email")
+        steps.shot(checkout, "paid-email-kept")
+        checkout.set_viewport_size(DESKTOP)
+        steps.shot(checkout, "paid-email-kept-desktop")
         checkout.close()
 
         expect(customer.get_by_text("Paiement reçu")).to_be_visible(timeout=WAIT_MS)
@@ -221,6 +244,12 @@ def test_a_newcomer_asks_a_deposit_and_the_customer_pays_it_in_the_browser(
         steps.shot(page, "phone-width", full_page=True)
         assert problems == []
         page.close()
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not mailbox.recipients and time.monotonic() < deadline:
+            time.sleep(0.1)
+    smtp.stop()
+    assert mailbox.recipients == [["lea@example.fr"]], "the receipt, once, to the address given"
+    assert "45.00" in str(mailbox.messages[0].get_body(("plain",)).get_content())
 
 
 def test_moving_the_sandbox_clock_a_day_forward_shows_the_first_reminder(

@@ -475,3 +475,58 @@ async def test_with_smtp_url_unset_the_app_has_no_email_job_and_queues_nothing(
         assert (
             await work.connection.execute(select(func.count()).select_from(email_outbox))
         ).scalar_one() == 0
+
+
+async def test_a_customer_with_no_address_gives_one_on_the_page_after_paying_and_gets_one_email(
+    database_url: str, engine: AsyncEngine, fake: FakeIcount, smtp: LocalSmtp, clock: FrozenClock
+) -> None:
+    await smtp.start()
+    client = await started(icount_settings(database_url, fake, smtp), clock)
+    try:
+        transaction_id = await pay_deposit_at_icount(client, fake)
+        page = await client.get("/pay/success", params={"tx": str(transaction_id)})
+        assert page.status == 200 and 'action="/pay/success/email"' in await page.text()
+        form = {"tx": str(transaction_id), "email": "noa at example"}
+        refused = await client.post("/pay/success/email", data=form, allow_redirects=False)
+        text = await refused.text()
+        assert refused.status == 400 and "does not look right" in text and 'value="noa at example"' in text
+        for _ in range(2):  # a second tap, or the page sent again: one address, one email
+            form["email"] = " noa@example.co.il "
+            kept = await client.post("/pay/success/email", data=form, allow_redirects=False)
+            assert kept.status == 303
+        assert kept.headers["Location"] == f"/pay/success?tx={transaction_id}&email=already"
+        shown = await client.get(kept.headers["Location"])
+        text = await shown.text()
+        assert "already on file" in text and "/pay/success/email" not in text
+        await client.app[jobs_key].run_now("email_outbox")
+        someone_else = {"tx": str(transaction_id), "email": "thief@example.com"}
+        assert (
+            await client.post("/pay/success/email", data=someone_else, allow_redirects=False)
+        ).status == 303
+        await client.app[jobs_key].run_now("email_outbox")
+        bad_tx = await client.post("/pay/success/email", data={"tx": "nope", "email": DANA})
+        assert bad_tx.status == 400
+    finally:
+        await client.close()
+    async with UnitOfWorkFactory(engine)() as work:
+        stored = (await work.connection.execute(select(customers.c.email))).scalar_one()
+    assert stored == "noa@example.co.il", "a later address from the page never replaces the first"
+    assert smtp.mailbox.recipients == [["noa@example.co.il"]]
+    [message] = smtp.mailbox.messages
+    text, _html = smtp.bodies(message)
+    assert "Amount paid: ₪45.00" in text
+
+
+async def test_the_page_after_paying_asks_no_address_with_email_off_or_when_one_is_known(
+    database_url: str, fake: FakeIcount, smtp: LocalSmtp, clock: FrozenClock
+) -> None:
+    client = await started(icount_settings(database_url, fake, None), clock)
+    try:
+        transaction_id = await pay_deposit_at_icount(client, fake)
+        page = await client.get("/pay/success", params={"tx": str(transaction_id)})
+        assert "/pay/success/email" not in await page.text()
+        form = {"tx": str(transaction_id), "email": DANA}
+        answer = await client.post("/pay/success/email", data=form, allow_redirects=False)
+        assert answer.headers["Location"].endswith("&email=unavailable")
+    finally:
+        await client.close()

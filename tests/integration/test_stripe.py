@@ -181,6 +181,28 @@ async def test_a_completed_session_delivered_three_times_with_async_success_pays
     assert stored == 2
 
 
+async def test_the_email_a_payer_gave_on_stripe_checkout_becomes_the_customer_s_when_they_had_none(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    session = fake.pay(link_id)
+    assert session["customer_details"]["email"] == "jenny.rosen@example.com"
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    view = await settled_view(app_client, number)
+    assert view.customer.email == "jenny.rosen@example.com"
+
+
+async def test_an_address_stripe_passes_on_that_is_not_one_is_not_kept(
+    app_client: TestClient, fake: FakeStripe
+) -> None:
+    number, link_id = await stripe_request(app_client, fake)
+    session = {**fake.pay(link_id), "customer_details": {"email": "not an address", "name": None}}
+    assert await post_event(app_client, fake, fake.event("checkout.session.completed", session)) == 200
+    view = await settled_view(app_client, number)
+    assert view.transactions[0].status is TransactionStatus.PAID
+    assert view.customer.email is None
+
+
 async def test_an_unpaid_completed_session_pays_nothing_until_the_money_arrives(
     app_client: TestClient, fake: FakeStripe
 ) -> None:

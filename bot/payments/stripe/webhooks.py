@@ -95,7 +95,17 @@ def _session_event(event: dict[str, Any], kind: PaymentEventKind) -> PaymentEven
         reference=session.get("payment_intent") or session.get("id"),
         amount=_money(session.get("amount_total"), session.get("currency")),
         method="card",
+        # Checkout asks every payer for an email: the address their receipt can go to, unchecked.
+        customer_email=_session_email(session),
     )
+
+
+def _session_email(session: dict[str, Any]) -> str | None:
+    details = session.get("customer_details")
+    email = details.get("email") if isinstance(details, dict) else None
+    if not isinstance(email, str):
+        email = session.get("customer_email")
+    return email if isinstance(email, str) and email else None
 
 
 def _completed(event: dict[str, Any]) -> list[PaymentEvent]:
