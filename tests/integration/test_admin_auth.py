@@ -218,6 +218,24 @@ async def test_asking_or_trying_codes_too_often_from_one_address_answers_429_for
     assert (await browser.enter_code(ADMIN, await dashboard.last_code(ADMIN))).status == 303
 
 
+async def test_behind_the_reverse_proxy_each_client_s_forwarded_address_has_its_own_sign_in_limit(
+    dashboard: Dashboard,
+) -> None:
+    """docs/deploy.md: Caddy on the same machine is the bot's only peer (127.0.0.1 here too)."""
+    browser = dashboard.browser()
+
+    async def ask(phone: str, client: str) -> int:
+        form = {"csrf": await browser.csrf(), "next": "/admin", "phone": phone}
+        headers = {"X-Forwarded-For": client}
+        return (await browser.post("/admin/login", form, headers=headers)).status
+
+    for n in range(5):
+        assert await ask(f"+3369999000{n}", "203.0.113.9") == 200
+    assert await ask(ADMIN, "203.0.113.9") == 429
+    # Another customer of the same proxy is not locked out by the first one's attempts.
+    assert await ask(ADMIN, "198.51.100.4") == 200
+
+
 # -- CSRF and the sign-in wall -------------------------------------------------------------------------------
 
 

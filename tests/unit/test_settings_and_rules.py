@@ -21,6 +21,7 @@ from bot.domain.order import ConfirmationRule
 from bot.domain.phone import normalise_phone
 from bot.domain.schedule import QuietHours, format_offsets, parse_offsets, parse_quiet_hours
 from bot.domain.vendor import ProviderName, Vendor, apply_setting, describe_settings
+from bot.web.admin.auth import client_address
 from tests.conftest import NOW
 
 
@@ -207,3 +208,12 @@ def test_env_example_as_it_is_gives_the_sandbox_defaults(monkeypatch: pytest.Mon
     assert settings.effective_provider is ProviderName.SANDBOX
     assert settings.sandbox_whatsapp
     assert settings.secret_key is None
+
+
+def test_a_sign_in_is_counted_against_the_proxy_s_forwarded_client_only_when_the_proxy_is_local() -> None:
+    assert client_address("127.0.0.1", "203.0.113.9") == "203.0.113.9"
+    assert client_address("::1", "10.0.0.2, 203.0.113.9") == "203.0.113.9", "the one the proxy added"
+    assert client_address("198.51.100.4", "203.0.113.9") == "198.51.100.4", "anyone can write the header"
+    assert client_address("127.0.0.1", "not an address") == "127.0.0.1"
+    assert client_address("127.0.0.1", None) == "127.0.0.1"
+    assert client_address(None, "203.0.113.9") == "unknown"

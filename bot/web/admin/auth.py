@@ -3,6 +3,7 @@ picking a vendor for an admin of several, signing out here or everywhere."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import uuid
 
@@ -36,7 +37,22 @@ def _next(value: str | None) -> str:
 
 
 def _client(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"))
+
+
+def client_address(remote: str | None, forwarded_for: str | None) -> str:
+    """Who a sign-in attempt is counted against. Behind the reverse proxy of docs/deploy.md (the bot on
+    127.0.0.1, Caddy its only client) every peer is loopback: the client is then the address the proxy
+    put last in X-Forwarded-For. From any other peer the header is anyone's to write, and is ignored."""
+    peer = remote or "unknown"
+    if not forwarded_for:
+        return peer
+    try:
+        if not ipaddress.ip_address(peer).is_loopback:
+            return peer
+        return str(ipaddress.ip_address(forwarded_for.rsplit(",", 1)[-1].strip()))
+    except ValueError:
+        return peer
 
 
 async def login_page(request: web.Request) -> web.Response:
