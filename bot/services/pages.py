@@ -30,6 +30,8 @@ class PaymentPage:
     release_after: timedelta | None = None
     # The customer has an email address: the page after paying does not ask for one.
     customer_has_email: bool = False
+    # The customer writes on Instagram: their receipt comes there, not on WhatsApp.
+    on_instagram: bool = False
 
     @property
     def is_open(self) -> bool:
@@ -92,6 +94,7 @@ async def _page(
         transaction, link, vendor.name, order.reference, order.label, locale,
         timezone=vendor.timezone, offers_save_card=offers, release_after=release_after,
         customer_has_email=customer is not None and bool(customer.email),
+        on_instagram=customer is not None and customer.on_instagram,
     )  # fmt: skip
 
 

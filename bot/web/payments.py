@@ -104,11 +104,15 @@ async def _page_context(request: web.Request, tx: str | None = None) -> tuple[st
         "retry_url": page.link.url if page.link is not None and page.is_open else None,
         "tx": str(transaction_id),
         "ask_email": asks_email and not page.is_guarantee,
+        "channel": "Instagram" if page.on_instagram else "WhatsApp",
     }
 
 
 # What the page after paying says of the receipt's email when nothing was given or asked.
-_NO_EMAIL_YET = {"ask_email": False, "email_given": None, "email_error": False, "email_typed": "", "tx": ""}
+_NO_EMAIL_YET = {
+    "ask_email": False, "email_given": None, "email_error": False, "email_typed": "", "tx": "",
+    "channel": "WhatsApp",
+}  # fmt: skip
 
 
 async def pay_success(request: web.Request) -> web.Response:

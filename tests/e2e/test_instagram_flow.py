@@ -37,10 +37,14 @@ async def settle(bot: RunningBot) -> None:
     await bot.settle()
 
 
-async def pay_link(bot: RunningBot, url: str) -> None:
+async def pay_link(bot: RunningBot, url: str) -> str:
+    """Pays on the sandbox's page; the page the customer lands on after, as text."""
     path = urlsplit(url).path
     async with bot.http.post(f"{bot.base}{path}/pay", allow_redirects=False) as paid:
         assert paid.status == 303
+        landing = paid.headers["Location"]
+    async with bot.http.get(f"{bot.base}{landing}") as page:
+        return await page.text()
 
 
 def link_in(text: str) -> str:
@@ -92,7 +96,8 @@ async def test_an_instagram_customer_pays_a_deposit_and_is_reminded_on_whatsapp_
     assert "✅" in (await bot.next_to(ADMIN)).text
 
     # The customer pays; the receipt comes on Instagram, the vendor's note on WhatsApp.
-    await pay_link(bot, link_in(request.text))
+    landing = await pay_link(bot, link_in(request.text))
+    assert "Vous recevrez votre reçu sur Instagram." in landing
     receipt = await ig.next_to(IG_CUSTOMER)
     assert "Paiement reçu" in receipt.text and "45.00 EUR" in receipt.text
     assert "Acompte de 45.00 EUR reçu" in (await bot.next_to(ADMIN)).text
