@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.failures import OncePerKind, is_permanent, reason
 from bot.store.tables import inbound_events
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 _refused = OncePerKind(log)
@@ -121,8 +122,7 @@ class InboxWriter:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._tasks = []
 
     async def store(self, events: list[NewEvent], received_at: datetime) -> list[int | None]:

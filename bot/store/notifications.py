@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.tasks import stop_task
+
 log = logging.getLogger(__name__)
 CHANNEL = "vendor_changed"
 RETRY_SECONDS = 5.0
@@ -35,11 +37,8 @@ class VendorChanges:
             self._task = asyncio.create_task(self._run(), name="vendor-changes")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def _heard(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:

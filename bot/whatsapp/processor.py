@@ -34,6 +34,7 @@ from bot.services.customer_inbox import CustomerText, forward_customer_texts
 from bot.services.inbox import PROCESSING_LEASE
 from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
+from bot.tasks import stop_task
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.dispatch import process_held_event, process_status_events
 from bot.whatsapp.webhook_events import SOURCE
@@ -116,11 +117,8 @@ class InboxProcessor:
             self._task = asyncio.create_task(self._run(), name="inbox-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         """New rows are in the inbox (the webhook beside it in this process stored them)."""

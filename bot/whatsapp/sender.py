@@ -41,6 +41,7 @@ from bot.services.vendor_digest import (
 )
 from bot.store.repositories.outbox import OutboxRow
 from bot.store.uow import UnitOfWork, UnitOfWorkFactory
+from bot.tasks import stop_task
 from bot.whatsapp.clients import WhatsAppClients
 from bot.whatsapp.pacing import MemoryPacer, Pacer
 from bot.whatsapp.shared_pacing import SharedPacer
@@ -111,11 +112,7 @@ class OutboxSender:
         if self._task is not None:
             self._stopping = True
             self.wake()
-            _done, pending = await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
-            if pending:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await stop_task(self._task, STOP_GRACE_SECONDS)
             self._task = None
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=10)

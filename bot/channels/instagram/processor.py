@@ -24,6 +24,7 @@ from bot.services.clock import Clock
 from bot.services.inbox import run_claimed
 from bot.store.repositories.inbox import InboundEvent
 from bot.store.uow import UnitOfWorkFactory
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -71,11 +72,8 @@ class InstagramProcessor:
             self._task = asyncio.create_task(self._run(), name="instagram-worker")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()

@@ -25,6 +25,7 @@ from bot.payments.credentials import CredentialCipher
 from bot.services.clock import Clock
 from bot.store.repositories.push import DueNotification
 from bot.store.uow import UnitOfWorkFactory
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 CLAIM_BATCH = 50
@@ -81,11 +82,7 @@ class PushSender:
         if self._task is not None:
             self._stopping = True
             self.wake()
-            _done, pending = await asyncio.wait({self._task}, timeout=STOP_GRACE_SECONDS)
-            if pending:
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+            await stop_task(self._task, STOP_GRACE_SECONDS)
             self._task = None
         if self._own_session and self._session is not None:
             await self._session.close()

@@ -84,18 +84,8 @@ class InboxRepository:
         )
 
     async def unprocessed(self, sources: set[str], received_before: datetime, limit: int) -> list[int]:
-        query = (
-            select(inbound_events.c.id)
-            .where(
-                inbound_events.c.processed_at.is_(None),
-                inbound_events.c.source.in_(sources),
-                inbound_events.c.received_at <= received_before,
-                inbound_events.c.attempts < MAX_ATTEMPTS,
-                (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < received_before),
-            )
-            .order_by(inbound_events.c.id)
-            .limit(limit)
-        )
+        received = inbound_events.c.received_at <= received_before
+        query = _waiting(sources, received_before, limit).where(received)
         return list((await self._conn.execute(query)).scalars())
 
     async def claim(self, event_id: int, now: datetime, lease: timedelta) -> bool:
@@ -141,17 +131,7 @@ class InboxRepository:
         else:
             # SQLite has one writer at a time (BEGIN IMMEDIATE) and one worker (no `bot serve --workers`):
             # nobody else can take these meanwhile.
-            waiting = (
-                select(inbound_events.c.id, inbound_events.c.locked_until)
-                .where(
-                    inbound_events.c.processed_at.is_(None),
-                    inbound_events.c.source.in_(list(sources)),
-                    inbound_events.c.attempts < MAX_ATTEMPTS,
-                    (inbound_events.c.locked_until.is_(None)) | (inbound_events.c.locked_until < now),
-                )
-                .order_by(inbound_events.c.id)
-                .limit(limit)
-            )
+            waiting = _waiting(sources, now, limit)
             taken = {row.id: row.locked_until for row in await self._conn.execute(waiting)}
             if not taken:
                 return []
@@ -283,12 +263,10 @@ class InboxRepository:
         return (await self._conn.execute(query.limit(1))).first() is not None
 
 
-@functools.cache
-def _postgres_claim(sources: tuple[str, ...], limit: int, with_held: bool) -> Any:
-    """The claim as one statement, built once per shape (its times are bound parameters): it runs
-    before every batch, and building it cost more than running it."""
-    now, until = bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
-    waiting = (
+def _waiting(sources: Collection[str], now: Any, limit: int) -> Any:
+    """The oldest events to process, not given up, not under a running lease (``now``: a time, or the
+    claim's bound parameter)."""
+    return (
         select(inbound_events.c.id, inbound_events.c.locked_until)
         .where(
             inbound_events.c.processed_at.is_(None),
@@ -299,6 +277,14 @@ def _postgres_claim(sources: tuple[str, ...], limit: int, with_held: bool) -> An
         .order_by(inbound_events.c.id)
         .limit(limit)
     )
+
+
+@functools.cache
+def _postgres_claim(sources: tuple[str, ...], limit: int, with_held: bool) -> Any:
+    """The claim as one statement, built once per shape (its times are bound parameters): it runs
+    before every batch, and building it cost more than running it."""
+    until = bindparam("until", type_=UTCDateTime())
+    waiting = _waiting(sources, bindparam("now", type_=UTCDateTime()), limit)
     picked = waiting.with_for_update(skip_locked=True).cte("picked")
     statement = (
         update(inbound_events)
