@@ -4,6 +4,7 @@ outbox."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -73,7 +74,7 @@ class OutgoingMessage:
 _TRACKER_PREFIX = "wpa-outbox:"
 
 
-def send_tracker(message_id: int, joined: list[int] | tuple[int, ...] = ()) -> str:
+def send_tracker(message_id: int, joined: Sequence[int] = ()) -> str:
     """The tracker of one send: the row's id, then the notes carried in it (a digest)."""
     return _TRACKER_PREFIX + ",".join(str(i) for i in (message_id, *joined))
 

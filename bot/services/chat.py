@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -65,12 +66,7 @@ async def identify(
                 await uow.vendors.touch_admin(vendor.id, sender, at)
                 await uow.commit()
             return AdminActor(vendor, sender)
-        vendor, customer = vendors[0], None
-        for candidate in vendors:
-            customer = await uow.customers.by_phone(candidate.id, sender)
-            if customer is not None:
-                vendor = candidate
-                break
+        vendor, customer = await _who_knows(vendors, lambda v: uow.customers.by_phone(v, sender))
         if customer is None:
             customer = await uow.customers.get_or_create(vendor.id, sender, at, name)
         await uow.customers.touch(customer.id, at, name)
@@ -97,12 +93,7 @@ async def identify_on_channel(
         if not vendors:
             log.warning("%s message, but no vendor uses the default business number", channel)
             return None
-        vendor, customer = vendors[0], None
-        for candidate in vendors:
-            customer = await uow.customers.by_address(candidate.id, channel, address)
-            if customer is not None:
-                vendor = candidate
-                break
+        vendor, customer = await _who_knows(vendors, lambda v: uow.customers.by_address(v, channel, address))
         if customer is None:
             customer = await uow.customers.get_or_create_at(vendor.id, channel, address, at)
         await uow.customers.touch_channel(customer.id, at, handle)
@@ -113,6 +104,17 @@ async def identify_on_channel(
         admins = await uow.vendors.admin_phones(vendor.id)
         await uow.commit()
         return CustomerActor(vendor, customer, admins, channel)
+
+
+async def _who_knows(
+    vendors: list[Vendor], find: Callable[[uuid.UUID], Awaitable[Customer | None]]
+) -> tuple[Vendor, Customer | None]:
+    """The vendor of the number who knows this customer, with them; the first vendor when none does."""
+    for candidate in vendors:
+        customer = await find(candidate.id)
+        if customer is not None:
+            return candidate, customer
+    return vendors[0], None
 
 
 async def customer_of_note(uow_factory: UnitOfWorkFactory, vendor: Vendor, wamid: str) -> Customer | None:

@@ -11,7 +11,6 @@ whose link is recorded but whose message is not gets it from ``complete_unsent_r
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -51,15 +50,18 @@ log = logging.getLogger(__name__)
 class HandOver(Protocol):
     """A running sender of this process, given outbox rows written already claimed for it."""
 
-    def send_claimed(self, rows: Sequence[OutboxRow]) -> None: ...
+    async def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
+        """Starts their sends; returns once they are under way."""
+        ...
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         """The WhatsApp pace of a message to ``to``, taken in ``uow``'s transaction: the seconds until the
         number's slot, or None when the recipient has none now (the message is queued as usual)."""
         ...
 
-    def send_paced(self, row: OutboxRow, wait: float) -> None:
-        """Sends a row written claimed whose pace ``pace_in`` took with its commit."""
+    async def send_paced(self, row: OutboxRow, wait: float) -> None:
+        """Sends a row written claimed whose pace ``pace_in`` took with its commit (returns once under
+        way)."""
         ...
 
     def wake(self) -> None:
@@ -369,16 +371,13 @@ async def _link_and_message(
         await with_retries(partial(provider.deactivate_link, link.provider_link_id), deps.retry_delay)
         raise NoOpenRequest(order=order.reference)
     if send_claimed is not None:
+        # The customer's message is under way before the vendor's reply is written.
         if claimed is not None and paced is not None:
-            send_claimed.send_paced(claimed, paced)
+            await send_claimed.send_paced(claimed, paced)
         elif claimed is not None:
-            send_claimed.send_claimed([claimed])
+            await send_claimed.send_claimed([claimed])
         elif queued:
             send_claimed.wake()
-        if claimed is not None:
-            # The customer's message goes out before the vendor's reply is written: the sender's task
-            # runs to its Graph API call (it has the row in hand) before this one goes on.
-            await asyncio.sleep(0)
     return link.url
 
 

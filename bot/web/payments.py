@@ -132,7 +132,8 @@ async def pay_success_email(request: web.Request) -> web.Response:
     try:
         transaction_id = uuid.UUID(tx)
     except ValueError:
-        return web.Response(status=400, text="unknown payment")
+        page = render_page("link_unknown", page_locale(request, None))
+        return web.Response(text=page, content_type="text/html", status=400)
     try:
         given = await receipt_to_given_email(
             request.app[uow_key], transaction_id, typed, request.app[clock_key]()

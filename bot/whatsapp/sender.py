@@ -175,14 +175,13 @@ class OutboxSender:
             task.add_done_callback(self._done)
         return len(ids)
 
-    def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
+    async def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
         """Sends at once rows written already claimed for this sender (``outbox.add_claimed``, committed
         with the change that caused them): no claim or read of their own, no wait for the next pass. The
         checks and the pacing of every send still apply."""
         for row in rows:
-            task = asyncio.create_task(self._send_claimed(row))
-            self._inflight.add(task)
-            task.add_done_callback(self._claimed_done)
+            self._start_claimed(row, None)
+        await _let_sends_start()
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         """Takes the pace of a WhatsApp message to ``to`` in the caller's transaction, the one that writes
@@ -192,9 +191,13 @@ class OutboxSender:
         phone_id = vendor.phone_number_id or self._clients.config.default_phone_id
         return await self._pace.take_in(uow, phone_id, to)
 
-    def send_paced(self, row: OutboxRow, wait: float) -> None:
+    async def send_paced(self, row: OutboxRow, wait: float) -> None:
         """``send_claimed`` for a row whose pace ``pace_in`` took with its commit."""
-        task = asyncio.create_task(self._send_claimed(row, wait))
+        self._start_claimed(row, wait)
+        await _let_sends_start()
+
+    def _start_claimed(self, row: OutboxRow, paced: float | None) -> None:
+        task = asyncio.create_task(self._send_claimed(row, paced))
         self._inflight.add(task)
         task.add_done_callback(self._claimed_done)
 
@@ -473,6 +476,12 @@ class OutboxSender:
                     await uow.outbox.add(note, now)
             await uow.commit()
         self.wake()
+
+
+async def _let_sends_start() -> None:
+    """One turn of the loop: the sends just started run to their Graph API call (they have their rows in
+    hand, nothing to read) before the caller goes on (writing the vendor's reply, for one)."""
+    await asyncio.sleep(0)
 
 
 def template_parameter(value: object) -> str:

@@ -74,14 +74,14 @@ class Recorder:
     on_hand_over: Any
     handed: list[tuple[OutboxRow, float | None]]
 
-    def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
+    async def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
         self.on_hand_over()
         self.handed.extend((row, None) for row in rows)
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         return await self.sender.pace_in(uow, vendor, to)
 
-    def send_paced(self, row: OutboxRow, wait: float) -> None:
+    async def send_paced(self, row: OutboxRow, wait: float) -> None:
         self.on_hand_over()
         self.handed.append((row, wait))
 
@@ -144,7 +144,7 @@ async def test_a_confirmation_reaches_the_graph_api_in_three_commits_and_under_f
         ((row, wait),) = handed
         assert wait is not None
         before_send = counter.snapshot()
-        sender.send_paced(row, wait)
+        await sender.send_paced(row, wait)
         await bot.graph.wait_for(lambda m: m.to == CUSTOMER, timeout=10)
         await sender.drain()
     finally:

@@ -28,14 +28,14 @@ class FakeSender:
     handed: list[tuple[OutboxRow, float | None]] = field(default_factory=list)
     woken: int = 0
 
-    def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
+    async def send_claimed(self, rows: Sequence[OutboxRow]) -> None:
         self.handed.extend((row, None) for row in rows)
 
     async def pace_in(self, uow: UnitOfWork, vendor: Vendor, to: str) -> float | None:
         self.paced_in.append((uow.connection.in_transaction(), to))
         return self.pace
 
-    def send_paced(self, row: OutboxRow, wait: float) -> None:
+    async def send_paced(self, row: OutboxRow, wait: float) -> None:
         self.handed.append((row, wait))
 
     def wake(self) -> None:
